@@ -1,0 +1,61 @@
+"""The RBM's conditionals on binary states, with the sigmoid and the Bernoulli draw fused.
+
+Shapes: B chains, nv visible units, nh hidden units. ``W`` is (nv, nh) and ``WT`` its
+C-contiguous transpose (nh, nv), kept in step by the Python layer, so that both
+directions are gather-adds over contiguous rows. A tempered conditional at inverse
+temperature beta is ``P(h_j = 1 | v) = sigmoid(beta * (c_j + (v W)_j))``.
+"""
+
+import numba
+import numpy as np
+
+from ._config import PARALLEL_JIT
+from ._rowops import active_units, gather_add, sigmoid_sample
+from ._sigmoid import sigmoid
+from .rng import step_key
+
+
+@numba.njit(**PARALLEL_JIT)
+def hidden_probs_binary(V, W, c, HP):
+    """``HP[s] = sigmoid(c + V[s] @ W)`` for binary ``V``.
+
+    V: (B, nv) uint8; W: (nv, nh); c: (nh,); HP: (B, nh) output, W's dtype.
+    """
+    nv = V.shape[1]
+    for s in numba.prange(V.shape[0]):
+        idx = np.empty(nv, np.int32)
+        m = active_units(V[s], idx)
+        row = HP[s]
+        gather_add(W, idx, m, c, row)
+        for j in range(row.shape[0]):
+            row[j] = sigmoid(row[j])
+
+
+@numba.njit(**PARALLEL_JIT)
+def sample_hidden(V, W, c, betas, keys, HP, H):
+    """Draw ``H[s] ~ P_beta(h | V[s])`` and keep the probabilities in ``HP``.
+
+    V: (B, nv) uint8; W: (nv, nh); c: (nh,); betas: (B,) inverse temperatures;
+    keys: (B,) uint64, one per chain; HP: (B, nh) float output; H: (B, nh) uint8 output.
+    """
+    nv = V.shape[1]
+    for s in numba.prange(V.shape[0]):
+        idx = np.empty(nv, np.int32)
+        m = active_units(V[s], idx)
+        gather_add(W, idx, m, c, HP[s])
+        sigmoid_sample(HP[s], betas[s], step_key(keys[s], 0), 0, HP[s], H[s])
+
+
+@numba.njit(**PARALLEL_JIT)
+def sample_visible(H, WT, b, betas, keys, VP, V):
+    """Draw ``V[s] ~ P_beta(v | H[s])`` and keep the probabilities in ``VP``.
+
+    H: (B, nh) uint8; WT: (nh, nv); b: (nv,); betas: (B,); keys: (B,) uint64;
+    VP: (B, nv) float output; V: (B, nv) uint8 output.
+    """
+    nh = H.shape[1]
+    for s in numba.prange(H.shape[0]):
+        idx = np.empty(nh, np.int32)
+        m = active_units(H[s], idx)
+        gather_add(WT, idx, m, b, VP[s])
+        sigmoid_sample(VP[s], betas[s], step_key(keys[s], 1), 0, VP[s], V[s])

@@ -1,0 +1,104 @@
+"""The fused parameter update of RBM training: gradient statistics, priors, momentum.
+
+The log-likelihood gradient is approximated by positive statistics (data ``V+`` and
+``P(h|V+)``) minus negative statistics (model samples ``V-`` and ``P(h|V-)``):
+
+    dW = V+^T HP+ / B+  -  V-^T HP- / B-  -  l2 * W  -  l1 * sign(W)
+    db = mean(V+) - mean(V-)            dc = mean(HP+) - mean(HP-)
+
+followed by momentum ``vel = momentum * vel + lr * grad`` and ``param += vel``. With
+binary ``V`` the products ``V^T HP`` are, for each visible unit ``i``, sums of the
+rows of ``HP`` over the samples where unit ``i`` is on: gather-adds over contiguous
+rows. The loop runs over blocks of 16 visible units, so threads never write the same
+row of ``W``, and each block writes whole cache lines of the transpose ``WT``.
+"""
+
+import numba
+import numpy as np
+
+from ._config import JIT, PARALLEL_JIT
+from ._rowops import gather_add
+
+_BLOCK = 16  # visible units per block: 16 float32 = one 64-byte line of WT
+
+
+@numba.njit(**JIT)
+def active_by_column(V):
+    """Compressed columns of a binary matrix.
+
+    V: (B, n) uint8. Returns ``(ptr, rows)``: ptr (n + 1,) int64 and rows (nnz,) int32,
+    so that the samples where column ``i`` is on are ``rows[ptr[i]:ptr[i + 1]]``,
+    in increasing order.
+    """
+    n_rows, n = V.shape
+    ptr = np.zeros(n + 1, np.int64)
+    for s in range(n_rows):
+        for i in range(n):
+            if V[s, i] != 0:
+                ptr[i + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    rows = np.empty(ptr[n], np.int32)
+    for s in range(n_rows):
+        for i in range(n):
+            if V[s, i] != 0:
+                rows[fill[i]] = s
+                fill[i] += 1
+    return ptr, rows
+
+
+@numba.njit(**PARALLEL_JIT)
+def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
+                 lr, momentum, l2, l1):
+    """Update ``W`` (nv, nh), its transpose ``WT`` (nh, nv), ``b`` (nv,) and ``c`` (nh,)
+    in place from one batch of statistics.
+
+    V_pos: (B+, nv) uint8; HP_pos: (B+, nh); V_neg: (B-, nv) uint8; HP_neg: (B-, nh);
+    vel_W, vel_b, vel_c: momentum buffers shaped like W, b, c; lr, momentum, l2, l1:
+    floats of W's dtype (l2: Gaussian prior strength, l1: Laplace prior strength).
+    """
+    nv, nh = W.shape
+    inv_pos = 1.0 / V_pos.shape[0]
+    inv_neg = 1.0 / V_neg.shape[0]
+    pos_ptr, pos_rows = active_by_column(V_pos)
+    neg_ptr, neg_rows = active_by_column(V_neg)
+    zero = np.zeros(nh, W.dtype)
+    for blk in numba.prange((nv + _BLOCK - 1) // _BLOCK):
+        g_pos = np.empty(nh, W.dtype)
+        g_neg = np.empty(nh, W.dtype)
+        i0 = blk * _BLOCK
+        i1 = min(nv, i0 + _BLOCK)
+        for i in range(i0, i1):
+            p0, p1 = pos_ptr[i], pos_ptr[i + 1]
+            n0, n1 = neg_ptr[i], neg_ptr[i + 1]
+            gather_add(HP_pos, pos_rows[p0:p1], p1 - p0, zero, g_pos)
+            gather_add(HP_neg, neg_rows[n0:n1], n1 - n0, zero, g_neg)
+            w = W[i]
+            vel = vel_W[i]
+            if l1 == 0.0:
+                for j in range(nh):
+                    grad = g_pos[j] * inv_pos - g_neg[j] * inv_neg - l2 * w[j]
+                    vel[j] = momentum * vel[j] + lr * grad
+                    w[j] += vel[j]
+            else:
+                for j in range(nh):
+                    grad = (g_pos[j] * inv_pos - g_neg[j] * inv_neg - l2 * w[j]
+                            - l1 * np.sign(w[j]))
+                    vel[j] = momentum * vel[j] + lr * grad
+                    w[j] += vel[j]
+            vel_b[i] = momentum * vel_b[i] + lr * ((p1 - p0) * inv_pos - (n1 - n0) * inv_neg)
+            b[i] += vel_b[i]
+        for j in range(nh):
+            for i in range(i0, i1):
+                WT[j, i] = W[i, j]
+    g_c = np.zeros(nh, np.float64)
+    for s in range(HP_pos.shape[0]):
+        for j in range(nh):
+            g_c[j] += HP_pos[s, j] * inv_pos
+    for s in range(HP_neg.shape[0]):
+        for j in range(nh):
+            g_c[j] -= HP_neg[s, j] * inv_neg
+    for j in range(nh):
+        vel_c[j] = momentum * vel_c[j] + lr * g_c[j]
+        c[j] += vel_c[j]
