@@ -103,7 +103,7 @@ class BernoulliRBM:
 
     def visible_probs(self, H):
         """``P(v = 1 | h)`` (N, n_visible) for real-valued or binary ``H`` (N, n_hidden)."""
-        pre = np.asarray(H).astype(self.dtype, copy=False) @ self.weights_t.T + self.visible_bias
+        pre = np.asarray(H).astype(self.dtype, copy=False) @ self.weights_t + self.visible_bias
         return _sigmoid(pre)
 
     def sample_hidden(self, V, rng, beta=1.0):

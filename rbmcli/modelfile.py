@@ -1,0 +1,169 @@
+"""The model file: an HDF5 file that holds an RBM, its training history and the state
+needed to resume training. Schema (documented in README.md):
+
+    /                      attrs: format="rbm-model", format_version=1, rbm_version,
+                                  model_type="bernoulli-rbm", hyperparameters (JSON),
+                                  image_shape (rows, cols), binarization, dtype
+    /weights               (n_visible, n_hidden)
+    /visible_bias          (n_visible,)
+    /hidden_bias           (n_hidden,)
+    /history/<metric>      (n_epochs,) or (n_epochs, k): one row per epoch
+    /state                 attrs: epoch, rng_state (JSON), interrupted
+    /state/<buffer>        persistent chains, PT replicas, momentum buffers
+
+Files are written to a temporary file and renamed into place (:mod:`rbmcli.atomic`).
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_path
+from .errors import InputError
+from .model import BernoulliRBM
+
+FORMAT = "rbm-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelFile:
+    """Everything a model file holds.
+
+    Attributes
+    ----------
+    model : BernoulliRBM
+    hyperparameters : dict
+        The training options (JSON-serialisable).
+    image_shape : tuple of int
+        (rows, cols) of one image, rows * cols == n_visible.
+    binarization : str
+        ``"threshold"`` or ``"stochastic"``: how grey data become binary.
+    history : dict of str to ndarray
+        Per-epoch metrics, one row per epoch.
+    state : dict of str to ndarray
+        Training buffers (chains, momentum).
+    epoch : int
+        Completed epochs.
+    rng_state : dict or None
+        The numpy bit-generator state after ``epoch`` epochs.
+    """
+
+    model: BernoulliRBM
+    hyperparameters: dict
+    image_shape: tuple
+    binarization: str
+    history: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+    epoch: int = 0
+    rng_state: dict = None
+    interrupted: bool = False
+
+
+def save_model(path, mf):
+    """Write ``mf`` (:class:`ModelFile`) to ``path`` atomically."""
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["rbm_version"] = __version__
+            f.attrs["model_type"] = mf.model.model_type
+            f.attrs["hyperparameters"] = json.dumps(mf.hyperparameters, sort_keys=True)
+            f.attrs["image_shape"] = np.asarray(mf.image_shape, np.int64)
+            f.attrs["binarization"] = mf.binarization
+            f.attrs["dtype"] = str(mf.model.dtype)
+            f["weights"] = mf.model.weights
+            f["visible_bias"] = mf.model.visible_bias
+            f["hidden_bias"] = mf.model.hidden_bias
+            hist = f.create_group("history")
+            for name, values in mf.history.items():
+                hist[name] = np.asarray(values)
+            state = f.create_group("state")
+            state.attrs["epoch"] = int(mf.epoch)
+            state.attrs["interrupted"] = bool(mf.interrupted)
+            state.attrs["rng_state"] = json.dumps(mf.rng_state) if mf.rng_state else ""
+            for name, values in mf.state.items():
+                state[name] = values
+
+
+def is_model_file(path):
+    """True when ``path`` is an HDF5 file whose root says ``format="rbm-model"``."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
+
+
+def load_model(path):
+    """Read a :class:`ModelFile`, checking format, version and shapes.
+
+    Raises
+    ------
+    InputError
+        Missing file, not HDF5, not a model file, unsupported version, or arrays
+        whose shapes or values do not fit together.
+    """
+    import h5py
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError("no such model file (train one with 'rbm train DATA')", path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise InputError("not an HDF5 file, or corrupt", path) from None
+    with f:
+        fmt = f.attrs.get("format")
+        if fmt != FORMAT:
+            hint = " (it looks like a data file)" if "images" in f or "train" in f else ""
+            raise InputError(f"not an rbm model file: expected format {FORMAT!r}, found "
+                             f"{fmt!r}{hint}", path)
+        version = int(f.attrs.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            raise InputError(f"expected model format version {FORMAT_VERSION}, found {version}"
+                             f" (written by rbm {f.attrs.get('rbm_version')}; "
+                             "upgrade rbm to read it)", path)
+        model_type = f.attrs.get("model_type")
+        if model_type != BernoulliRBM.model_type:
+            raise InputError(f"unsupported model type {model_type!r}", path)
+        try:
+            arrays = {k: f[k][()] for k in ("weights", "visible_bias", "hidden_bias")}
+        except KeyError as err:
+            raise InputError(f"model file lacks dataset {err}", path) from None
+        w = arrays["weights"]
+        if w.ndim != 2 or arrays["visible_bias"].shape != (w.shape[0],) \
+                or arrays["hidden_bias"].shape != (w.shape[1],):
+            raise InputError(f"inconsistent shapes: weights {w.shape}, visible_bias "
+                             f"{arrays['visible_bias'].shape}, hidden_bias "
+                             f"{arrays['hidden_bias'].shape}", path)
+        if not all(np.isfinite(a).all() for a in arrays.values()):
+            raise InputError("model parameters contain NaN or infinity", path)
+        image_shape = tuple(int(x) for x in f.attrs.get("image_shape", (1, w.shape[0])))
+        if image_shape[0] * image_shape[1] != w.shape[0]:
+            raise InputError(f"image_shape {image_shape} does not match {w.shape[0]} visible "
+                             "units", path)
+        history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
+        state, epoch, rng_state, interrupted = {}, 0, None, False
+        if "state" in f:
+            g = f["state"]
+            state = {k: v[()] for k, v in g.items()}
+            epoch = int(g.attrs.get("epoch", 0))
+            interrupted = bool(g.attrs.get("interrupted", False))
+            text = g.attrs.get("rng_state", "")
+            rng_state = json.loads(text) if text else None
+        return ModelFile(
+            model=BernoulliRBM(w, arrays["visible_bias"], arrays["hidden_bias"]),
+            hyperparameters=json.loads(f.attrs.get("hyperparameters", "{}")),
+            image_shape=image_shape,
+            binarization=str(f.attrs.get("binarization", "threshold")),
+            history=history, state=state, epoch=epoch, rng_state=rng_state,
+            interrupted=interrupted,
+        )

@@ -1,0 +1,151 @@
+"""A training run as the CLI sees it: data, model, checkpoints, history and pictures.
+
+:class:`TrainingRun` glues :mod:`rbmcli.train` to files: it loads the data (or the
+embedded synthetic digits), starts a new model or resumes one from its checkpoint,
+saves a checkpoint after every epoch (atomically), and stops on NaN keeping the last
+good checkpoint on disk.
+"""
+
+import os
+
+import numpy as np
+
+from .errors import InputError
+from .modelfile import ModelFile, load_model, save_model
+from .train import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
+from .progress import ProgressBar
+
+
+def _load_images(spec):
+    """(images (N, D), image_shape, source) from a data spec, or the synthetic digits."""
+    if spec is None:
+        from .synthetic import synthetic_digits
+        images, _ = synthetic_digits(10000, seed=0)
+        return images, (28, 28), "embedded synthetic digits"
+    from .datasets import load_dataset
+    ds = load_dataset(spec)
+    return ds.images, ds.image_shape, ds.source
+
+
+class TrainingRun:
+    """One ``rbm train`` invocation (use :meth:`start`)."""
+
+    def __init__(self, mf, trainer, output, epochs, log):
+        self.mf = mf
+        self.trainer = trainer
+        self.output = output
+        self.epochs = epochs
+        self.log = log
+
+    @property
+    def epoch(self):
+        return self.mf.epoch
+
+    @classmethod
+    def start(cls, data, output, resume, given, options, validate, log):
+        """Load data and make or resume the model; ``given`` names the options the user
+        typed (with --resume they must agree with the checkpoint)."""
+        images, image_shape, source = _load_images(data)
+        if data is None:
+            log(f"no DATA given: training on the {source}")
+        epochs = options.pop("epochs")
+        if resume:
+            mf = load_model(output)
+            opts = TrainOptions.from_dict(mf.hyperparameters)
+            _check_resume_options(opts, options, given, output)
+            if mf.model.n_visible != images.shape[1]:
+                raise InputError(f"has {images.shape[1]} pixels per image but the model in "
+                                 f"{output} has {mf.model.n_visible} visible units",
+                                 data or source)
+            if mf.epoch >= epochs:
+                raise InputError(f"already trained for {mf.epoch} epochs; pass --epochs N "
+                                 f"with N > {mf.epoch} to continue", output)
+            log(f"resuming {output} at epoch {mf.epoch}")
+        else:
+            opts = TrainOptions(epochs=epochs, **options)
+            mf = None
+        opts.epochs = epochs
+        train = Binarizer(images, opts.binarize)
+        valid = None
+        if validate:
+            from .datasets import load_dataset
+            vds = load_dataset(validate)
+            if vds.images.shape[1] != images.shape[1]:
+                raise InputError(f"has {vds.images.shape[1]} pixels per image, the training "
+                                 f"data {images.shape[1]}", validate)
+            valid = Binarizer(vds.images, opts.binarize)
+        rng = np.random.default_rng([opts.seed, 1])
+        if mf is None:
+            mf = ModelFile(model=new_model(opts, train), hyperparameters=opts.to_dict(),
+                           image_shape=tuple(image_shape), binarization=opts.binarize)
+        else:
+            mf.hyperparameters = opts.to_dict()
+            if mf.rng_state:
+                rng.bit_generator.state = mf.rng_state
+        trainer = Trainer(mf.model, opts, train, valid, rng, state=mf.state)
+        mf.state = trainer.state
+        return cls(mf, trainer, output, epochs, log)
+
+    def run_epochs(self):
+        """Train until ``epochs``; checkpoint after each; stop with InputError on NaN."""
+        while self.mf.epoch < self.epochs:
+            label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
+            bar = ProgressBar(label)
+            try:
+                metrics = self.trainer.run_epoch(on_batch=bar.update)
+            except TrainingDiverged as err:
+                bar.close()
+                kept = (f"{self.output} keeps epoch {self.mf.epoch}"
+                        if os.path.exists(self.output) else "nothing was saved")
+                raise InputError(f"training diverged in {label}: {err}; {kept}; try a "
+                                 f"smaller --lr (now {self.trainer.options.lr})",
+                                 self.output) from None
+            finally:
+                bar.close()
+            self.mf.epoch += 1
+            self._append_history(metrics)
+            self.save()
+            self.log(format_metrics(self.mf.epoch, self.epochs, metrics))
+
+    def _append_history(self, metrics):
+        hist = self.mf.history
+        row = {"epoch": self.mf.epoch, **metrics}
+        for name, value in row.items():
+            value = np.asarray(value, np.float64)[None]
+            hist[name] = value if name not in hist else np.concatenate([hist[name], value])
+
+    def save(self, interrupted=False):
+        """Write the model with its history and training state to ``output``."""
+        self.mf.rng_state = self.trainer.rng.bit_generator.state
+        self.mf.interrupted = interrupted
+        save_model(self.output, self.mf)
+
+    def write_pictures(self):
+        """OUTPUT-samples.png (64 Gibbs chains, 1000 sweeps from noise) and
+        OUTPUT-filters.png (the first 100 hidden units' weights)."""
+        from .images import save_filters, save_grid
+
+        stem = os.path.splitext(self.output)[0]
+        model = self.mf.model
+        rng = np.random.default_rng([self.trainer.options.seed, 3])
+        noise = (rng.random((64, model.n_visible)) < 0.5).astype(np.uint8)
+        chains, _ = model.gibbs(noise, 1000, rng)
+        _, h = model.sample_hidden(chains, rng)
+        samples = model.visible_probs(h)
+        save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
+        save_filters(f"{stem}-filters.png", model.weights, self.mf.image_shape)
+        self.log(f"wrote {self.output}, {stem}-samples.png (64 Gibbs chains, 1000 sweeps from "
+                 f"noise) and {stem}-filters.png")
+
+
+def _check_resume_options(saved, typed, given, output):
+    """With --resume, options the user typed must match the checkpoint's."""
+    names = {"hidden": "n_hidden", "cd": "steps", "pcd": "steps", "pt": "steps"}
+    for flag in given:
+        key = names.get(flag, flag)
+        new = typed.get(key)
+        if flag in ("cd", "pcd", "pt") and saved.method != flag:
+            raise InputError(f"checkpoint was trained with --{saved.method}, not --{flag}", output)
+        if new is not None and getattr(saved, key) != new:
+            raise InputError(f"checkpoint has --{flag.replace('_', '-')} "
+                             f"{getattr(saved, key)}, not {new}", output)
