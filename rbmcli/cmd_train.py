@@ -4,6 +4,18 @@ import sys
 
 import click
 
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that also refuses nan and inf."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number.", param, ctx)
+        return value
+
+
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "momentum", "l2", "l1", "seed",
           "dtype", "binarize", "chains")
 
@@ -21,13 +33,13 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "momentum", "l2", "l1
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
               help="Total epochs (with --resume: the new total).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.05,
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.05,
               show_default=True, help="Learning rate.")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.5,
+@click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=0.5,
               show_default=True)
-@click.option("--l2", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--l2", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Gaussian prior on W: gradient -A W.")
-@click.option("--l1", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--l1", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Laplace prior on W: gradient -A sign(W).")
 @click.option("--chains", type=click.IntRange(min=1), default=None,
               help="Persistent chains for --pcd/--pt [default: batch size].")
@@ -84,7 +96,6 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, moment
     try:
         run.run_epochs()
     except KeyboardInterrupt:
-        run.save(interrupted=True)
         click.echo(f"\ninterrupted: checkpoint saved to {output} after {run.epoch} complete "
                    f"epochs; continue with: rbm train {data or ''} -o {output} --resume "
                    f"--epochs {epochs}".replace("  ", " "), err=True)

@@ -121,49 +121,71 @@ def load_model(path):
     except OSError:
         raise InputError("not an HDF5 file, or corrupt", path) from None
     with f:
-        fmt = f.attrs.get("format")
-        if fmt != FORMAT:
-            hint = " (it looks like a data file)" if "images" in f or "train" in f else ""
-            raise InputError(f"not an rbm model file: expected format {FORMAT!r}, found "
-                             f"{fmt!r}{hint}", path)
-        version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise InputError(f"expected model format version {FORMAT_VERSION}, found {version}"
-                             f" (written by rbm {f.attrs.get('rbm_version')}; "
-                             "upgrade rbm to read it)", path)
-        model_type = f.attrs.get("model_type")
-        if model_type != BernoulliRBM.model_type:
-            raise InputError(f"unsupported model type {model_type!r}", path)
         try:
-            arrays = {k: f[k][()] for k in ("weights", "visible_bias", "hidden_bias")}
-        except KeyError as err:
-            raise InputError(f"model file lacks dataset {err}", path) from None
-        w = arrays["weights"]
-        if w.ndim != 2 or arrays["visible_bias"].shape != (w.shape[0],) \
-                or arrays["hidden_bias"].shape != (w.shape[1],):
-            raise InputError(f"inconsistent shapes: weights {w.shape}, visible_bias "
-                             f"{arrays['visible_bias'].shape}, hidden_bias "
-                             f"{arrays['hidden_bias'].shape}", path)
-        if not all(np.isfinite(a).all() for a in arrays.values()):
-            raise InputError("model parameters contain NaN or infinity", path)
-        image_shape = tuple(int(x) for x in f.attrs.get("image_shape", (1, w.shape[0])))
-        if image_shape[0] * image_shape[1] != w.shape[0]:
-            raise InputError(f"image_shape {image_shape} does not match {w.shape[0]} visible "
-                             "units", path)
-        history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
-        state, epoch, rng_state, interrupted = {}, 0, None, False
-        if "state" in f:
-            g = f["state"]
-            state = {k: v[()] for k, v in g.items()}
-            epoch = int(g.attrs.get("epoch", 0))
-            interrupted = bool(g.attrs.get("interrupted", False))
-            text = g.attrs.get("rng_state", "")
-            rng_state = json.loads(text) if text else None
-        return ModelFile(
-            model=BernoulliRBM(w, arrays["visible_bias"], arrays["hidden_bias"]),
-            hyperparameters=json.loads(f.attrs.get("hyperparameters", "{}")),
-            image_shape=image_shape,
-            binarization=str(f.attrs.get("binarization", "threshold")),
-            history=history, state=state, epoch=epoch, rng_state=rng_state,
-            interrupted=interrupted,
-        )
+            return _read_open_file(f, path)
+        except InputError as err:
+            if err.path is None:
+                raise InputError(str(err), path) from None
+            raise
+        except (ValueError, TypeError, IndexError, KeyError) as err:
+            raise InputError(f"malformed model file: {err}", path) from None
+
+
+def _read_open_file(f, path):
+    """The body of :func:`load_model` for an open h5py file ``f``."""
+    fmt = f.attrs.get("format")
+    if fmt != FORMAT:
+        hint = " (it looks like a data file)" if "images" in f or "train" in f else ""
+        raise InputError(f"not an rbm model file: expected format {FORMAT!r}, found "
+                         f"{fmt!r}{hint}", path)
+    version = f.attrs.get("format_version")
+    if not isinstance(version, (int, np.integer)) or int(version) != FORMAT_VERSION:
+        shown = int(version) if isinstance(version, (int, np.integer)) else repr(version)
+        raise InputError(f"expected model format version {FORMAT_VERSION}, found {shown}"
+                         f" (written by rbm {f.attrs.get('rbm_version')}; "
+                         "upgrade rbm to read it)", path)
+    model_type = f.attrs.get("model_type")
+    if model_type != BernoulliRBM.model_type:
+        raise InputError(f"unsupported model type {model_type!r}", path)
+    names = ("weights", "visible_bias", "hidden_bias")
+    missing = [k for k in names if not isinstance(f.get(k), h5py_dataset())]
+    if missing:
+        raise InputError(f"model file lacks dataset '{missing[0]}'", path)
+    arrays = {k: f[k][()] for k in names}
+    w = arrays["weights"]
+    if w.ndim != 2 or arrays["visible_bias"].shape != (w.shape[0],) \
+            or arrays["hidden_bias"].shape != (w.shape[1],):
+        raise InputError(f"inconsistent shapes: weights {w.shape}, visible_bias "
+                         f"{arrays['visible_bias'].shape}, hidden_bias "
+                         f"{arrays['hidden_bias'].shape}", path)
+    if w.dtype.kind == "f" and not all(np.isfinite(a).all() for a in arrays.values()):
+        raise InputError("model parameters contain NaN or infinity", path)
+    model = BernoulliRBM(w, arrays["visible_bias"], arrays["hidden_bias"])
+    image_shape = tuple(int(x) for x in np.ravel(f.attrs.get("image_shape", (1, w.shape[0]))))
+    if len(image_shape) != 2 or image_shape[0] * image_shape[1] != w.shape[0]:
+        raise InputError(f"image_shape {image_shape} does not match {w.shape[0]} visible "
+                         "units", path)
+    history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
+    state, epoch, rng_state, interrupted = {}, 0, None, False
+    if "state" in f:
+        g = f["state"]
+        state = {k: v[()] for k, v in g.items()}
+        epoch = int(g.attrs.get("epoch", 0))
+        interrupted = bool(g.attrs.get("interrupted", False))
+        text = g.attrs.get("rng_state", "")
+        rng_state = json.loads(text) if text else None
+    hyperparameters = json.loads(f.attrs.get("hyperparameters", "{}"))
+    if not isinstance(hyperparameters, dict):
+        raise InputError("hyperparameters attribute is not a JSON object", path)
+    return ModelFile(
+        model=model, hyperparameters=hyperparameters, image_shape=image_shape,
+        binarization=str(f.attrs.get("binarization", "threshold")),
+        history=history, state=state, epoch=epoch, rng_state=rng_state,
+        interrupted=interrupted,
+    )
+
+
+def h5py_dataset():
+    """The h5py Dataset class (h5py is imported lazily)."""
+    import h5py
+    return h5py.Dataset

@@ -30,8 +30,9 @@ def _load_images(spec):
 class TrainingRun:
     """One ``rbm train`` invocation (use :meth:`start`)."""
 
-    def __init__(self, mf, trainer, output, epochs, log):
+    def __init__(self, mf, trainer, output, epochs, log, saved_epoch=None):
         self.mf = mf
+        self.saved_epoch = saved_epoch  # the epoch the file on disk holds, None: not ours
         self.trainer = trainer
         self.output = output
         self.epochs = epochs
@@ -45,6 +46,9 @@ class TrainingRun:
     def start(cls, data, output, resume, given, options, validate, log):
         """Load data and make or resume the model; ``given`` names the options the user
         typed (with --resume they must agree with the checkpoint)."""
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(folder):
+            raise InputError(f"cannot write: no such directory {folder!r}", output)
         images, image_shape, source = _load_images(data)
         if data is None:
             log(f"no DATA given: training on the {source}")
@@ -84,18 +88,31 @@ class TrainingRun:
                 rng.bit_generator.state = mf.rng_state
         trainer = Trainer(mf.model, opts, train, valid, rng, state=mf.state)
         mf.state = trainer.state
-        return cls(mf, trainer, output, epochs, log)
+        return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
 
     def run_epochs(self):
-        """Train until ``epochs``; checkpoint after each; stop with InputError on NaN."""
+        """Train until ``epochs``; checkpoint after each; stop with InputError on NaN.
+
+        On KeyboardInterrupt the run goes back to the last epoch boundary, saves that
+        as an interrupted checkpoint (so --resume matches an uninterrupted run) and
+        re-raises.
+        """
         while self.mf.epoch < self.epochs:
             label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
             bar = ProgressBar(label)
+            snap = self.trainer.snapshot()
             try:
                 metrics = self.trainer.run_epoch(on_batch=bar.update)
+            except KeyboardInterrupt:
+                bar.close()
+                self.trainer.restore(snap)
+                self.save(interrupted=True)
+                raise
             except TrainingDiverged as err:
                 bar.close()
-                kept = (f"{self.output} keeps epoch {self.mf.epoch}"
+                kept = (f"{self.output} keeps epoch {self.saved_epoch}"
+                        if self.saved_epoch is not None else
+                        f"nothing was saved ({self.output} is unchanged)"
                         if os.path.exists(self.output) else "nothing was saved")
                 raise InputError(f"training diverged in {label}: {err}; {kept}; try a "
                                  f"smaller --lr (now {self.trainer.options.lr})",
@@ -119,6 +136,7 @@ class TrainingRun:
         self.mf.rng_state = self.trainer.rng.bit_generator.state
         self.mf.interrupted = interrupted
         save_model(self.output, self.mf)
+        self.saved_epoch = self.mf.epoch
 
     def write_pictures(self):
         """OUTPUT-samples.png (64 Gibbs chains, 1000 sweeps from noise) and

@@ -137,9 +137,30 @@ class Trainer:
         self.eval_train = train.rows(np.sort(eval_rng.choice(len(train), n_eval, replace=False)),
                                      eval_rng)
         self.eval_valid = valid.rows(np.arange(len(valid)), eval_rng) if valid else None
-        self._parity = 0
+        st.setdefault("swap_parity", np.zeros((), np.int64))
 
     # ------------------------------------------------------------------ one epoch
+    def snapshot(self):
+        """A copy of everything an epoch changes (parameters, buffers, RNG state)."""
+        m = self.model
+        return ([m.weights.copy(), m.visible_bias.copy(), m.hidden_bias.copy()],
+                {k: np.copy(v) for k, v in self.state.items()},
+                self.rng.bit_generator.state)
+
+    def restore(self, snap):
+        """Return to a :meth:`snapshot` (used when an epoch is interrupted)."""
+        params, state, rng_state = snap
+        m = self.model
+        for dst, src in zip((m.weights, m.visible_bias, m.hidden_bias), params):
+            np.copyto(dst, src)
+        m.refresh_transpose()
+        for k, v in state.items():
+            if np.ndim(self.state[k]) == 0:
+                self.state[k] = v
+            else:
+                np.copyto(self.state[k], v)
+        self.rng.bit_generator.state = rng_state
+
     def run_epoch(self, on_batch=None):
         """One pass over the training data in random order.
 
@@ -206,9 +227,10 @@ class Trainer:
         HP = np.empty((V.shape[0], m.n_hidden), m.dtype)
         pt_sweep(V, H, m.weights, m.weights_t, m.visible_bias, m.hidden_bias, betas_r,
                  draw_keys(self.rng, V.shape[0]), E, HP)
-        pt_swap_pass(V, H, E, self.betas, n_chains, draw_keys(self.rng, 1)[0], self._parity,
+        parity = int(st["swap_parity"])
+        pt_swap_pass(V, H, E, self.betas, n_chains, draw_keys(self.rng, 1)[0], parity,
                      self._swaps[0], self._swaps[1])
-        self._parity ^= 1
+        st["swap_parity"] = np.asarray(parity ^ 1, np.int64)
         v_neg = V[:n_chains]
         return v_neg, m.hidden_probs(v_neg)
 
