@@ -59,8 +59,11 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     floats of W's dtype (l2: Gaussian prior strength, l1: Laplace prior strength).
     """
     nv, nh = W.shape
-    inv_pos = 1.0 / V_pos.shape[0]
-    inv_neg = 1.0 / V_neg.shape[0]
+    scales = np.empty(2, W.dtype)  # typed like W, so float32 loops stay float32
+    scales[0] = 1.0 / V_pos.shape[0]
+    scales[1] = 1.0 / V_neg.shape[0]
+    inv_pos = scales[0]
+    inv_neg = scales[1]
     pos_ptr, pos_rows = active_by_column(V_pos)
     neg_ptr, neg_rows = active_by_column(V_neg)
     zero = np.zeros(nh, W.dtype)
