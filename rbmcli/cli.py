@@ -6,6 +6,7 @@ So ``rbm --help`` loads no kernel and compiles nothing.
 """
 
 import importlib
+import importlib.util
 
 import click
 
@@ -16,6 +17,9 @@ from .errors import InputError
 _COMMANDS = {
     "data": "rbmcli.cmd_data:data",
     "train": "rbmcli.cmd_train:train",
+    "sample": "rbmcli.cmd_sample:sample",
+    "inpaint": "rbmcli.cmd_inpaint:inpaint",
+    "score": "rbmcli.cmd_score:score",
     "info": "rbmcli.cmd_info:info",
 }
 
@@ -25,10 +29,14 @@ class LazyGroup(click.Group):
     turns :class:`InputError` into Click's one-line ``Error: ...`` with exit 1."""
 
     def list_commands(self, ctx):
-        return list(_COMMANDS) + sorted(set(super().list_commands(ctx)) - set(_COMMANDS))
+        names = [n for n in _COMMANDS if self.get_command(ctx, n) is not None]
+        return names + sorted(set(super().list_commands(ctx)) - set(_COMMANDS))
 
     def get_command(self, ctx, name):
         if name in _COMMANDS:
+            module_name = _COMMANDS[name].split(":")[0]
+            if importlib.util.find_spec(module_name) is None:  # not written yet
+                return None
             module_name, attr = _COMMANDS[name].split(":")
             return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, name)

@@ -147,6 +147,23 @@ class BernoulliRBM:
                      np.empty((0, self.n_hidden), self.dtype), HP)
         return V, HP
 
+    def tempering_sweep(self, V, H, betas_per_replica, rng):
+        """One parallel-tempering Gibbs sweep ``v ~ P_beta(v|h)``, ``h ~ P_beta(h|v)`` of
+        every replica, in place.
+
+        V: (R, nv) uint8 and H: (R, nh) uint8 replica states (updated); betas_per_replica:
+        (R,). Returns (E (R,) float64 energies E(v, h) of the new states, HP (R, nh)
+        ``P_beta(h | v)``). Swaps are :func:`kernels.tempering.pt_swap_pass`, which needs
+        no model.
+        """
+        from kernels.tempering import pt_sweep
+        n = V.shape[0]
+        E = np.empty(n, np.float64)
+        HP = np.empty((n, self.n_hidden), self.dtype)
+        pt_sweep(V, H, self.weights, self.weights_t, self.visible_bias, self.hidden_bias,
+                 self._betas(betas_per_replica, n), draw_keys(rng, n), E, HP)
+        return E, HP
+
     # -- scores -----------------------------------------------------------------------
     def free_energy(self, V, beta=1.0):
         """``F(v) = -b.v - sum_j softplus(c_j + (vW)_j)`` (N,) float64, for binary uint8

@@ -216,17 +216,13 @@ class Trainer:
 
     def _tempering_step(self):
         """One PT sweep and swap pass; returns the beta = 1 replicas and P(h|v) of them."""
-        from kernels.tempering import pt_sweep, pt_swap_pass
+        from kernels.tempering import pt_swap_pass
 
         m, st = self.model, self.state
         V, H = st["replica_visible"], st["replica_hidden"]
         n_temps = len(self.betas)
         n_chains = V.shape[0] // n_temps
-        betas_r = np.repeat(self.betas, n_chains)
-        E = np.empty(V.shape[0], np.float64)
-        HP = np.empty((V.shape[0], m.n_hidden), m.dtype)
-        pt_sweep(V, H, m.weights, m.weights_t, m.visible_bias, m.hidden_bias, betas_r,
-                 draw_keys(self.rng, V.shape[0]), E, HP)
+        E, _ = m.tempering_sweep(V, H, np.repeat(self.betas, n_chains), self.rng)
         parity = int(st["swap_parity"])
         pt_swap_pass(V, H, E, self.betas, n_chains, draw_keys(self.rng, 1)[0], parity,
                      self._swaps[0], self._swaps[1])

@@ -1,0 +1,26 @@
+"""Pieces shared by the commands that use a model (sample, inpaint, score)."""
+
+import os
+
+import click
+
+MODEL_ENV = "RBM_MODEL"
+
+
+def model_option(f):
+    """``-m/--model FILE``: defaults to ``$RBM_MODEL``, else ``./model.h5``."""
+    return click.option(
+        "-m", "--model", "model_path", default=None, metavar="FILE",
+        help=f"Model file [default: ${MODEL_ENV}, else ./model.h5].")(f)
+
+
+def resolve_model_path(model_path):
+    """The model file a command should use: the option, ``$RBM_MODEL``, or ``model.h5``."""
+    return model_path or os.environ.get(MODEL_ENV) or "model.h5"
+
+
+def open_model(model_path):
+    """Load the :class:`rbmcli.modelfile.ModelFile` named by ``-m`` (or its defaults);
+    raises InputError naming the file when it is missing or bad."""
+    from .modelfile import load_model
+    return load_model(resolve_model_path(model_path))
