@@ -9,9 +9,10 @@ temperature beta is ``P(h_j = 1 | v) = sigmoid(beta * (c_j + (v W)_j))``.
 import numba
 import numpy as np
 
-from ._config import PARALLEL_JIT
+from ._config import JIT, PARALLEL_JIT
 from ._rowops import active_units, gather_add, sigmoid_sample
 from ._sigmoid import sigmoid
+from .halfsteps import active_lists, visible_step
 from .rng import step_key
 
 
@@ -46,16 +47,17 @@ def sample_hidden(V, W, c, betas, keys, HP, H):
         sigmoid_sample(HP[s], betas[s], step_key(keys[s], 0), 0, HP[s], H[s])
 
 
-@numba.njit(**PARALLEL_JIT)
+@numba.njit(**JIT)
 def sample_visible(H, WT, b, betas, keys, VP, V):
     """Draw ``V[s] ~ P_beta(v | H[s])`` and keep the probabilities in ``VP``.
 
-    H: (B, nh) uint8; WT: (nh, nv); b: (nv,); betas: (B,); keys: (B,) uint64;
+    H: (B, nh) uint8; WT: (nh, nv) C-contiguous transpose of W; b: (nv,);
+    betas: (B,); keys: (B,) uint64 (uniforms from ``step_key(keys[s], 1)``);
     VP: (B, nv) float output; V: (B, nv) uint8 output.
     """
-    nh = H.shape[1]
-    for s in numba.prange(H.shape[0]):
-        idx = np.empty(nh, np.int32)
-        m = active_units(H[s], idx)
-        gather_add(WT, idx, m, b, VP[s])
-        sigmoid_sample(VP[s], betas[s], step_key(keys[s], 1), 0, VP[s], V[s])
+    n, nh = H.shape
+    h_idx = np.empty((n, nh), np.int32)
+    h_cnt = np.empty(n, np.int64)
+    active_lists(H, h_idx, h_cnt)
+    visible_step(h_idx, h_cnt, WT, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8),
+                 V, VP)

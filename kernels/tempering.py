@@ -11,42 +11,44 @@ import numba
 import numpy as np
 
 from ._config import JIT, PARALLEL_JIT
-from ._rowops import active_units, gather_add, sigmoid_sample
-from .rng import step_key, uniform
+from .halfsteps import active_lists, hidden_step, visible_step
+from .rng import uniform
 
 
 @numba.njit(**PARALLEL_JIT)
+def _energies(V, H, A, b, E):
+    """``E[r] = -b.v - h.A[r]`` with ``A = c + v W``, accumulated in float64."""
+    for r in numba.prange(V.shape[0]):
+        e = 0.0
+        for i in range(V.shape[1]):
+            if V[r, i] != 0:
+                e -= np.float64(b[i])
+        for j in range(H.shape[1]):
+            if H[r, j] != 0:
+                e -= np.float64(A[r, j])
+        E[r] = e
+
+
+@numba.njit(**JIT)
 def pt_sweep(V, H, W, WT, b, c, betas_per_replica, keys, E, HP):
     """One Gibbs sweep ``v ~ P_beta(v|h)``, then ``h ~ P_beta(h|v)``, of every replica.
 
     V: (R, nv) uint8 and H: (R, nh) uint8, updated in place; W: (nv, nh);
-    WT: (nh, nv); b: (nv,); c: (nh,); betas_per_replica: (R,); keys: (R,) uint64;
+    WT: (nh, nv) C-contiguous transpose of W; b: (nv,); c: (nh,); betas_per_replica: (R,);
+    keys: (R,) uint64 (visible uniforms from step 0, hidden from step 1);
     E: (R,) float64 output, the energies of the new states; HP: (R, nh) output,
     ``P_beta(h | v)`` of the new visible states.
     """
-    nv = V.shape[1]
+    n, nv = V.shape
     nh = H.shape[1]
-    for r in numba.prange(V.shape[0]):
-        idx_v = np.empty(nv, np.int32)
-        idx_h = np.empty(nh, np.int32)
-        pre_v = np.empty(nv, W.dtype)
-        a = np.empty(nh, W.dtype)
-        beta = betas_per_replica[r]
-        v = V[r]
-        h = H[r]
-        mh = active_units(h, idx_h)
-        gather_add(WT, idx_h, mh, b, pre_v)
-        sigmoid_sample(pre_v, beta, step_key(keys[r], 0), 0, pre_v, v)
-        mv = active_units(v, idx_v)
-        gather_add(W, idx_v, mv, c, a)
-        energy = 0.0
-        for k in range(mv):
-            energy -= np.float64(b[idx_v[k]])
-        sigmoid_sample(a, beta, step_key(keys[r], 1), 0, HP[r], h)
-        for j in range(nh):
-            if h[j] != 0:
-                energy -= np.float64(a[j])
-        E[r] = energy
+    h_idx = np.empty((n, nh), np.int32)
+    h_cnt = np.empty(n, np.int64)
+    active_lists(H, h_idx, h_cnt)
+    visible_step(h_idx, h_cnt, WT, b, betas_per_replica, keys, 0,
+                 np.zeros((0, nv), np.uint8), V, np.empty((0, nv), W.dtype))
+    A = np.empty((n, nh), W.dtype)
+    hidden_step(V, V, W, c, betas_per_replica, keys, 1, A, HP, H, h_idx, h_cnt, False, True)
+    _energies(V, H, A, b, E)
 
 
 @numba.njit(**JIT)
@@ -55,8 +57,9 @@ def pt_swap_pass(V, H, E, betas, n_chains, key, parity, accepted, attempted):
     ``k % 2 == parity`` on every chain; accept with probability
     ``min(1, exp((beta_k - beta_{k+1}) * (E_k - E_{k+1})))``.
 
-    V: (K*C, nv) uint8, H: (K*C, nh) uint8 and E: (K*C,) float64 are permuted in place;
-    betas: (K,) decreasing from 1; n_chains: C; key: uint64; parity: 0 or 1;
+    V: (K*C, nv) uint8, H: (K*C, nh) uint8 and E: (K*C,) float64 are permuted in place
+    (probabilities from :func:`pt_sweep` are not: recompute them for the swapped
+    states); betas: (K,) decreasing from 1; n_chains: C; key: uint64; parity: 0 or 1;
     accepted, attempted: (K-1,) int64 counters, incremented.
     """
     n_temps = betas.shape[0]

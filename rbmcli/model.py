@@ -103,7 +103,7 @@ class BernoulliRBM:
 
     def visible_probs(self, H):
         """``P(v = 1 | h)`` (N, n_visible) for real-valued or binary ``H`` (N, n_hidden)."""
-        pre = np.asarray(H).astype(self.dtype, copy=False) @ self.weights_t + self.visible_bias
+        pre = np.asarray(H).astype(self.dtype, copy=False) @ self.weights.T + self.visible_bias
         return _sigmoid(pre)
 
     def sample_hidden(self, V, rng, beta=1.0):
@@ -188,6 +188,23 @@ class BernoulliRBM:
         _, H = self.sample_hidden(V, rng)
         _, R = self.sample_visible(H, rng)
         return np.mean(V != R, axis=1)
+
+    # =================================================================================
+    # Added for rbmcli/samplers.py (clamped parallel tempering needs the energy of
+    # states it sampled itself). Plain NumPy for now; a kernel (or a clamp argument to
+    # kernels.tempering.pt_sweep) would make clamped PT as fast as unclamped PT.
+    # =================================================================================
+    def energy(self, V, H):
+        """``E(v, h) = -b.v - c.h - v.W.h`` (N,) float64 of binary ``V`` (N, nv) and
+        ``H`` (N, nh), computed as ``-b.v - h.(c + vW)`` like the PT kernel."""
+        V = self._binary(V, self.n_visible)
+        H = self._binary(H, self.n_hidden, "hidden")
+        if V.shape[0] != H.shape[0]:
+            raise InputError(f"expected as many hidden as visible states, found "
+                             f"{H.shape[0]} and {V.shape[0]}")
+        A = V.astype(self.dtype) @ self.weights + self.hidden_bias
+        return -(V @ self.visible_bias.astype(np.float64)) \
+            - np.einsum("ij,ij->i", H.astype(self.dtype), A, dtype=np.float64)
 
 
 def _sigmoid(x):

@@ -1,0 +1,146 @@
+"""The two half-steps of block Gibbs sampling, each parallel over its natural axis.
+
+* :func:`hidden_step` draws ``h ~ P_beta(h | v)`` for every chain (parallel over
+  chains): gather-adds of rows of ``W`` over the active visible units, or, given the
+  previous pre-activations, only over the visible units that changed.
+* :func:`visible_step` draws ``v ~ P_beta(v | h)`` (parallel over chains): gather-adds
+  of rows of the transpose ``WT`` over the active hidden units.
+
+Between them, active hidden units travel as index lists ``h_idx`` (B, nh) int32 with
+counts ``h_cnt`` (B,). Random numbers: chain ``s`` draws unit ``j`` of half-step
+``step`` as ``uniform(step_key(keys[s], step), j)``.
+"""
+
+import numba
+import numpy as np
+
+from ._config import INLINE, PARALLEL_JIT
+from ._rowops import gather_add
+from ._sigmoid import sigmoid
+from .rng import step_key, uniform
+
+
+@numba.njit(**INLINE)
+def _add_rows(mat, idx, m, out):
+    """``out += sum_k mat[idx[k]]`` for k < m."""
+    n = out.shape[0]
+    for k in range(m):
+        row = mat[idx[k]]
+        for j in range(n):
+            out[j] += row[j]
+
+
+@numba.njit(**INLINE)
+def _sub_rows(mat, idx, m, out):
+    """``out -= sum_k mat[idx[k]]`` for k < m."""
+    n = out.shape[0]
+    for k in range(m):
+        row = mat[idx[k]]
+        for j in range(n):
+            out[j] -= row[j]
+
+
+@numba.njit(**PARALLEL_JIT)
+def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, h_idx, h_cnt, incremental,
+                sample_states):
+    """``HP = sigmoid(beta * A)`` and ``H ~ Bernoulli(HP)``, where ``A = c + V @ W``.
+
+    With ``incremental``, ``A`` holds on entry the pre-activations of ``V_prev`` and each
+    chain adds the rows of the visible units that turned on and subtracts those that
+    turned off, whenever that is fewer rows than a fresh sum over the active units.
+
+    V, V_prev: (B, nv) uint8; W: (nv, nh); c: (nh,); betas: (B,); keys: (B,) uint64;
+    step: int; A: (B, nh) pre-activations (updated); HP: (B, nh) output; H: (B, nh) uint8,
+    h_idx: (B, nh) int32 and h_cnt: (B,) int64 outputs (the states and the indices of
+    the active hidden units), written only when ``sample_states``.
+    """
+    nv = V.shape[1]
+    nh = W.shape[1]
+    for s in numba.prange(V.shape[0]):
+        a = A[s]
+        v = V[s]
+        active = np.empty(nv, np.int32)
+        m = 0
+        if incremental:
+            on = np.empty(nv, np.int32)
+            off = np.empty(nv, np.int32)
+            n_on = 0
+            n_off = 0
+            vp = V_prev[s]
+            for i in range(nv):
+                if v[i] != 0:
+                    active[m] = i
+                    m += 1
+                if v[i] != vp[i]:
+                    if v[i] != 0:
+                        on[n_on] = i
+                        n_on += 1
+                    else:
+                        off[n_off] = i
+                        n_off += 1
+            if n_on + n_off < m:
+                _add_rows(W, on, n_on, a)
+                _sub_rows(W, off, n_off, a)
+            else:
+                gather_add(W, active, m, c, a)
+        else:
+            for i in range(nv):
+                if v[i] != 0:
+                    active[m] = i
+                    m += 1
+            gather_add(W, active, m, c, a)
+        beta = betas[s]
+        hp = HP[s]
+        for j in range(nh):
+            hp[j] = sigmoid(beta * a[j])
+        if sample_states:
+            key = step_key(keys[s], step)
+            h = H[s]
+            idx = h_idx[s]
+            m = 0
+            for j in range(nh):
+                on_j = uniform(key, j) < hp[j]
+                h[j] = np.uint8(on_j)
+                if on_j:
+                    idx[m] = j
+                    m += 1
+            h_cnt[s] = m
+
+
+@numba.njit(**PARALLEL_JIT)
+def active_lists(H, h_idx, h_cnt):
+    """Indices of the non-zero entries of each row of ``H`` (B, n) uint8 into
+    ``h_idx`` (B, n) int32, with their counts in ``h_cnt`` (B,) int64."""
+    for s in numba.prange(H.shape[0]):
+        m = 0
+        for j in range(H.shape[1]):
+            if H[s, j] != 0:
+                h_idx[s, m] = j
+                m += 1
+        h_cnt[s] = m
+
+
+@numba.njit(**PARALLEL_JIT)
+def visible_step(h_idx, h_cnt, WT, b, betas, keys, step, clamp, V, VP):
+    """``V ~ P_beta(v | h)`` for every chain, from its active hidden units.
+
+    h_idx: (B, nh) int32 and h_cnt: (B,) active hidden units; WT: (nh, nv) the
+    C-contiguous transpose of W; b: (nv,); betas: (B,); keys: (B,) uint64; step: int;
+    clamp: (B, nv) or (0, nv) uint8, non-zero units keep their value; V: (B, nv) uint8
+    output; VP: (B, nv) output probabilities, or (0, nv) to skip them.
+    """
+    nv = V.shape[1]
+    use_clamp = clamp.shape[0] > 0
+    keep_probs = VP.shape[0] > 0
+    for s in numba.prange(V.shape[0]):
+        pre = np.empty(nv, WT.dtype)
+        gather_add(WT, h_idx[s], h_cnt[s], b, pre)
+        beta = betas[s]
+        key = step_key(keys[s], step)
+        v = V[s]
+        for i in range(nv):
+            p = sigmoid(beta * pre[i])
+            if keep_probs:
+                VP[s, i] = p
+            if not (use_clamp and clamp[s, i] != 0):
+                v[i] = np.uint8(uniform(key, i) < p)
