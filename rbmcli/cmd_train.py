@@ -53,11 +53,13 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "momentum", "l2", "l1
               help="Validation data (FILE.h5[:GROUP]) for MSER and the free-energy gap.")
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --output.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: the cores not busy with other work].")
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @click.pass_context
 def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, momentum, l2, l1,
-          chains, seed, dtype, binarize, validate, resume, force, pictures):
+          chains, seed, dtype, binarize, validate, resume, force, threads, pictures):
     """Train a Bernoulli RBM on DATA (FILE.h5, FILE.h5:GROUP or -).
 
     Without DATA, trains on the embedded synthetic digits (10,000 28x28 images drawn
@@ -75,6 +77,7 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, moment
     import os
 
     from .run_training import TrainingRun
+    from .threads import configure_threads
 
     methods = [(name, k) for name, k in (("cd", cd), ("pcd", pcd), ("pt", pt)) if k]
     if len(methods) > 1:
@@ -93,6 +96,7 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, moment
                      batch_size=batch_size, lr=lr, momentum=momentum, l2=l2, l1=l1,
                      seed=seed, dtype=dtype, binarize=binarize, chains=chains or 0),
         validate=validate, log=lambda msg: click.echo(msg, err=True))
+    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     try:
         run.run_epochs()
     except KeyboardInterrupt:
