@@ -189,3 +189,80 @@ def h5py_dataset():
     """The h5py Dataset class (h5py is imported lazily)."""
     import h5py
     return h5py.Dataset
+
+
+# --------------------------------------------------------------------------- the log Z cache
+# ``rbm score`` caches its estimate of log Z in the group ``/partition`` (attributes only,
+# see rbmcli/scoring.py), keyed by :func:`parameter_checksum`. :func:`save_model` does not
+# write the group, so retraining a model drops its (then stale) cache.
+
+PARTITION_GROUP = "partition"
+
+
+def parameter_checksum(model):
+    """SHA-256 (hex) of the parameters: dtype, shapes and bytes of ``weights``,
+    ``visible_bias`` and ``hidden_bias``. Any change of a parameter changes it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in (model.weights, model.visible_bias, model.hidden_bias):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def read_partition_cache(path):
+    """The attributes of ``/partition`` in the model file ``path`` as a dict, plus its
+    datasets as arrays (empty when there is no such group or the file cannot be read)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            g = f.get(PARTITION_GROUP)
+            if not isinstance(g, h5py.Group):
+                return {}
+            out = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.attrs.items()}
+            out.update({k: v[()] for k, v in g.items() if isinstance(v, h5py.Dataset)})
+            return out
+    except OSError:
+        return {}
+
+
+def write_partition_cache(path, attrs, checksum, datasets=None):
+    """Replace ``/partition`` of the model file ``path`` by a group with ``attrs`` (and
+    the arrays ``datasets``, a dict name -> array, if given), atomically: copy the file to a temporary file beside it, rewrite the group there,
+    rename it over ``path``. Every other group and attribute is kept as it was.
+
+    Returns False, writing nothing, when the parameters in the file no longer have
+    ``checksum`` (the model changed while log Z was being estimated).
+
+    Raises
+    ------
+    InputError
+        The file cannot be copied or written.
+    """
+    import shutil
+
+    import h5py
+
+    class _Stale(Exception):
+        pass
+
+    try:
+        with atomic_path(path) as tmp:
+            shutil.copy2(path, tmp)
+            with h5py.File(tmp, "r+") as f:
+                arrays = [f[k][()] for k in ("weights", "visible_bias", "hidden_bias")]
+                if parameter_checksum(BernoulliRBM(*arrays)) != checksum:
+                    raise _Stale
+                if PARTITION_GROUP in f:
+                    del f[PARTITION_GROUP]
+                g = f.create_group(PARTITION_GROUP)
+                for key, value in attrs.items():
+                    g.attrs[key] = value
+                for key, value in (datasets or {}).items():
+                    g[key] = value
+    except _Stale:
+        return False
+    return True
