@@ -184,9 +184,16 @@ def main(argv=None):
         timers["torch CD-1"] = lambda: run_torch(n_batches) * scale
     max_rounds = {"rbm PT-10": min(rounds, 2)}
 
+    def settled(timer):
+        """Run ``timer`` after 1 s of idling: OpenBLAS worker threads busy-wait for a
+        while after each call (and Numba's after each parallel loop), and would
+        otherwise take the cores from the next method timed in this process."""
+        time.sleep(1.0)
+        return timer()
+
     per_round, big = [], []
     for r in range(rounds):                                      # methods take turns
-        per_round.append({name: timer() for name, timer in timers.items()
+        per_round.append({name: settled(timer) for name, timer in timers.items()
                           if r < max_rounds.get(name, rounds)})
         big.append(matmul_seconds(2000, 2000, 2000, 2, rng))
     runs = {name: [d[name] for d in per_round if name in d] for name in timers}
