@@ -5,45 +5,20 @@ as a sampler's ``on_step(t, images)``; ``rec.save("chains.gif")``. Each frame is
 same grid as :func:`rbmcli.images.save_grid` draws, under a caption ``step t/steps``.
 """
 
-import math
 
 import numpy as np
 
 from .atomic import atomic_path
 
-_PAD_GREY = 128
 FRAME_MS = 80
 """Duration of a frame; the last one is held for :data:`HOLD_MS`."""
 HOLD_MS = 1500
 
 
 def tile(images01, image_shape, ncols=None, scale=2, pad=1):
-    """The (H, W) uint8 grid of :func:`rbmcli.images.save_grid` as an array.
-
-    Parameters
-    ----------
-    images01 : (N, D) float in [0, 1] (clipped); 0 black, 1 white.
-    image_shape : (rows, cols), rows * cols == D.
-    ncols : tiles per row, ``ceil(sqrt(N))`` by default.
-    scale, pad : pixel size, and width of the mid-grey lines between tiles.
-    """
-    tiles = np.asarray(images01, dtype=np.float64)
-    rows, cols = (int(s) for s in image_shape)
-    n = len(tiles)
-    if n == 0 or tiles.shape[1:] != (rows * cols,):
-        raise ValueError(f"expected images of shape (N>0, {rows * cols}), got {tiles.shape}")
-    tiles = (np.clip(tiles, 0, 1) * 255 + 0.5).astype(np.uint8).reshape(n, rows, cols)
-    ncols = int(ncols or math.ceil(math.sqrt(n)))
-    nrows = math.ceil(n / ncols)
-    grid = np.full((nrows * (rows + pad) + pad, ncols * (cols + pad) + pad), _PAD_GREY,
-                   np.uint8)
-    for i, t in enumerate(tiles):
-        r, c = divmod(i, ncols)
-        y, x = pad + r * (rows + pad), pad + c * (cols + pad)
-        grid[y:y + rows, x:x + cols] = t
-    if scale > 1:
-        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return grid
+    """The (H, W) uint8 grid of :func:`rbmcli.images.save_grid` as an array."""
+    from .images import tile_grid
+    return tile_grid(images01, image_shape, ncols=ncols, scale=scale, pad=pad)
 
 
 class GifRecorder:

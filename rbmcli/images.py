@@ -12,13 +12,11 @@ from .errors import InputError
 _PAD_GREY = 128  # colour of the lines between the tiles of a grid
 
 
-def save_grid(path, images01, image_shape, ncols=None, scale=2, pad=1):
-    """Save images as one grey PNG grid, written atomically.
+def tile_grid(images01, image_shape, ncols=None, scale=2, pad=1):
+    """Images as one grey (H, W) uint8 grid array, tiles separated by mid-grey lines.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Output PNG file.
     images01 : np.ndarray, shape (N, D)
         Floats in [0, 1] (values outside are clipped; uint8 is read as 0..255);
         0 is drawn black and 1 white, so MNIST digits are white on black.
@@ -47,6 +45,12 @@ def save_grid(path, images01, image_shape, ncols=None, scale=2, pad=1):
         grid[y : y + rows, x : x + cols] = tile
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    return grid
+
+
+def save_grid(path, images01, image_shape, ncols=None, scale=2, pad=1):
+    """Save images as one grey PNG grid (:func:`tile_grid`), written atomically."""
+    grid = tile_grid(images01, image_shape, ncols=ncols, scale=scale, pad=pad)
     with atomic_path(path) as tmp:
         Image.fromarray(grid).save(tmp, format="PNG")
 
