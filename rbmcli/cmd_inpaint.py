@@ -52,11 +52,13 @@ def is_data_spec(arg):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write an animated GIF of the panel as the chains run.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: the cores not busy with other work].")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output PNG panel.")
 @click.pass_context
 def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples, replicas,
-            limit, seed, gif, output):
+            limit, seed, gif, threads, output):
     """Fill in the unknown pixels of images.
 
     The known pixels of a PNG are the half named by --keep, or the white pixels of
@@ -92,6 +94,7 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
         raise click.UsageError("-n is for data files")
     check_folder(output)
     check_folder(gif)
+    ctx.meta["rbm.threads"] = threads  # applied in _run, once the inputs are checked
     options = dict(keep=keep, mask=mask, method=method, samples=samples,
                    replicas=replicas, seed=seed, gif=gif, output=output)
     from .samplers import DEFAULT_STEPS
@@ -114,6 +117,9 @@ def _run(model_file, bits, known, rng, method, steps, samples, replicas, gif, tr
     from .inpainting import complete, panel_tiles
     from .progress import ProgressBar
 
+    from .threads import configure_threads
+    configure_threads(click.get_current_context().meta.get("rbm.threads"),
+                      log=lambda msg: click.echo(msg, err=True))
     shown = min(len(bits), PANEL_ROWS)
     recorder = None
     if gif:

@@ -66,10 +66,13 @@ def shown(path):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write an animated GIF of the chains as they run.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: the cores not busy with other work].")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
 @click.pass_context
-def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, output):
+def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, threads,
+           output):
     """Draw N samples from a model and save them.
 
     Gibbs and pt chains start from white noise (or --init DATA) and run STEPS sweeps;
@@ -118,6 +121,8 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, out
             raise InputError(f"has {len(ds.images)} images, fewer than -n {count}", init)
         V0 = binarize_like(as_unit_float(ds.images[:count]), mf.binarization, rng)
 
+    from .threads import configure_threads
+    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     recorder = GifRecorder(mf.image_shape, steps) if gif else None
     bar = ProgressBar(f"{method} {count} chains")
     try:
