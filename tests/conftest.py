@@ -46,3 +46,15 @@ def http_serve():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """Replace every sampler of the registry by a recorder; returns the dict."""
+    from clihelpers import FakeSampler
+    from rbmcli import samplers
+
+    fakes = {name: FakeSampler(name) for name in samplers.SAMPLERS}
+    for name, f in fakes.items():
+        monkeypatch.setitem(samplers.SAMPLERS, name, f)
+    return fakes

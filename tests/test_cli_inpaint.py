@@ -8,13 +8,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from rbmcli import samplers
 from rbmcli.cli import cli
 from rbmcli.datasets import load_dataset, write_dataset
 from rbmcli.inpainting import half_mask
 from rbmcli.modelfile import load_model, save_model
 
-from test_cli_sample import (NV, SHAPE, FakeSampler, assert_error, assert_ok, check_png,
+from clihelpers import assert_error, assert_ok
+from test_cli_sample import (NV, SHAPE, check_png,
                              grid_size, tiny_model)
 
 ROWS, COLS = SHAPE
@@ -92,13 +92,6 @@ def check_row(row, bits, known, k):
     for tile in row[1:k + 2]:
         np.testing.assert_allclose(tile[known], bits[known], atol=1e-9)
 
-
-@pytest.fixture
-def fake(monkeypatch):
-    fakes = {name: FakeSampler(name) for name in samplers.SAMPLERS}
-    for name, f in fakes.items():
-        monkeypatch.setitem(samplers.SAMPLERS, name, f)
-    return fakes
 
 
 # -------------------------------------------------------------------------- PNGs

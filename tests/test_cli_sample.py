@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from rbmcli import samplers
 from rbmcli.cli import cli
+
+from clihelpers import assert_error, assert_ok
 from rbmcli.datasets import load_dataset, write_dataset
 from rbmcli.model import BernoulliRBM
 from rbmcli.modelfile import ModelFile, save_model
@@ -64,21 +65,6 @@ def invoke(*args, input=None, env=None):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env)
 
 
-def assert_ok(result):
-    assert result.exit_code == 0, result.output
-    assert result.exception is None
-
-
-def assert_error(result, message, code=1):
-    """Non-zero exit, exactly one ``Error:`` line (the last one), no traceback."""
-    assert result.exit_code == code, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.output.splitlines()
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert errors == [f"Error: {message}"], result.output
-    assert lines[-1] == errors[0]
-
 
 def grid_size(n, ncols=None, shape=SHAPE, scale=2, pad=1):
     """(width, height) of a save_grid PNG of n tiles."""
@@ -99,30 +85,6 @@ def read_h5(path):
                 tuple(f["images"].shape))
 
 
-class FakeSampler:
-    """Stands in for a sampler and records what it was called with."""
-
-    def __init__(self, method):
-        self.method = method
-        self.calls = []
-
-    def __call__(self, model, V0, steps, rng, clamp=None, replicas=10, on_step=None):
-        self.calls.append(dict(V0=np.array(V0), steps=steps, clamp=clamp, replicas=replicas))
-        if on_step:
-            on_step(0, np.asarray(V0, np.float32))
-            on_step(steps, np.asarray(V0, np.float32))
-        return samplers.SampleResult(images=np.asarray(V0, np.float32),
-                                     states=np.asarray(V0, np.uint8), method=self.method,
-                                     steps=steps)
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    """Replace every sampler of the registry by a recorder; returns the dict."""
-    fakes = {name: FakeSampler(name) for name in samplers.SAMPLERS}
-    for name, f in fakes.items():
-        monkeypatch.setitem(samplers.SAMPLERS, name, f)
-    return fakes
 
 
 # ------------------------------------------------------------------------ outputs

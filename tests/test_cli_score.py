@@ -21,6 +21,8 @@ from click.testing import CliRunner
 import reference as ref
 from rbmcli import cmd_score, modelfile, scoring
 from rbmcli.cli import cli
+
+from clihelpers import assert_error, assert_ok
 from rbmcli.datasets import binarize_threshold, write_dataset
 from rbmcli.model import BernoulliRBM
 from rbmcli.modelfile import ModelFile, load_model, save_model
@@ -68,19 +70,6 @@ def work(tmp_path, monkeypatch):
     save_model("m.h5", make_model())
     return tmp_path
 
-
-def assert_ok(result):
-    assert result.exit_code == 0, result.output
-    assert result.exception is None
-
-
-def assert_error(result, message, code=1):
-    assert result.exit_code == code, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert errors == [f"Error: {message}"], result.output
-    assert result.output.splitlines()[-1] == errors[0]
 
 
 def metrics(result):

@@ -19,6 +19,8 @@ from PIL import Image
 import rbmcli.train
 from rbmcli import __version__
 from rbmcli.cli import cli
+
+from clihelpers import assert_error, assert_ok
 from rbmcli.datasets import write_dataset
 from rbmcli.modelfile import load_model
 
@@ -64,21 +66,6 @@ def work(tmp_path, monkeypatch):
 def train(*args, output="m.h5", data="d.h5", epochs=3):
     return invoke("train", data, "-o", output, "--epochs", epochs, *FAST, *args)
 
-
-def assert_ok(result):
-    assert result.exit_code == 0, result.output
-    assert result.exception is None
-
-
-def assert_error(result, message, code=1):
-    """Non-zero exit, exactly one ``Error:`` line (the last one), no traceback."""
-    assert result.exit_code == code, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.output.splitlines()
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert errors == [f"Error: {message}"], result.output
-    assert lines[-1] == errors[0]
 
 
 def read_model(path):

@@ -1,0 +1,38 @@
+"""Assertions and stand-ins shared by the CLI tests."""
+
+import numpy as np
+
+from rbmcli import samplers
+
+
+def assert_ok(result):
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+
+
+def assert_error(result, message, code=1):
+    """Non-zero exit, exactly one ``Error:`` line (the last one), no traceback."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = result.output.splitlines()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert errors == [f"Error: {message}"], result.output
+    assert lines[-1] == errors[0]
+
+
+class FakeSampler:
+    """Stands in for a sampler and records what it was called with."""
+
+    def __init__(self, method):
+        self.method = method
+        self.calls = []
+
+    def __call__(self, model, V0, steps, rng, clamp=None, replicas=10, on_step=None):
+        self.calls.append(dict(V0=np.array(V0), steps=steps, clamp=clamp, replicas=replicas))
+        if on_step:
+            on_step(0, np.asarray(V0, np.float32))
+            on_step(steps, np.asarray(V0, np.float32))
+        return samplers.SampleResult(images=np.asarray(V0, np.float32),
+                                     states=np.asarray(V0, np.uint8), method=self.method,
+                                     steps=steps)
