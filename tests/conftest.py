@@ -58,3 +58,18 @@ def fake(monkeypatch):
     for name, f in fakes.items():
         monkeypatch.setitem(samplers.SAMPLERS, name, f)
     return fakes
+
+
+@pytest.fixture
+def one_numba_thread(monkeypatch):
+    """Run a test with one Numba thread (restored after), and RBM_THREADS=1 so that the
+    commands' thread policy stays quiet: tests use tiny models, where two threads only
+    add fork-join waits, badly so when other work shares the cores."""
+    import numba
+
+    monkeypatch.setenv("RBM_THREADS", "1")
+
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(n)

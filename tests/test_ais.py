@@ -42,14 +42,7 @@ from rbmcli.errors import InputError
 from rbmcli.model import BernoulliRBM, draw_keys
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread():
-    """One thread (parallel kernels crawl when other work shares the cores); the
-    thread-count test sets its own."""
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def random_rbm(nv, nh, seed, w_scale=1.0, dtype=np.float64, b_mean=0.0):

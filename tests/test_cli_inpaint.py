@@ -20,13 +20,7 @@ from test_cli_sample import (NV, SHAPE, check_png,
 ROWS, COLS = SHAPE
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread():
-    import numba
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def invoke(*args, input=None):

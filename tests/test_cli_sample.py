@@ -26,13 +26,7 @@ NV = 12
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread():
-    import numba
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def tiny_model(seed=0, binarization="threshold", shape=SHAPE, nh=5):

@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import h5py
-import numba
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -30,13 +29,7 @@ from rbmcli.modelfile import ModelFile, load_model, save_model
 AIS = ["--ais", "--ais-runs", "30", "--ais-steps", "400"]
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread(monkeypatch):
-    monkeypatch.setenv("RBM_THREADS", "1")    # rbm score's thread policy: 1, quietly
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def invoke(*args, input=None):

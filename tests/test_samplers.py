@@ -15,13 +15,7 @@ from rbmcli.samplers import (SAMPLERS, SampleResult, checkpoints, gibbs, ladder,
                              noise, parallel_tempering)
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread():
-    import numba
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def random_rbm(nv=12, nh=5, seed=0, dtype=np.float64):

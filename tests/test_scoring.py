@@ -14,7 +14,6 @@
 """
 
 import h5py
-import numba
 import numpy as np
 import pytest
 
@@ -25,12 +24,7 @@ from rbmcli.model import BernoulliRBM
 from rbmcli.modelfile import ModelFile, save_model
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread():
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def random_rbm(nv, nh, seed, dtype=np.float64, w_scale=1.0):

@@ -1,6 +1,6 @@
 """Units of rbmcli.train: Binarizer, TrainOptions, new_model, Trainer (seeds, dtypes, PT).
 
-Numba runs single-threaded here (see ``_one_numba_thread``), except in the test that
+Numba runs single-threaded here (the ``one_numba_thread`` fixture), except in the test that
 checks that the thread count does not change the result.
 """
 
@@ -13,15 +13,7 @@ from rbmcli.train import (Binarizer, Trainer, TrainingDiverged, TrainOptions, fo
                           new_model)
 
 
-@pytest.fixture(autouse=True)
-def _one_numba_thread():
-    """One Numba thread: with the OpenMP layer, parallel kernels spin-wait and become ~100x
-    slower when other processes share the CPU; results do not depend on the count."""
-    import numba
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def prototype_images(n=400, seed=0):
