@@ -63,14 +63,15 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
 
     The known pixels of a PNG are the half named by --keep, or the white pixels of
     --mask, or else its opaque ones (transparent = unknown). They are binarised like
-    the model's training data and held fixed while the unknown ones, started from
-    noise, are sampled from the model. Other image sizes are resized to the model's.
-    The PNG panel has one row per image: the observed image (unknown pixels grey),
-    the completions (P(v=1|h) for gibbs and pt) and their mean.
+    the model's training data and held fixed while the unknown ones, started from a
+    draw of the training mean image, are sampled from the model. Other image sizes
+    are resized to the model's. The PNG panel has one row per image: the observed
+    image (unknown pixels grey), the completions (P(v=1|h) for gibbs and pt) and the
+    posterior mean (P(v=1|h) averaged over the last 3/4 of the sweeps of all chains).
 
     On a data file (FILE.h5[:GROUP]) every image is filled (--keep top by default)
     and, the truth being known, stdout gets `error_unknown` (mean squared error per
-    unknown pixel of the mean completion against the binarised truth) and
+    unknown pixel of the posterior mean against the binarised truth) and
     `error_mean_image` (the same for filling with the training mean image); the
     panel shows the first 10 images with the truth in the last column.
 
@@ -110,11 +111,12 @@ def _given(ctx, name):
 
 
 def _run(model_file, bits, known, rng, method, steps, samples, replicas, gif, truth=None):
-    """Fill the images; returns completions (n, K, D) (and writes nothing)."""
+    """Fill the images; returns completions (n, K, D), the posterior mean (n, D) and
+    the GIF recorder (and writes nothing)."""
     import numpy as np
 
     from .animation import GifRecorder, on_step_callback
-    from .inpainting import complete, panel_tiles
+    from .inpainting import complete, panel_tiles, start_mean
     from .progress import ProgressBar
 
     from .threads import configure_threads
@@ -125,21 +127,22 @@ def _run(model_file, bits, known, rng, method, steps, samples, replicas, gif, tr
     if gif:
         def arrange(images):
             comp = images[:shown * samples].reshape(shown, samples, -1)
-            return panel_tiles(bits[:shown], known[:shown], comp,
+            return panel_tiles(bits[:shown], known[:shown], comp, comp.mean(axis=1),
                                None if truth is None else truth[:shown])[0]
         columns = samples + (3 if truth is not None else 2)
         recorder = GifRecorder(model_file.image_shape, steps, arrange, ncols=columns)
     bar = ProgressBar(f"{method} {len(bits)}x{samples} chains")
     try:
-        completions, result = complete(model_file.model, bits, known, method, steps,
-                                       samples, rng, replicas,
-                                       on_step_callback(bar, steps, recorder))
+        completions, mean, result = complete(model_file.model, bits, known, method, steps,
+                                             samples, rng, replicas,
+                                             on_step_callback(bar, steps, recorder),
+                                             start=start_mean(model_file))
     finally:
         bar.close()
     if result.swap_acceptance is not None:
         rates = " ".join(f"{a:.2f}" for a in result.swap_acceptance)
         click.echo(f"swap acceptance per neighbouring pair (beta 1 -> 0): {rates}", err=True)
-    return np.clip(completions, 0, 1), recorder
+    return np.clip(completions, 0, 1), np.clip(mean, 0, 1), recorder
 
 
 def _inpaint_pngs(paths, model_path, invert, keep, mask, method, steps, samples, replicas,
@@ -155,8 +158,9 @@ def _inpaint_pngs(paths, model_path, invert, keep, mask, method, steps, samples,
     grey, known = load_pngs(paths, mf.image_shape, invert, keep, mask)
     rng = np.random.default_rng(seed)
     bits = binarize_like(grey, mf.binarization, rng)
-    completions, recorder = _run(mf, bits, known, rng, method, steps, samples, replicas, gif)
-    tiles, columns = panel_tiles(bits, known, completions)
+    completions, mean, recorder = _run(mf, bits, known, rng, method, steps, samples,
+                                       replicas, gif)
+    tiles, columns = panel_tiles(bits, known, completions, mean)
     save_grid(output, tiles, mf.image_shape, ncols=columns)
     if recorder is not None:
         recorder.save(gif)
@@ -199,15 +203,14 @@ def _inpaint_data(spec, model_path, limit, keep, mask, method, steps, samples, r
     bits = np.where(known_n, truth, 0).astype(np.uint8)
     click.echo(f"inpainting {n} images of {ds.source} ({where}) by {method}, {steps} steps, "
                f"{samples} completions each", err=True)
-    completions, recorder = _run(mf, bits, known_n, rng, method, steps, samples, replicas,
-                                 gif, truth)
-    mean = completions.mean(axis=1)
+    completions, mean, recorder = _run(mf, bits, known_n, rng, method, steps, samples,
+                                       replicas, gif, truth)
     click.echo(f"error_unknown\t{unknown_error(mean, truth, known):.6f}")
     click.echo(f"error_mean_image\t{unknown_error(fill, truth, known):.6f}")
     click.echo(f"mean image: {fill_source}", err=True)
     shown = min(n, PANEL_ROWS)
     tiles, columns = panel_tiles(bits[:shown], known_n[:shown], completions[:shown],
-                                 truth[:shown])
+                                 mean[:shown], truth[:shown])
     save_grid(output, tiles, mf.image_shape, ncols=columns)
     if recorder is not None:
         recorder.save(gif)

@@ -4,9 +4,13 @@
 Which pixels are known comes from a PNG's alpha channel (transparent = unknown), a
 half of the image (:func:`half_mask`) or a mask PNG (:func:`read_mask`, white =
 known). Known pixels are binarised the way the model was trained; unknown ones start
-from white noise. The picture is a panel with one row per image: the observed image
-(unknown pixels mid-grey), the K completions and their mean (and, when the truth is
-known, the truth).
+from a Bernoulli draw of the training mean image (:func:`start_mean`): chains started
+from white noise take hundreds of sweeps to forget it. Besides the K completions,
+every image gets its posterior mean: the average of ``P(v | h_t)`` over the last
+three quarters of the sweeps of all K chains, the fill with the least expected
+squared error. The picture is a panel with one row per image: the observed image
+(unknown pixels mid-grey), the K completions and the posterior mean (and, when the
+truth is known, the truth).
 """
 
 import numpy as np
@@ -111,8 +115,17 @@ def load_pngs(paths, image_shape, invert=False, keep=None, mask_path=None):
 # ---------------------------------------------------------------------------- filling
 
 
-def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_step=None):
-    """Fill every image ``samples`` times.
+def start_mean(model_file):
+    """(D,) float64: where unknown pixels start, the training mean image stored in the
+    model file, or ``sigmoid(visible_bias)`` for files without one."""
+    if model_file.data_mean is not None:
+        return np.asarray(model_file.data_mean, np.float64)
+    return 1 / (1 + np.exp(-model_file.model.visible_bias.astype(np.float64)))
+
+
+def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_step=None,
+             start=None):
+    """Fill every image ``samples`` times and estimate its posterior mean.
 
     Parameters
     ----------
@@ -122,23 +135,31 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
     method : a key of :data:`rbmcli.samplers.SAMPLERS`.
     steps, rng, replicas, on_step : passed to the sampler; chain ``i * samples + k``
         is completion k of image i.
+    start : (D,) float in [0, 1] or None
+        Unknown pixels start as Bernoulli(start) draws (Gibbs, PT) or at ``start``
+        itself (mean-field); None: 0.5, white noise.
 
     Returns
     -------
     completions : (n, samples, D) float in [0, 1]
         The sampler's images (known pixels hold their value).
+    posterior_mean : (n, D) float64
+        The sampler's running mean over the sweeps after ``steps // 4``, averaged over
+        the ``samples`` chains of each image (mean-field: the mean of the completions).
     result : rbmcli.samplers.SampleResult
     """
-    from .samplers import SAMPLERS, noise
+    from .samplers import SAMPLERS
 
     n, d = bits.shape
     known = np.broadcast_to(known, bits.shape)
     rep_bits = np.repeat(bits, samples, axis=0)
     rep_known = np.repeat(known, samples, axis=0)
-    V0 = np.where(rep_known, rep_bits, noise(n * samples, d, rng)).astype(np.uint8)
+    start = np.full(d, 0.5) if start is None else np.asarray(start, np.float64)
+    V0 = np.where(rep_known, rep_bits, start)
     result = SAMPLERS[method](model, V0, steps, rng, clamp=rep_known, replicas=replicas,
-                              on_step=on_step)
-    return result.images.reshape(n, samples, d), result
+                              on_step=on_step, burn_in=steps // 4)
+    posterior_mean = result.mean.reshape(n, samples, d).mean(axis=1)
+    return result.images.reshape(n, samples, d), posterior_mean, result
 
 
 def observed(bits, known):
@@ -146,12 +167,13 @@ def observed(bits, known):
     return np.where(known, bits, UNKNOWN_GREY).astype(np.float64)
 
 
-def panel_tiles(bits, known, completions, truth=None):
-    """Tiles of the panel, row by row: observed, the K completions, their mean (and the
-    truth when given). Returns (tiles (n * columns, D), columns)."""
+def panel_tiles(bits, known, completions, mean, truth=None):
+    """Tiles of the panel, row by row: observed, the K completions (n, K, D), the
+    posterior ``mean`` (n, D) (and the truth when given). Returns
+    (tiles (n * columns, D), columns)."""
     n, k, d = completions.shape
     parts = [observed(bits, np.broadcast_to(known, bits.shape))[:, None],
-             completions, completions.mean(axis=1)[:, None]]
+             completions, np.asarray(mean)[:, None]]
     if truth is not None:
         parts.append(np.asarray(truth, np.float64)[:, None])
     rows = np.concatenate([np.asarray(p, np.float64) for p in parts], axis=1)
@@ -170,13 +192,16 @@ def unknown_error(fill, truth, known):
 
 
 def mean_image(spec, model_file):
-    """The training mean image used as the baseline fill: the binarised mean of the
-    ``train`` group of the data file named by ``spec`` when it has one, else
-    ``sigmoid(visible_bias)`` of the model. Returns (mean (D,) float64, description)."""
+    """The training mean image used as the baseline fill: the one stored in the model
+    file, else the binarised mean of the ``train`` group of the data file named by
+    ``spec`` when it has one, else ``sigmoid(visible_bias)`` of the model. Returns
+    (mean (D,) float64, description)."""
     import h5py
 
     from .datasets import as_unit_float, binarize_threshold, load_dataset, split_spec
 
+    if model_file.data_mean is not None:
+        return start_mean(model_file), "the training mean stored in the model file"
     path, _ = split_spec(spec)
     if path != "-":
         with h5py.File(path, "r") as f:
@@ -188,5 +213,4 @@ def mean_image(spec, model_file):
                 bits = binarize_threshold(x) if model_file.binarization == "threshold" else x
                 return bits.mean(axis=0, dtype=np.float64), \
                     f"{ds.source} ({len(x)} images)"
-    b = model_file.model.visible_bias.astype(np.float64)
-    return 1 / (1 + np.exp(-b)), "the model's sigmoid(visible_bias)"
+    return start_mean(model_file), "the model's sigmoid(visible_bias)"

@@ -10,6 +10,8 @@ needed to resume training. Schema (documented in README.md):
     /history/<metric>      (n_epochs,) or (n_epochs, k): one row per epoch
     /state                 attrs: epoch, rng_state (JSON), interrupted
     /state/<buffer>        persistent chains, PT replicas, momentum buffers
+    /data_mean             (n_visible,) optional: mean of the binarised training data
+                           (the inpainting start and baseline)
 
 Files are written to a temporary file and renamed into place (:mod:`rbmcli.atomic`).
 """
@@ -50,6 +52,10 @@ class ModelFile:
         Completed epochs.
     rng_state : dict or None
         The numpy bit-generator state after ``epoch`` epochs.
+    interrupted : bool
+        True for a checkpoint written on Ctrl-C.
+    data_mean : (n_visible,) float64 or None
+        Mean of the binarised training images (None in files that predate it).
     """
 
     model: BernoulliRBM
@@ -61,6 +67,7 @@ class ModelFile:
     epoch: int = 0
     rng_state: dict = None
     interrupted: bool = False
+    data_mean: np.ndarray = None
 
 
 def save_model(path, mf):
@@ -80,6 +87,8 @@ def save_model(path, mf):
             f["weights"] = mf.model.weights
             f["visible_bias"] = mf.model.visible_bias
             f["hidden_bias"] = mf.model.hidden_bias
+            if mf.data_mean is not None:
+                f["data_mean"] = np.asarray(mf.data_mean, np.float64)
             hist = f.create_group("history")
             for name, values in mf.history.items():
                 hist[name] = np.asarray(values)
@@ -165,6 +174,12 @@ def _read_open_file(f, path):
     if len(image_shape) != 2 or image_shape[0] * image_shape[1] != w.shape[0]:
         raise InputError(f"image_shape {image_shape} does not match {w.shape[0]} visible "
                          "units", path)
+    data_mean = None
+    if "data_mean" in f:
+        data_mean = np.asarray(f["data_mean"][()], np.float64)
+        if data_mean.shape != (w.shape[0],) or not (
+                np.isfinite(data_mean).all() and data_mean.min() >= 0 and data_mean.max() <= 1):
+            raise InputError(f"data_mean must be {w.shape[0]} values in [0, 1]", path)
     history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
     state, epoch, rng_state, interrupted = {}, 0, None, False
     if "state" in f:
@@ -181,7 +196,7 @@ def _read_open_file(f, path):
         model=model, hyperparameters=hyperparameters, image_shape=image_shape,
         binarization=str(f.attrs.get("binarization", "threshold")),
         history=history, state=state, epoch=epoch, rng_state=rng_state,
-        interrupted=interrupted,
+        interrupted=interrupted, data_mean=data_mean,
     )
 
 

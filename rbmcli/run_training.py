@@ -81,9 +81,12 @@ class TrainingRun:
         rng = np.random.default_rng([opts.seed, 1])
         if mf is None:
             mf = ModelFile(model=new_model(opts, train), hyperparameters=opts.to_dict(),
-                           image_shape=tuple(image_shape), binarization=opts.binarize)
+                           image_shape=tuple(image_shape), binarization=opts.binarize,
+                           data_mean=train.mean())
         else:
             mf.hyperparameters = opts.to_dict()
+            if mf.data_mean is None:  # a file from before data_mean was stored
+                mf.data_mean = train.mean()
             if mf.rng_state:
                 rng.bit_generator.state = mf.rng_state
         trainer = Trainer(mf.model, opts, train, valid, rng, state=mf.state)

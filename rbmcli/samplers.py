@@ -3,7 +3,8 @@
 Every sampler is called the same way, so a command picks one by name from
 :data:`SAMPLERS`::
 
-    result = SAMPLERS[name](model, V0, steps, rng, clamp=None, replicas=10, on_step=None)
+    result = SAMPLERS[name](model, V0, steps, rng, clamp=None, replicas=10, on_step=None,
+                            burn_in=None)
 
 * ``model``: a :class:`rbmcli.model.BernoulliRBM` (only its public methods are used).
 * ``V0``: (N, nv) start of N chains: uint8 0/1 states, or floats in [0, 1] (Gibbs and
@@ -15,6 +16,10 @@ Every sampler is called the same way, so a command picks one by name from
   value from ``V0`` for the whole run (inpainting), so the chains sample the
   conditional ``P(v_unknown | v_known)``.
 * ``replicas``: PT only, the number of temperatures M per chain.
+* ``burn_in``: when given (0 <= burn_in < steps), ``result.mean`` is the Rao-Blackwellised
+  estimate of each chain's mean ``E[v]``: the average of ``E[v | h_t] = P(v = 1 | h_t)``
+  over the sweeps ``t = burn_in + 1 .. steps`` (for inpainting, the posterior mean of
+  the unknown pixels, the completion with the least expected squared error).
 * ``on_step(t, images)``: called with ``t = 0`` and then about :data:`FRAMES` times (the
   last call at ``t = steps``) with the current (N, nv) images; for GIFs and progress
   bars. Recording never changes the result.
@@ -65,6 +70,9 @@ class SampleResult:
         a pair never tried, which happens only when ``steps < 2``).
     hidden : (N, nh) float or None
         Mean-field: the hidden fixed point ``lambda = sigma(c + W^T mu)``.
+    mean : (N, nv) float64 or None
+        With ``burn_in``: Gibbs/PT the average of ``P(v | h_t)`` over the sweeps after
+        ``burn_in`` (known units hold their value); mean-field: ``images``.
     """
 
     images: np.ndarray
@@ -74,6 +82,7 @@ class SampleResult:
     betas: np.ndarray = None
     swap_acceptance: np.ndarray = None
     hidden: np.ndarray = None
+    mean: np.ndarray = None
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -132,6 +141,33 @@ def _as_states(V0, rng):
     return (rng.random(V0.shape) < V0).astype(np.uint8)
 
 
+def _check_burn_in(burn_in, steps):
+    if burn_in is not None and (int(burn_in) != burn_in or not 0 <= burn_in < steps):
+        raise ValueError(f"burn_in must be an integer in [0, steps={steps}), found {burn_in!r}")
+
+
+class _RunningMean:
+    """Running sum of ``P(v | h_t)`` over the sweeps after ``burn_in`` (or nothing when
+    ``burn_in`` is None)."""
+
+    def __init__(self, burn_in, shape):
+        self.burn_in = burn_in
+        self.total = None if burn_in is None else np.zeros(shape, np.float64)
+        self.count = 0
+
+    def wants(self, t):
+        return self.burn_in is not None and t > self.burn_in
+
+    def add(self, probs):
+        self.total += probs
+        self.count += 1
+
+    def result(self, V, clamp):
+        if self.total is None:
+            return None
+        return _with_known(self.total / self.count, V, clamp)
+
+
 def checkpoints(steps):
     """The steps after which ``on_step`` is called: every ``ceil(steps / FRAMES)``,
     and always ``steps`` itself (empty for ``steps == 0``)."""
@@ -151,29 +187,41 @@ def _frame_rng(rng):
 # ------------------------------------------------------------------------------ Gibbs
 
 
-def gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None):
+def gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, burn_in=None):
     """Block Gibbs sampling: ``steps`` sweeps ``h ~ P(h|v)``, ``v ~ P(v|h)`` of N chains.
 
-    Runs :meth:`BernoulliRBM.gibbs` in chunks (see :func:`checkpoints`); clamped units
-    never change. ``replicas`` is ignored. The returned ``images`` are ``P(v | h)`` for
-    one more ``h ~ P(h | v_final)`` (clamped units: their value).
+    Runs :meth:`BernoulliRBM.gibbs` in chunks (see :func:`checkpoints`; with
+    ``burn_in``, one sweep at a time after it); clamped units never change.
+    ``replicas`` is ignored. The returned ``images`` are ``P(v | h)`` for one more
+    ``h ~ P(h | v_final)`` (clamped units: their value). With ``burn_in``, ``mean``
+    averages ``P(v | h)`` for ``h ~ P(h | v_t)`` over the sweeps after it (those ``h``
+    come from a separate random stream and never feed back into the chains).
     """
     V0, clamp = _check(model, V0, steps, clamp)
+    _check_burn_in(burn_in, steps)
     V = _as_states(V0, rng)
     aux = _frame_rng(rng)
     if on_step:
         on_step(0, V.astype(model.dtype))
-    done = 0
+    running = _RunningMean(burn_in, V.shape)
     ends = checkpoints(steps)
-    for end in ends:
-        V, _ = model.gibbs(V, end - done, rng, clamp=clamp)
+    marks = set(ends)
+    stops = sorted(marks | set(range(burn_in + 1, steps + 1))) if burn_in is not None \
+        else ends
+    done = 0
+    for end in stops:
+        V, HP = model.gibbs(V, end - done, rng, clamp=clamp)
         done = end
-        if on_step and end != steps:
+        if running.wants(end):
+            H = (aux.random(HP.shape) < HP).astype(np.uint8)
+            running.add(model.visible_probs(H))
+        if on_step and end in marks and end != steps:
             on_step(end, _gibbs_images(model, V, clamp, aux))
     images = _gibbs_images(model, V, clamp, rng)
     if on_step and ends:
         on_step(steps, images)
-    return SampleResult(images=images, states=V, method="gibbs", steps=int(steps))
+    return SampleResult(images=images, states=V, method="gibbs", steps=int(steps),
+                        mean=running.result(V, clamp))
 
 
 def _gibbs_images(model, V, clamp, rng):
@@ -196,7 +244,8 @@ def ladder(replicas, dtype=np.float64):
     return np.linspace(1.0, 0.0, replicas).astype(dtype)
 
 
-def parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_step=None):
+def parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_step=None,
+                       burn_in=None):
     """Parallel tempering: every chain has ``replicas`` = M copies at inverse
     temperatures :func:`ladder` (1 -> 0), stored temperature-major as in
     :mod:`rbmcli.train` (replica ``k * N + i`` is chain i at ``betas[k]``).
@@ -204,7 +253,8 @@ def parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_step=N
     Each step is one Gibbs sweep of every replica (:meth:`BernoulliRBM.tempering_sweep`)
     followed by one pass of swaps between neighbours ``(k, k + 1)`` with ``k`` of
     alternating parity (:func:`kernels.tempering.pt_swap_pass`). The result is read
-    from the beta = 1 replicas.
+    from the beta = 1 replicas; with ``burn_in``, ``mean`` averages ``P(v | h)`` of
+    their hidden states after each step past it.
 
     Clamping: known units are fixed in every replica, so every tempered distribution is
     the conditional ``P_beta(v_unknown, h | v_known)`` and swaps keep it invariant. A
@@ -216,7 +266,9 @@ def parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_step=N
     from kernels.tempering import pt_swap_pass
 
     V0, clamp = _check(model, V0, steps, clamp, replicas)
+    _check_burn_in(burn_in, steps)
     n = V0.shape[0]
+    running = _RunningMean(burn_in, V0.shape)
     betas = ladder(int(replicas), model.dtype)
     beta_r = np.repeat(betas, n)
     V = np.ascontiguousarray(np.tile(_as_states(V0, rng), (len(betas), 1)))
@@ -236,13 +288,16 @@ def parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_step=N
             E = _clamped_sweep(model, V, H, beta_r, known, known_values, rng)
         pt_swap_pass(V, H, E, betas, n, draw_keys(rng, 1)[0], (t - 1) % 2,
                      accepted, attempted)
+        if running.wants(t):
+            running.add(model.visible_probs(H[:n]))
         if on_step and t in marks:
             on_step(t, _with_known(model.visible_probs(H[:n]), V[:n], clamp))
     images = _with_known(model.visible_probs(H[:n]), V[:n], clamp)
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = np.where(attempted > 0, accepted / np.maximum(attempted, 1), np.nan)
     return SampleResult(images=images, states=V[:n].copy(), method="pt", steps=int(steps),
-                        betas=betas, swap_acceptance=rates)
+                        betas=betas, swap_acceptance=rates,
+                        mean=running.result(V[:n], clamp))
 
 
 def _clamped_sweep(model, V, H, beta_r, known, known_values, rng):
@@ -260,16 +315,18 @@ def _clamped_sweep(model, V, H, beta_r, known, known_values, rng):
 
 
 def mean_field(model, V0, steps, rng, clamp=None, replicas=10, on_step=None,
-               damping=DAMPING):
+               burn_in=None, damping=DAMPING):
     """Damped mean-field fixed point of the visible and hidden marginals.
 
     Iterates ``lambda = sigma(c + W^T mu)``, ``mu <- damping * mu + (1 - damping) *
     sigma(b + W lambda)`` ``steps`` times from ``mu = V0`` (known units stay at their
     value in ``V0``). At convergence ``mu = sigma(b + W sigma(c + W^T mu))`` on the
     unknown units (damping does not move the fixed points). Deterministic: ``rng`` and
-    ``replicas`` are unused. ``images`` is ``mu``, ``hidden`` is ``lambda`` of it.
+    ``replicas`` are unused. ``images`` is ``mu``, ``hidden`` is ``lambda`` of it; with
+    ``burn_in``, ``mean`` is ``mu`` too (the fixed point is already a mean).
     """
     V0, clamp = _check(model, V0, steps, clamp)
+    _check_burn_in(burn_in, steps)
     mu = np.array(V0, dtype=model.dtype)
     known_values = mu.copy()
     if on_step:
@@ -285,7 +342,8 @@ def mean_field(model, V0, steps, rng, clamp=None, replicas=10, on_step=None,
             on_step(t, mu.copy())
     mu = np.clip(mu, 0, 1)
     return SampleResult(images=mu, states=(mu >= 0.5).astype(np.uint8), method="mf",
-                        steps=int(steps), hidden=model.hidden_probs(mu))
+                        steps=int(steps), hidden=model.hidden_probs(mu),
+                        mean=None if burn_in is None else mu.astype(np.float64))
 
 
 SAMPLERS = {"gibbs": gibbs, "pt": parallel_tempering, "mf": mean_field}

@@ -28,11 +28,14 @@ class FakeSampler:
         self.method = method
         self.calls = []
 
-    def __call__(self, model, V0, steps, rng, clamp=None, replicas=10, on_step=None):
-        self.calls.append(dict(V0=np.array(V0), steps=steps, clamp=clamp, replicas=replicas))
+    def __call__(self, model, V0, steps, rng, clamp=None, replicas=10, on_step=None,
+                 burn_in=None):
+        self.calls.append(dict(V0=np.array(V0), steps=steps, clamp=clamp, replicas=replicas,
+                               burn_in=burn_in))
         if on_step:
             on_step(0, np.asarray(V0, np.float32))
             on_step(steps, np.asarray(V0, np.float32))
         return samplers.SampleResult(images=np.asarray(V0, np.float32),
                                      states=np.asarray(V0, np.uint8), method=self.method,
-                                     steps=steps)
+                                     steps=steps,
+                                     mean=None if burn_in is None else np.array(V0, float))

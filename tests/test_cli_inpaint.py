@@ -173,7 +173,23 @@ def test_chains_are_the_images_times_samples(work, fake):
     known = half_mask(SHAPE, "top")
     assert (clamp == known).all()
     assert (V0[:, known] == BITS.ravel()[known]).all()
-    assert set(np.unique(V0)) <= {0, 1}
+    # unknown pixels start at the model's sigmoid(visible_bias) (no stored training mean)
+    b = load_model("model.h5").model.visible_bias.astype(np.float64)
+    np.testing.assert_allclose(V0[:, ~known], np.broadcast_to(1 / (1 + np.exp(-b)), V0.shape)
+                               [:, ~known])
+    assert call["burn_in"] == 250           # the posterior mean averages the last 3/4
+
+
+def test_unknown_pixels_start_at_the_stored_training_mean(work, fake):
+    mf = load_model("model.h5")
+    mf.data_mean = np.linspace(0.1, 0.9, NV)
+    save_model("model.h5", mf)
+    assert_ok(invoke("digit.png", "--samples", 2, "--steps", 8, "-o", "o.png"))
+    call = fake["gibbs"].calls[0]
+    unknown = ~call["clamp"]
+    np.testing.assert_allclose(call["V0"][unknown],
+                               np.broadcast_to(mf.data_mean, unknown.shape)[unknown])
+    assert call["burn_in"] == 2
 
 
 @pytest.mark.parametrize("method, steps", [("gibbs", 1000), ("pt", 1000), ("mf", 200)])

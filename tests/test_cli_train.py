@@ -21,7 +21,7 @@ from rbmcli import __version__
 from rbmcli.cli import cli
 
 from clihelpers import assert_error, assert_ok
-from rbmcli.datasets import write_dataset
+from rbmcli.datasets import load_dataset, write_dataset
 from rbmcli.modelfile import load_model
 
 # Small, fast and learnable: 20 updates per epoch.
@@ -145,6 +145,9 @@ def test_train_writes_model_following_the_schema(work):
     mf = load_model("m.h5")
     assert mf.epoch == 3 and mf.image_shape == (8, 8)
     np.testing.assert_array_equal(mf.model.weights, m["weights"])
+    # the training mean image (of the threshold-binarised training data) is kept
+    train_images = load_dataset("d.h5").images
+    np.testing.assert_allclose(mf.data_mean, (train_images >= 128).mean(axis=0))
 
 
 def test_info_prints_the_model(work):

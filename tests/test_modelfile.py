@@ -39,6 +39,7 @@ def make_mf(dtype=np.float32, nv=12, nh=5, seed=0):
         epoch=2,
         rng_state=gen.bit_generator.state,
         interrupted=True,
+        data_mean=rng.random(nv),
     )
 
 
@@ -70,6 +71,7 @@ def test_schema(saved):
         assert f.attrs["dtype"] == "float32"
         assert f["weights"].shape == (12, 5)
         assert f["visible_bias"].shape == (12,) and f["hidden_bias"].shape == (5,)
+        assert f["data_mean"].shape == (12,) and f["data_mean"].dtype == np.float64
         assert set(f["history"]) == {"epoch", "mser_train", "mser_valid", "swap_acceptance"}
         assert f["history/swap_acceptance"].shape == (2, 2)
         state = f["state"]
@@ -100,6 +102,7 @@ def test_round_trip_is_exact(tmp_path, dtype):
         assert back.state[key].dtype == mf.state[key].dtype
         np.testing.assert_array_equal(back.state[key], mf.state[key])
     assert back.epoch == 2 and back.interrupted is True
+    np.testing.assert_array_equal(back.data_mean, mf.data_mean)
     assert back.rng_state == mf.rng_state
     # the restored generator continues the same stream
     g1, g2 = np.random.default_rng(), np.random.default_rng()
@@ -114,9 +117,13 @@ def test_round_trip_is_exact(tmp_path, dtype):
 def test_minimal_model_file_round_trip(tmp_path):
     mf = make_mf()
     mf.history, mf.state, mf.rng_state, mf.interrupted, mf.epoch = {}, {}, None, False, 0
+    mf.data_mean = None
     save_model(tmp_path / "m.h5", mf)
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        assert "data_mean" not in f
     back = load_model(tmp_path / "m.h5")
     assert back.history == {} and back.state == {} and back.rng_state is None
+    assert back.data_mean is None
     assert back.epoch == 0 and back.interrupted is False
 
 
@@ -208,9 +215,12 @@ def test_data_file_is_not_a_model(tmp_path):
     (replace("hidden_bias", np.array([0, 0, np.inf, 0, 0], np.float32)),
      "model parameters contain NaN or infinity"),
     (setattr_("image_shape", np.array([4, 4])), "image_shape (4, 4) does not match 12 visible units"),
+    (replace("data_mean", np.full(11, 0.5)), "data_mean must be 12 values in [0, 1]"),
+    (replace("data_mean", np.full(12, 1.5)), "data_mean must be 12 values in [0, 1]"),
+    (replace("data_mean", np.full(12, np.nan)), "data_mean must be 12 values in [0, 1]"),
 ], ids=["format", "no-format", "version-2", "version-0", "model-type",
         "visible-bias-shape", "hidden-bias-2d", "weights-1d", "nan-weights", "inf-bias",
-        "image-shape"])
+        "image-shape", "data-mean-shape", "data-mean-range", "data-mean-nan"])
 def test_load_rejects(saved, edit, message):
     edited(saved, edit)
     with pytest.raises(InputError) as err:
