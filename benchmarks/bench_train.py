@@ -52,7 +52,7 @@ def rbm_epoch_seconds(trainer, n_batches):
 
     start = time.perf_counter()
     try:
-        trainer.run_epoch(on_batch)
+        trainer.run_epoch(on_batch=on_batch)
     except _StopEpoch:
         pass
     return end[0] - start

@@ -16,8 +16,8 @@ class FiniteFloat(click.FloatRange):
         return value
 
 
-_HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "momentum", "l2", "l1", "seed",
-          "dtype", "binarize", "chains")
+_HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
+          "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains")
 
 
 @click.command()
@@ -35,8 +35,13 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "momentum", "l2", "l1
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.05,
               show_default=True, help="Learning rate.")
+@click.option("--lr-final", type=FiniteFloat(min=0), default=None,
+              help="Decay the learning rate linearly to this in the last epoch "
+                   "[default: constant].")
 @click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=0.5,
               show_default=True)
+@click.option("--momentum-warmup", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="EPOCHS", help="Use momentum 0.5 for the first EPOCHS epochs.")
 @click.option("--l2", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Gaussian prior on W: gradient -A W.")
 @click.option("--l1", type=FiniteFloat(min=0), default=0.0, show_default=True,
@@ -58,8 +63,9 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "momentum", "l2", "l1
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @click.pass_context
-def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, momentum, l2, l1,
-          chains, seed, dtype, binarize, validate, resume, force, threads, pictures):
+def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_final, momentum,
+          momentum_warmup, l2, l1, chains, seed, dtype, binarize, validate, resume, force,
+          threads, pictures):
     """Train a Bernoulli RBM on DATA (FILE.h5, FILE.h5:GROUP or -).
 
     Without DATA, trains on the embedded synthetic digits (10,000 28x28 images drawn
@@ -93,7 +99,8 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, moment
     run = TrainingRun.start(
         data=data, output=output, resume=resume, given=given,
         options=dict(n_hidden=hidden, method=method, steps=steps, epochs=epochs,
-                     batch_size=batch_size, lr=lr, momentum=momentum, l2=l2, l1=l1,
+                     batch_size=batch_size, lr=lr, lr_final=lr_final, momentum=momentum,
+                     momentum_warmup=momentum_warmup, l2=l2, l1=l1,
                      seed=seed, dtype=dtype, binarize=binarize, chains=chains or 0),
         validate=validate, log=lambda msg: click.echo(msg, err=True))
     configure_threads(threads, log=lambda msg: click.echo(msg, err=True))

@@ -105,7 +105,7 @@ class TrainingRun:
             bar = ProgressBar(label)
             snap = self.trainer.snapshot()
             try:
-                metrics = self.trainer.run_epoch(on_batch=bar.update)
+                metrics = self.trainer.run_epoch(self.mf.epoch, on_batch=bar.update)
             except KeyboardInterrupt:
                 bar.close()
                 self.trainer.restore(snap)

@@ -36,6 +36,8 @@ class TrainOptions:
     batch_size: int = 100
     lr: float = 0.05
     momentum: float = 0.5
+    lr_final: float = None  # None: constant; else linear from lr (epoch 1) to this (last)
+    momentum_warmup: int = 0  # epochs at momentum min(0.5, momentum) before `momentum`
     l2: float = 0.0
     l1: float = 0.0
     seed: int = 0
@@ -53,6 +55,20 @@ class TrainOptions:
     @property
     def n_chains(self):
         return self.chains or self.batch_size
+
+    def schedule(self, epoch):
+        """(learning rate, momentum) for the 0-based ``epoch``.
+
+        The learning rate goes linearly from ``lr`` in the first epoch to ``lr_final``
+        in the last (constant when ``lr_final`` is None); momentum is
+        ``min(0.5, momentum)`` for the first ``momentum_warmup`` epochs, then
+        ``momentum`` (Hinton's practical guide, section 9).
+        """
+        lr = self.lr
+        if self.lr_final is not None and self.epochs > 1:
+            lr += (self.lr_final - self.lr) * min(epoch, self.epochs - 1) / (self.epochs - 1)
+        momentum = min(0.5, self.momentum) if epoch < self.momentum_warmup else self.momentum
+        return lr, momentum
 
 
 class Binarizer:
@@ -115,6 +131,7 @@ class Trainer:
         self.train = train
         self.valid = valid
         self.rng = rng
+        self.lr, self.momentum = options.schedule(0)  # run_epoch sets them per epoch
         dtype = model.dtype
         self.state = dict(state or {})
         st = self.state
@@ -161,13 +178,15 @@ class Trainer:
                 np.copyto(self.state[k], v)
         self.rng.bit_generator.state = rng_state
 
-    def run_epoch(self, on_batch=None):
-        """One pass over the training data in random order.
+    def run_epoch(self, epoch=0, on_batch=None):
+        """One pass over the training data in random order, the 0-based ``epoch`` of
+        the run (for the learning-rate and momentum schedule).
 
         ``on_batch(done, total)`` is called after each batch (progress bars).
         Returns the epoch's metrics (dict).
         """
         opts = self.options
+        self.lr, self.momentum = opts.schedule(epoch)
         start = time.perf_counter()
         order = self.rng.permutation(len(self.train))
         n_batches = -(-len(order) // opts.batch_size)
@@ -212,7 +231,7 @@ class Trainer:
         apply_update(m.weights, m.weights_t, m.visible_bias, m.hidden_bias,
                      st["velocity_weights"], st["velocity_visible_bias"],
                      st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
-                     dt(opts.lr), dt(opts.momentum), dt(opts.l2), dt(opts.l1))
+                     dt(self.lr), dt(self.momentum), dt(opts.l2), dt(opts.l1))
 
     def _tempering_step(self):
         """One PT sweep and swap pass; returns the beta = 1 replicas and P(h|v) of them."""
@@ -236,7 +255,7 @@ class Trainer:
         free-energy gap mean F(valid) - mean F(train sample), PT swap rates."""
         m = self.model
         eval_rng = np.random.default_rng([self.options.seed, 11])
-        out = {"seconds": seconds,
+        out = {"seconds": seconds, "lr": self.lr, "momentum": self.momentum,
                "mser_train": float(m.reconstruction_error(self.eval_train, eval_rng).mean()),
                "mser_valid": np.nan, "free_energy_gap": np.nan}
         if self.eval_valid is not None:

@@ -150,6 +150,19 @@ def test_train_writes_model_following_the_schema(work):
     np.testing.assert_allclose(mf.data_mean, (train_images >= 128).mean(axis=0))
 
 
+def test_schedule_options_reach_the_model_and_info(work):
+    assert_ok(train("--lr-final", "0.02", "--momentum", "0.9", "--momentum-warmup", "1",
+                    epochs=3))
+    mf = load_model("m.h5")
+    assert mf.hyperparameters["lr_final"] == 0.02
+    assert mf.hyperparameters["momentum_warmup"] == 1
+    np.testing.assert_allclose(mf.history["lr"], [0.1, 0.06, 0.02])
+    np.testing.assert_allclose(mf.history["momentum"], [0.5, 0.9, 0.9])
+    line = invoke("info", "m.h5").output.splitlines()[5]
+    assert line.startswith("training\tcd (1 steps), lr 0.1 -> 0.02, momentum 0.9 (0.5 for 1 "
+                           "epochs), batch 20, ")
+
+
 def test_info_prints_the_model(work):
     assert_ok(train("--validate", "d.h5:test", epochs=2))
     result = invoke("info", "m.h5")
@@ -263,6 +276,8 @@ def test_pt_resume_after_an_odd_number_of_updates(work):
     (["--pcd", "1"], "m.h5: checkpoint was trained with --cd, not --pcd"),
     (["--cd", "3"], "m.h5: checkpoint has --cd 1, not 3"),
     (["--dtype", "float64"], "m.h5: checkpoint has --dtype float32, not float64"),
+    (["--lr-final", "0.01"], "m.h5: checkpoint has --lr-final None, not 0.01"),
+    (["--momentum-warmup", "2"], "m.h5: checkpoint has --momentum-warmup 0, not 2"),
 ])
 def test_resume_with_a_conflicting_option_is_refused(work, args, message):
     assert_ok(train(epochs=1))

@@ -35,7 +35,7 @@ def run(method="cd", steps=1, seed=0, dtype="float32", epochs=1, binarize="thres
     model = new_model(opts, train)
     trainer = Trainer(model, opts, train, Binarizer(valid, binarize) if valid is not None
                       else None, np.random.default_rng([seed, 1]))
-    metrics = [trainer.run_epoch() for _ in range(epochs)]
+    metrics = [trainer.run_epoch(epoch) for epoch in range(epochs)]
     return model, trainer, metrics
 
 
@@ -123,6 +123,28 @@ def test_train_options_round_trip():
     assert TrainOptions.from_dict({**d, "unknown_key": 1}) == opts
     assert opts.n_chains == 30
     assert TrainOptions(chains=12).n_chains == 12
+
+
+def test_schedule_linear_learning_rate_and_momentum_warmup():
+    opts = TrainOptions(epochs=5, lr=0.1, lr_final=0.02, momentum=0.9, momentum_warmup=2)
+    got = [opts.schedule(e) for e in range(6)]
+    np.testing.assert_allclose([lr for lr, _ in got], [0.1, 0.08, 0.06, 0.04, 0.02, 0.02])
+    assert [m for _, m in got] == [0.5, 0.5, 0.9, 0.9, 0.9, 0.9]
+    assert TrainOptions(lr=0.1, momentum=0.3, momentum_warmup=3).schedule(0) == (0.1, 0.3)
+    assert TrainOptions(epochs=1, lr=0.1, lr_final=0.0).schedule(0) == (0.1, 0.5)
+
+
+def test_schedule_is_what_the_update_uses():
+    """Epoch metrics record the schedule, and a run with a schedule is the run that
+    uses those values: a warm-up epoch at momentum 0.5 equals a plain 0.5 epoch."""
+    _, _, metrics = run(epochs=3, lr_final=0.05, momentum=0.9, momentum_warmup=1)
+    np.testing.assert_allclose([m["lr"] for m in metrics], [0.1, 0.075, 0.05])
+    assert [m["momentum"] for m in metrics] == [0.5, 0.9, 0.9]
+    warm, _, _ = run(epochs=1, momentum=0.9, momentum_warmup=1)
+    plain, _, _ = run(epochs=1, momentum=0.5)
+    other, _, _ = run(epochs=1, momentum=0.9)
+    np.testing.assert_array_equal(warm.weights, plain.weights)
+    assert not np.array_equal(warm.weights, other.weights)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
