@@ -1,0 +1,163 @@
+"""Write ``REPORT.md`` from ``results/*.json`` (what the experiment scripts recorded).
+
+Every table row and figure comes with the command that made it and its wall-clock time;
+an experiment that has not been run yet shows up as "not run". Nothing here measures
+anything: run the experiments first (see ``run_all.sh``).
+
+Run: ``python benchmarks/quality/report.py``.
+"""
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+
+from common import HERE, RESULTS
+
+HIDDEN = (50, 100, 300, 500)
+
+
+def load(name):
+    path = RESULTS / f"{name}.json"
+    return {r["key"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+
+
+def fmt(x, spec=".2f"):
+    return "-" if x is None else format(x, spec)
+
+
+def minutes(seconds):
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def ll_row(key, r, anchor=True):
+    s = r["scores"]
+    rev = s.get("ll_reverse")
+    gap = None if rev is None else s["ll"] - rev
+    cells = [key, fmt(s["ll"]), fmt(s.get("log_z_sd"), ".2f"), fmt(rev), fmt(gap),
+             fmt(s["mser"], ".4f"), minutes(r["train_seconds"]), minutes(r["score_seconds"])]
+    if anchor:
+        cells.append(fmt(r.get("anchor")))
+    return "| " + " | ".join(cells) + " |"
+
+
+def commands(records):
+    lines = ["<details><summary>commands</summary>", "", "```"]
+    for key, r in records.items():
+        lines += [f"# {key}", r["train_command"], r["score_command"]]
+    return lines + ["```", "", "</details>", ""]
+
+
+def section_rbm500(out):
+    rec = load("rbm500")
+    out += ["## RBM-500 against the published figures", "",
+            "Protocol: stochastic binarisation (training: redrawn each epoch; test: drawn "
+            "once, seed 0), test log-likelihood in nats by AIS (100 runs, 14,500 "
+            "intermediate distributions, base rates of the training set) and by reverse "
+            "AIS from 100 Gibbs chains started at test images (10,000 burn-in sweeps). "
+            "`sd` is the standard error of log Z over the AIS runs; `gap` = AIS - reverse "
+            "(a large gap means the estimate is not to be trusted). Anchors: Salakhutdinov "
+            "& Murray (2008), Table 1.", "",
+            "Command: `python benchmarks/quality/rbm500.py`.", ""]
+    if not rec:
+        return out + ["*not run*", ""]
+    out += ["| method | AIS ll | sd(log Z) | reverse ll | gap | test MSER | training | "
+            "scoring | published |", "|---|---|---|---|---|---|---|---|---|"]
+    out += [ll_row(k, r) for k, r in rec.items()]
+    return out + [""] + commands(rec)
+
+
+def section_improvements(out):
+    rec = load("improvements")
+    out += ["## What each training improvement buys (PCD-1, RBM-500)", "",
+            "Each row adds one change to the row above (see the script's docstring). "
+            "Same protocol as above.", "",
+            "Command: `python benchmarks/quality/improvements.py`.", ""]
+    if not rec:
+        return out + ["*not run*", ""]
+    out += ["| step | AIS ll | sd(log Z) | reverse ll | gap | test MSER | training | "
+            "scoring |", "|---|---|---|---|---|---|---|---|"]
+    out += [ll_row(k, r, anchor=False) for k, r in rec.items()]
+    return out + [""] + commands(rec)
+
+
+def section_grid(out):
+    rec = load("grid")
+    out += ["## Hidden units x prior on W", "",
+            "PCD-1, 20 epochs, lr 0.01 decayed to 0, momentum 0.5 then 0.9, stochastic "
+            "binarisation; test log-likelihood by forward AIS (100 runs, 14,500 steps) and "
+            "test MSER. Priors: none, Gaussian (`l2`, gradient -A W) and Laplace (`l1`, "
+            "gradient -A sign(W)) of strength A.", "",
+            "Command: `python benchmarks/quality/grid.py`.", ""]
+    if not rec:
+        return out + ["*not run*", ""]
+    priors = sorted({r["prior"] for r in rec.values()},
+                    key=lambda p: (p != "none", p[:2], -float(p[3:]) if p != "none" else 0))
+    hidden = [h for h in HIDDEN if any(r["hidden"] == h for r in rec.values())]
+    for title, field, spec in (("Test log-likelihood (AIS, nats)", "ll", ".2f"),
+                               ("Test MSER", "mser", ".4f")):
+        out += [f"**{title}**", "", "| prior | " + " | ".join(f"{h} hidden" for h in hidden)
+                + " |", "|---" * (len(hidden) + 1) + "|"]
+        for p in priors:
+            cells = [fmt(rec[f"h{h}-{p}"]["scores"][field], spec) if f"h{h}-{p}" in rec
+                     else "-" for h in hidden]
+            out.append(f"| {p} | " + " | ".join(cells) + " |")
+        out.append("")
+    total = sum(r["train_seconds"] + r["score_seconds"] for r in rec.values())
+    out += [f"Wall-clock for the {len(rec)} runs: {minutes(total)} (training and scoring).",
+            "", "**Filters** (first 100 hidden units, no prior and the strongest priors):", ""]
+    for h in hidden:
+        row = []
+        for p in ("none", "l2-0.001", "l1-0.001"):
+            r = rec.get(f"h{h}-{p}")
+            if r:
+                row.append(f"![h{h} {p}]({os.path.relpath(HERE.parents[1] / r['filters'], HERE)})")
+        out.append(f"{h} hidden (none, L2 1e-3, L1 1e-3): " + " ".join(row))
+        out.append("")
+    out += ["Every model's filters: `benchmarks/quality/figures/grid-h<H>-<prior>-filters.png`.",
+            ""]
+    return out + commands(rec)
+
+
+def section_figures(out):
+    rec = load("figures").get("figures")
+    out += ["## Inpainting and generation", ""]
+    if not rec:
+        return out + ["Command: `python benchmarks/quality/figures.py`.", "", "*not run*", ""]
+    out += [f"Model: `{rec['model']}` (best AIS of `rbm500`). Command: "
+            "`python benchmarks/quality/figures.py`.", "",
+            f"A six cut in half (test image {rec['six_index']}, bottom half transparent): "
+            "each row is the observed half, 6 completions, and the posterior mean.", ""]
+    for m in ("gibbs", "pt", "mf"):
+        out.append(f"{m}: ![six {m}](figures/six-{m}.png)")
+        out.append("")
+    out += ["1,000 test digits, bottom half unknown: mean squared error per unknown pixel "
+            "of the posterior mean (4 chains x 200 sweeps, averaged after 50) against the "
+            "binarised truth, and of the training mean image.", "",
+            "| method | error | mean image |", "|---|---|---|"]
+    for m, v in rec["inpaint_1000"].items():
+        out.append(f"| {m} | {v['error_unknown']:.4f} | {v['error_mean_image']:.4f} |")
+    out += ["", "New digits from white noise (64 chains, 1,000 sweeps): Gibbs "
+            "![gibbs](figures/samples-gibbs.png) PT "
+            "![pt](figures/samples-pt.png); PT chains as they run: "
+            "[chains-pt.gif](figures/chains-pt.gif)", "", "```"]
+    out += [f"{c['seconds']:7.1f} s  {c['command']}" for c in rec["commands"]]
+    return out + ["```", ""]
+
+
+def main():
+    out = ["# Quality report: RBMs on MNIST", "",
+           f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
+           "`python benchmarks/quality/report.py` from `benchmarks/quality/results/*.json` "
+           f"on {platform.machine()} with {os.cpu_count()} cores. Re-run everything with "
+           "`bash benchmarks/quality/run_all.sh` (the MNIST files must be in "
+           "`../shared/data/mnist`). Times are wall-clock on a machine shared with other "
+           "work, so they are upper bounds.", ""]
+    for section in (section_rbm500, section_improvements, section_grid, section_figures):
+        out = section(out)
+    (HERE / "REPORT.md").write_text("\n".join(out))
+    print(f"wrote {HERE / 'REPORT.md'}")
+
+
+if __name__ == "__main__":
+    main()
