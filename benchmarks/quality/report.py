@@ -78,6 +78,11 @@ def section_improvements(out):
     out += ["| step | AIS ll | sd(log Z) | reverse ll | gap | test MSER | training | "
             "scoring |", "|---|---|---|---|---|---|---|---|"]
     out += [ll_row(k, r, anchor=False) for k, r in rec.items()]
+    longer = load("rbm500")
+    for key, label in (("pcd1", "+ 100 epochs (rbm500 pcd1)"),
+                       ("pt10", "PT-10 instead of PCD-1 (rbm500 pt10)")):
+        if key in longer:
+            out.append(ll_row(label, longer[key], anchor=False))
     return out + [""] + commands(rec)
 
 
