@@ -21,6 +21,8 @@ def info(path, filters_png):
 
     if is_model_file(path):
         mf = load_model(path)
+        if filters_png and mf.model.model_type == "flow":
+            raise click.UsageError("--filters is for RBMs; a flow has no filters")
         for line in describe_model(mf):
             click.echo(line)
         if filters_png:
@@ -39,6 +41,9 @@ def describe_model(mf):
     import math
 
     m, hp = mf.model, mf.hyperparameters
+    if m.model_type == "flow":
+        from .flow_cli import describe_flow
+        return describe_flow(mf)
     method = hp.get("method", "?")
     step_name = "temperatures" if method == "pt" else "steps"
     lines = [

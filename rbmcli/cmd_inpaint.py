@@ -75,12 +75,17 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
     `error_mean_image` (the same for filling with the training mean image); the
     panel shows the first 10 images with the truth in the last column.
 
+    For a flow model the unknown pixels are sampled by MALA (Metropolis-adjusted
+    Langevin) under the flow's exact density in logit space (default 1000 steps; data
+    files: the first 100 images).
+
     \b
     Examples:
       rbm inpaint digit.png -o filled.png
       rbm inpaint scan.png --invert --keep left --samples 4 -o filled.png
       rbm inpaint photo.png --mask mask.png --method pt -o filled.png
       rbm inpaint mnist.h5:test -n 1000 --keep top --method mf -o panel.png
+      rbm inpaint half-six.png -m realnvp.h5 -o filled.png    # a flow: MALA
     """
     from .cmd_sample import check_folder
 
@@ -98,6 +103,10 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
     ctx.meta["rbm.threads"] = threads  # applied in _run, once the inputs are checked
     options = dict(keep=keep, mask=mask, method=method, samples=samples,
                    replicas=replicas, seed=seed, gif=gif, output=output)
+    from .flow_cli import inpaint_flow, is_flow_model
+    if is_flow_model(model_path):
+        return inpaint_flow(inputs, data[0] if data else None, model_path, limit or 100,
+                            invert, keep, mask, steps or 1000, samples, seed, output)
     from .samplers import DEFAULT_STEPS
     options["steps"] = steps or DEFAULT_STEPS[method]
     if data:

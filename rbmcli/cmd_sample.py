@@ -70,9 +70,11 @@ def shown(path):
               help="Kernel threads [default: the cores not busy with other work].")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Flows: draw z ~ N(0, T^2 I).")
 @click.pass_context
 def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, threads,
-           output):
+           output, temperature):
     """Draw N samples from a model and save them.
 
     Gibbs and pt chains start from white noise (or --init DATA) and run STEPS sweeps;
@@ -89,7 +91,14 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
       rbm sample -n 100 --steps 5000 -o samples.h5
       rbm sample -n 100 -o - | rbm data show - -o samples.png
       rbm sample --init mnist.h5:test -n 16 --steps 10 -o drift.png
+      rbm sample -m realnvp.h5 -n 64 --temperature 0.7 -o flow.png    # a flow
     """
+    from .flow_cli import is_flow_model, sample_flow
+
+    if is_flow_model(model_path):
+        return sample_flow(model_path, count, seed, threads, output, temperature)
+    if _given(ctx, "temperature"):
+        raise click.UsageError("--temperature is for flow models")
     import numpy as np
 
     from .animation import GifRecorder, on_step_callback

@@ -74,12 +74,17 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
       rbm score mnist.h5:test -m model.h5 --ll --bracket
       rbm score mnist.h5:test -m model.h5 --pseudo-ll --per-sample --json
       rbm sample -n 100 -o - | rbm score - --mser --json
+      rbm score mnist.h5:test -m realnvp.h5 --ll    # a flow: exact, nats and bits/pixel
     """
     if data is None:
         if _stdin_is_a_terminal():
             raise click.UsageError("no DATA: give FILE.h5[:GROUP], or pipe HDF5 bytes into "
                                    "standard input")
         data = "-"
+    from .flow_cli import is_flow_model, score_flow
+
+    if is_flow_model(model_path):
+        return _print_scores(score_flow(data, model_path, seed, threads), as_json, per_sample)
     if exact and force_ais:
         raise click.UsageError("choose one of --exact, --ais")
     if base is not None and base.split(":")[0] == "-" and data.split(":")[0] == "-":
@@ -88,8 +93,6 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
     ll = ll or bracket or exact or force_ais
     if not (mser or free_energy or pseudo_ll or ll):
         mser = free_energy = True
-
-    import numpy as np
 
     from .datasets import load_dataset
     from .errors import InputError
@@ -128,6 +131,13 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
     scores = run_score(model, V, mser=mser, free_energy=free_energy, pseudo_ll=pseudo_ll,
                        pseudo_ll_pixels=pseudo_ll_pixels, log_partition=log_partition,
                        seed=seed)
+    _print_scores(scores, as_json, per_sample)
+
+
+def _print_scores(scores, as_json, per_sample):
+    """Print ``scores.summary`` (and ``scores.per_sample``) as TSV lines or JSON."""
+    import numpy as np
+
     if as_json:
         obj = {k: _json_value(v) for k, v in scores.summary.items()}
         if per_sample:

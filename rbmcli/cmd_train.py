@@ -1,8 +1,12 @@
-"""``rbm train``: fit an RBM to data by CD-k, PCD-k or parallel tempering."""
+"""``rbm train``: fit an RBM to data by CD-k, PCD-k or parallel tempering, or a
+normalizing flow (``--model nice|realnvp|glow``, see :mod:`rbmcli.flow_cli`)."""
 
 import sys
 
 import click
+
+from .flow_cli import FLOW_MODELS, FLOW_ONLY, flow_train_options, train_flow
+
 
 class FiniteFloat(click.FloatRange):
     """A FloatRange that also refuses nan and inf."""
@@ -16,6 +20,17 @@ class FiniteFloat(click.FloatRange):
         return value
 
 
+def check_output(output, resume, force):
+    """--resume and --force against an existing OUTPUT (UsageError / ClickException)."""
+    import os
+
+    if resume and force:
+        raise click.UsageError("--resume continues OUTPUT, --force overwrites it: pick one")
+    if os.path.exists(output) and not (resume or force):
+        raise click.ClickException(f"{output}: exists; use --resume to continue it or --force "
+                                   "to overwrite it")
+
+
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains")
 
@@ -24,6 +39,9 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum
 @click.argument("data", required=False)
 @click.option("-o", "--output", default="model.h5", show_default=True,
               type=click.Path(dir_okay=False), help="Model file (also the checkpoint).")
+@click.option("--model", type=click.Choice(("rbm",) + FLOW_MODELS), default="rbm",
+              show_default=True, help="A Bernoulli RBM, or a normalizing flow trained on "
+              "dequantized pixels in logit space.")
 @click.option("--hidden", type=click.IntRange(min=1), default=500, show_default=True,
               help="Number of hidden units.")
 @click.option("--cd", type=click.IntRange(min=1), help="CD-K: K Gibbs sweeps from the data "
@@ -62,10 +80,11 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum
               help="Kernel threads [default: the cores not busy with other work].")
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
+@flow_train_options
 @click.pass_context
-def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_final, momentum,
-          momentum_warmup, l2, l1, chains, seed, dtype, binarize, validate, resume, force,
-          threads, pictures):
+def train(ctx, data, output, model, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_final,
+          momentum, momentum_warmup, l2, l1, chains, seed, dtype, binarize, validate, resume,
+          force, threads, pictures, **flow):
     """Train a Bernoulli RBM on DATA (FILE.h5, FILE.h5:GROUP or -).
 
     Without DATA, trains on the embedded synthetic digits (10,000 28x28 images drawn
@@ -79,8 +98,16 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_fin
       rbm train mnist.h5 --pt 10 --binarize stochastic -o pt.h5
       rbm train mnist.h5 --resume --epochs 20
       rbm train --hidden 100 --epochs 5          # embedded synthetic digits
+      rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
-    import os
+    if model != "rbm":
+        return train_flow(ctx, data, output, model, epochs, batch_size, lr, seed, dtype,
+                          validate, resume, force, threads, pictures, flow)
+    flow_given = [n for n in FLOW_ONLY
+                  if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT]
+    if flow_given:
+        raise click.UsageError(f"--{flow_given[0].replace('_', '-')} is for flow models "
+                               "(--model nice|realnvp|glow)")
 
     from .run_training import TrainingRun
     from .threads import configure_threads
@@ -88,11 +115,7 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_fin
     methods = [(name, k) for name, k in (("cd", cd), ("pcd", pcd), ("pt", pt)) if k]
     if len(methods) > 1:
         raise click.UsageError("choose one of --cd, --pcd, --pt")
-    if resume and force:
-        raise click.UsageError("--resume continues OUTPUT, --force overwrites it: pick one")
-    if os.path.exists(output) and not (resume or force):
-        raise click.ClickException(f"{output}: exists; use --resume to continue it or --force "
-                                   "to overwrite it")
+    check_output(output, resume, force)
     given = {name for name in _HYPER
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     method, steps = methods[0] if methods else ("cd", 1)
@@ -104,12 +127,19 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_fin
                      seed=seed, dtype=dtype, binarize=binarize, chains=chains or 0),
         validate=validate, log=lambda msg: click.echo(msg, err=True))
     configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    run_to_the_end(run, f"rbm train {data or ''} -o {output} --resume --epochs {epochs}",
+                   pictures)
+
+
+def run_to_the_end(run, resume_command, pictures):
+    """Run the epochs of ``run`` (a TrainingRun); on Ctrl-C say how to resume and exit
+    with status 130; write the pictures at the end when asked."""
     try:
         run.run_epochs()
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: checkpoint saved to {output} after {run.epoch} complete "
-                   f"epochs; continue with: rbm train {data or ''} -o {output} --resume "
-                   f"--epochs {epochs}".replace("  ", " "), err=True)
+        click.echo(f"\ninterrupted: checkpoint saved to {run.output} after {run.epoch} "
+                   f"complete epochs; continue with: {resume_command}".replace("  ", " "),
+                   err=True)
         sys.exit(130)
     if pictures:
         run.write_pictures()

@@ -89,15 +89,21 @@ def save_model(path, mf):
             f["hidden_bias"] = mf.model.hidden_bias
             if mf.data_mean is not None:
                 f["data_mean"] = np.asarray(mf.data_mean, np.float64)
-            hist = f.create_group("history")
-            for name, values in mf.history.items():
-                hist[name] = np.asarray(values)
-            state = f.create_group("state")
-            state.attrs["epoch"] = int(mf.epoch)
-            state.attrs["interrupted"] = bool(mf.interrupted)
-            state.attrs["rng_state"] = json.dumps(mf.rng_state) if mf.rng_state else ""
-            for name, values in mf.state.items():
-                state[name] = values
+            write_history_and_state(f, mf, mf.state)
+
+
+def write_history_and_state(f, mf, state):
+    """Write ``/history`` and ``/state`` (the arrays ``state``, a dict, and the epoch,
+    interrupted and RNG attributes of ``mf``) into the open h5py file ``f``."""
+    hist = f.create_group("history")
+    for name, values in mf.history.items():
+        hist[name] = np.asarray(values)
+    group = f.create_group("state")
+    group.attrs["epoch"] = int(mf.epoch)
+    group.attrs["interrupted"] = bool(mf.interrupted)
+    group.attrs["rng_state"] = json.dumps(mf.rng_state) if mf.rng_state else ""
+    for name, values in state.items():
+        group[name] = values
 
 
 def is_model_file(path):
@@ -111,8 +117,10 @@ def is_model_file(path):
         return False
 
 
-def load_model(path):
-    """Read a :class:`ModelFile`, checking format, version and shapes.
+def load_model(path, **flow_options):
+    """Read a :class:`ModelFile` (or, for ``model_type="flow"``, a
+    :class:`rbmcli.flow_modelfile.FlowFile`; ``flow_options`` go to its reader),
+    checking format, version and shapes.
 
     Raises
     ------
@@ -131,7 +139,7 @@ def load_model(path):
         raise InputError("not an HDF5 file, or corrupt", path) from None
     with f:
         try:
-            return _read_open_file(f, path)
+            return _read_open_file(f, path, **flow_options)
         except InputError as err:
             if err.path is None:
                 raise InputError(str(err), path) from None
@@ -140,7 +148,7 @@ def load_model(path):
             raise InputError(f"malformed model file: {err}", path) from None
 
 
-def _read_open_file(f, path):
+def _read_open_file(f, path, **flow_options):
     """The body of :func:`load_model` for an open h5py file ``f``."""
     fmt = f.attrs.get("format")
     if fmt != FORMAT:
@@ -154,6 +162,9 @@ def _read_open_file(f, path):
                          f" (written by rbm {f.attrs.get('rbm_version')}; "
                          "upgrade rbm to read it)", path)
     model_type = f.attrs.get("model_type")
+    if model_type == "flow":
+        from .flow_modelfile import read_flow
+        return read_flow(f, path, **flow_options)
     if model_type != BernoulliRBM.model_type:
         raise InputError(f"unsupported model type {model_type!r}", path)
     names = ("weights", "visible_bias", "hidden_bias")
@@ -180,15 +191,7 @@ def _read_open_file(f, path):
         if data_mean.shape != (w.shape[0],) or not (
                 np.isfinite(data_mean).all() and data_mean.min() >= 0 and data_mean.max() <= 1):
             raise InputError(f"data_mean must be {w.shape[0]} values in [0, 1]", path)
-    history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
-    state, epoch, rng_state, interrupted = {}, 0, None, False
-    if "state" in f:
-        g = f["state"]
-        state = {k: v[()] for k, v in g.items()}
-        epoch = int(g.attrs.get("epoch", 0))
-        interrupted = bool(g.attrs.get("interrupted", False))
-        text = g.attrs.get("rng_state", "")
-        rng_state = json.loads(text) if text else None
+    history, state, epoch, rng_state, interrupted = read_history_and_state(f)
     hyperparameters = json.loads(f.attrs.get("hyperparameters", "{}"))
     if not isinstance(hyperparameters, dict):
         raise InputError("hyperparameters attribute is not a JSON object", path)
@@ -198,6 +201,20 @@ def _read_open_file(f, path):
         history=history, state=state, epoch=epoch, rng_state=rng_state,
         interrupted=interrupted, data_mean=data_mean,
     )
+
+
+def read_history_and_state(f):
+    """(history, state, epoch, rng_state, interrupted) from an open model file ``f``."""
+    history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
+    state, epoch, rng_state, interrupted = {}, 0, None, False
+    if "state" in f:
+        g = f["state"]
+        state = {k: v[()] for k, v in g.items()}
+        epoch = int(g.attrs.get("epoch", 0))
+        interrupted = bool(g.attrs.get("interrupted", False))
+        text = g.attrs.get("rng_state", "")
+        rng_state = json.loads(text) if text else None
+    return history, state, epoch, rng_state, interrupted
 
 
 def h5py_dataset():

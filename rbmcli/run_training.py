@@ -42,16 +42,23 @@ class TrainingRun:
     def epoch(self):
         return self.mf.epoch
 
-    @classmethod
-    def start(cls, data, output, resume, given, options, validate, log):
-        """Load data and make or resume the model; ``given`` names the options the user
-        typed (with --resume they must agree with the checkpoint)."""
+    @staticmethod
+    def load_inputs(data, output, log):
+        """(images, image_shape, source) of DATA (or the synthetic digits), after
+        checking that OUTPUT's folder exists."""
         folder = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(folder):
             raise InputError(f"cannot write: no such directory {folder!r}", output)
         images, image_shape, source = _load_images(data)
         if data is None:
             log(f"no DATA given: training on the {source}")
+        return images, image_shape, source
+
+    @classmethod
+    def start(cls, data, output, resume, given, options, validate, log):
+        """Load data and make or resume the model; ``given`` names the options the user
+        typed (with --resume they must agree with the checkpoint)."""
+        images, image_shape, source = cls.load_inputs(data, output, log)
         epochs = options.pop("epochs")
         if resume:
             mf = load_model(output)
@@ -94,13 +101,14 @@ class TrainingRun:
         return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
 
     def run_epochs(self):
-        """Train until ``epochs``; checkpoint after each; stop with InputError on NaN.
+        """Train until ``epochs`` (or :meth:`finished`); checkpoint after each; stop
+        with InputError on NaN.
 
         On KeyboardInterrupt the run goes back to the last epoch boundary, saves that
         as an interrupted checkpoint (so --resume matches an uninterrupted run) and
         re-raises.
         """
-        while self.mf.epoch < self.epochs:
+        while not self.finished():
             label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
             bar = ProgressBar(label)
             snap = self.trainer.snapshot()
@@ -123,9 +131,17 @@ class TrainingRun:
             finally:
                 bar.close()
             self.mf.epoch += 1
-            self._append_history(metrics)
-            self.save()
-            self.log(format_metrics(self.mf.epoch, self.epochs, metrics))
+            self.epoch_done(metrics)
+
+    def finished(self):
+        """True when no epoch is left to run."""
+        return self.mf.epoch >= self.epochs
+
+    def epoch_done(self, metrics):
+        """After each epoch: record the metrics, checkpoint, log a line."""
+        self._append_history(metrics)
+        self.save()
+        self.log(format_metrics(self.mf.epoch, self.epochs, metrics))
 
     def _append_history(self, metrics):
         hist = self.mf.history
