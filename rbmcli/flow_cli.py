@@ -8,7 +8,7 @@ import contextlib
 
 import click
 
-FLOW_MODELS = ("nice", "realnvp", "glow")
+FLOW_MODELS = ("nice", "realnvp", "glow", "maf")
 FLOW_DEFAULT_LR = 1e-3
 
 

@@ -36,6 +36,11 @@ class Transform:
         y, ld = self.forward(x)
         return y, ld, x
 
+    def free_entries(self):
+        """dict name -> bool array of the parameter entries that are free (trained);
+        only for parameters with structurally fixed entries (MAF's masked weights)."""
+        return {}
+
     def load(self, params, buffers):
         """Copy arrays (by name) into this transform's parameters and buffers;
         KeyError/ValueError on a missing name or a wrong shape."""
@@ -419,6 +424,10 @@ class Composite(Transform):
             y, ld = t.inverse(y)
             total += ld
         return y, total
+
+    def free_entries(self):
+        return {f"{i:02d}.{name}": mask for i, t in enumerate(self.transforms)
+                for name, mask in t.free_entries().items()}
 
     def forward_train(self, x):
         total = np.zeros(len(x), np.float64)

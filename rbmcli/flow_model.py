@@ -10,7 +10,10 @@ ReLU layers of ``hidden`` units; alternating checkerboard masks):
 * ``realnvp``: actnorm, then L x (affine coupling, actnorm) (Dinh et al. 2017; actnorm
   stands in for the batch normalisation that the MAF paper puts between layers);
 * ``glow``: L x (actnorm, LU linear, affine coupling) (Kingma & Dhariwal 2018, with the
-  1x1 convolution as a full D x D invertible linear map).
+  1x1 convolution as a full D x D invertible linear map);
+* ``maf``: actnorm, then L x (masked autoregressive affine layer, actnorm), the order
+  reversed from one layer to the next (Papamakarios et al. 2017; actnorm in place of
+  their batch normalisation).
 """
 
 import math
@@ -18,8 +21,10 @@ import math
 import numpy as np
 
 from .flow_layers import TRANSFORMS, ActNorm, Composite, Coupling, DiagonalScale, LULinear
+from .flow_maf import MaskedAutoregressive
 
-FLOW_TYPES = ("nice", "realnvp", "glow")
+FLOW_TYPES = ("nice", "realnvp", "glow", "maf")
+KINDS = dict(TRANSFORMS, maf=MaskedAutoregressive)
 
 
 def build_transforms(flow_type, dim, layers, hidden, hidden_layers, image_shape, dtype, rng):
@@ -38,6 +43,12 @@ def build_transforms(flow_type, dim, layers, hidden, hidden_layers, image_shape,
         out = []
         for i in range(layers):
             out += [ActNorm(dim, dtype), LULinear(dim, dtype, rng), coupling(i, True)]
+        return out
+    if flow_type == "maf":
+        out = [ActNorm(dim, dtype)]
+        for i in range(layers):
+            out += [MaskedAutoregressive(dim, hidden, hidden_layers, i % 2 == 1, dtype, rng),
+                    ActNorm(dim, dtype)]
         return out
     raise ValueError(f"flow type must be one of {FLOW_TYPES}, found {flow_type!r}")
 
@@ -89,10 +100,10 @@ class FlowModel:
         transforms = []
         for i, item in enumerate(architecture):
             kind, config = item["kind"], dict(item["config"])
-            if kind not in TRANSFORMS:
+            if kind not in KINDS:
                 raise ValueError(f"unknown transform kind {kind!r}")
-            extra = {"rng": rng} if kind in ("lu_linear", "coupling") else {}
-            t = TRANSFORMS[kind](dtype=dtype, **config, **extra)
+            extra = {"rng": rng} if kind in ("lu_linear", "coupling", "maf") else {}
+            t = KINDS[kind](dtype=dtype, **config, **extra)
             prefix = f"{i:02d}."
             t.load({k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)},
                    {k[len(prefix):]: v for k, v in buffers.items() if k.startswith(prefix)})
