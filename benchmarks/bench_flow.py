@@ -65,7 +65,7 @@ def rbm_seconds(trainer, n_batches):
 
     start = time.perf_counter()
     try:
-        trainer.run_epoch(on_batch)
+        trainer.run_epoch(on_batch=on_batch)
     except _Stop:
         pass
     return end[0] - start

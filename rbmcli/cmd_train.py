@@ -1,5 +1,5 @@
 """``rbm train``: fit an RBM to data by CD-k, PCD-k or parallel tempering, or a
-normalizing flow (``--model nice|realnvp|glow``, see :mod:`rbmcli.flow_cli`)."""
+normalizing flow (``--model nice|realnvp|glow|maf``, see :mod:`rbmcli.flow_cli`)."""
 
 import sys
 
@@ -107,7 +107,7 @@ def train(ctx, data, output, model, hidden, cd, pcd, pt, epochs, batch_size, lr,
                   if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT]
     if flow_given:
         raise click.UsageError(f"--{flow_given[0].replace('_', '-')} is for flow models "
-                               "(--model nice|realnvp|glow)")
+                               "(--model nice|realnvp|glow|maf)")
 
     from .run_training import TrainingRun
     from .threads import configure_threads

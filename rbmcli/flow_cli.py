@@ -1,4 +1,4 @@
-"""The flow side of the commands (``--model nice|realnvp|glow`` in ``rbm train``; flow
+"""The flow side of the commands (``--model nice|realnvp|glow|maf`` in ``rbm train``; flow
 model files in ``rbm sample``, ``rbm score`` and ``rbm inpaint``).
 
 Only Click and the standard library are imported at module level.
@@ -62,7 +62,7 @@ def blas_threads(n):
 
 def train_flow(ctx, data, output, model, epochs, batch_size, lr, seed, dtype, validate,
                resume, force, threads, pictures, flow):
-    """The body of ``rbm train --model nice|realnvp|glow``."""
+    """The body of ``rbm train --model nice|realnvp|glow|maf``."""
     from .cmd_train import check_output, run_to_the_end
     from .flow_run import FlowTrainingRun
     from .threads import configure_threads
@@ -247,9 +247,9 @@ def inpaint_flow(inputs, data, model_path, limit, invert, keep, mask, steps, sam
         click.echo(f"error_mean_image\t{unknown_error(fill, truth, known[0]):.6f}")
         shown = min(n, 10)
         tiles, columns = panel_tiles(observed[:shown], known[:shown], completions[:shown],
-                                     truth[:shown])
+                                     mean[:shown], truth[:shown])
     else:
-        tiles, columns = panel_tiles(observed, known, completions)
+        tiles, columns = panel_tiles(observed, known, completions, completions.mean(axis=1))
     save_grid(output, tiles, ff.image_shape, ncols=columns)
     click.echo(f"wrote {output}: {n} image{'s' if n > 1 else ''} x {samples} completions "
                f"(MALA, {steps} steps)", err=True)

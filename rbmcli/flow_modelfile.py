@@ -3,7 +3,7 @@
 Schema (documented in README.md)::
 
     /                      attrs: format="rbm-model", format_version=1, rbm_version,
-                                  model_type="flow", flow_type (nice|realnvp|glow),
+                                  model_type="flow", flow_type (nice|realnvp|glow|maf),
                                   architecture (JSON list of {kind, config}),
                                   hyperparameters (JSON), image_shape, dtype,
                                   data_space="logit", logit_lambda, dequantization

@@ -1,4 +1,4 @@
-"""``rbm train --model nice|realnvp|glow`` as the CLI sees it: data, model, checkpoints,
+"""``rbm train --model nice|realnvp|glow|maf`` as the CLI sees it: data, model, checkpoints,
 early stopping, history and pictures (the flow counterpart of :mod:`rbmcli.run_training`).
 """
 

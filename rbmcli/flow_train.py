@@ -142,8 +142,10 @@ class FlowTrainer:
                       opts.weight_decay if decays(name) else 0.0)
         return loss, norm
 
-    def run_epoch(self, on_batch=None):
-        """One pass over the training data in random order; returns the metrics."""
+    def run_epoch(self, epoch=0, on_batch=None):
+        """One pass over the training data in random order; returns the metrics.
+        ``epoch`` (0-based) is accepted for the core's signature: the flows' schedule
+        (warm-up) counts steps, kept in the state."""
         opts = self.options
         start = time.perf_counter()
         order = self.rng.permutation(len(self.train))

@@ -1,4 +1,4 @@
-"""The commands with flow models: train (--model nice|realnvp|glow), sample, score,
+"""The commands with flow models: train (--model nice|realnvp|glow|maf), sample, score,
 inpaint and info, through Click's CliRunner."""
 
 import h5py
@@ -82,7 +82,7 @@ def test_option_mix_ups_are_usage_errors(files, tmp_path):
     assert_error(result, "--hidden is for --model rbm", code=2)
     result = runner.invoke(cli, ["train", str(data), "--layers", "3", "-o",
                                  str(tmp_path / "x.h5")])
-    assert_error(result, "--layers is for flow models (--model nice|realnvp|glow)", code=2)
+    assert_error(result, "--layers is for flow models (--model nice|realnvp|glow|maf)", code=2)
     result = runner.invoke(cli, train_args(data, tmp_path / "x.h5", "--holdout", "300"))
     assert_error(result, f"{data}: has 300 images; --holdout 300 leaves none to train on")
     assert not (tmp_path / "x.h5").exists()
