@@ -124,7 +124,7 @@ class FlowTrainer:
 
     def update(self, y):
         """One Adam step on the batch ``y`` (B, D); returns the batch's mean NLL."""
-        from kernels.adam import adam_step
+        from kernels.adam import adam_scalars, adam_step
 
         opts, st = self.options, self.state
         loss, grads = self.model.loss_and_grads(y)
@@ -134,12 +134,13 @@ class FlowTrainer:
         factor = min(1.0, opts.clip / norm) if opts.clip > 0 and norm > 0 else 1.0
         step = int(st["step"]) + 1
         st["step"] = np.asarray(step, np.int64)
-        lr = self.learning_rate(step)
+        step_size, eps_hat = adam_scalars(self.learning_rate(step), 0.9, 0.999, 1e-8, step)
         for name, p in self.model.params.items():
             g = np.ascontiguousarray(grads[name], p.dtype).reshape(-1)
-            adam_step(p.reshape(-1), g, st[f"adam_m.{name}"], st[f"adam_v.{name}"], lr,
-                      0.9, 0.999, 1e-8, step, factor,
-                      opts.weight_decay if decays(name) else 0.0)
+            t = p.dtype.type
+            adam_step(p.reshape(-1), g, st[f"adam_m.{name}"], st[f"adam_v.{name}"],
+                      t(step_size), t(0.9), t(0.999), t(eps_hat), t(factor),
+                      t(opts.weight_decay if decays(name) else 0.0))
         return loss, norm
 
     def run_epoch(self, epoch=0, on_batch=None):

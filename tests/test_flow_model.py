@@ -100,16 +100,22 @@ def test_reloaded_model_is_identical(tmp_path):
         assert f.attrs["model_type"] == "flow" and f.attrs["data_space"] == "logit"
 
 
-def test_adam_kernel_matches_reference():
-    from kernels.adam import adam_step
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_adam_kernel_matches_reference(dtype, rtol):
+    from kernels.adam import adam_scalars, adam_step
 
     rng = np.random.default_rng(0)
     p, g, m, v = (rng.standard_normal(11) for _ in range(4))
     v = np.abs(v)
+    p[0] = g[0] = m[0] = v[0] = 0  # a zero entry with zero gradient stays 0 (MAF masks)
     want = ref.adam(p, g, m, v, 0.01, 0.9, 0.99, 1e-8, 3, 0.5, 0.1)
-    adam_step(p, g, m, v, 0.01, 0.9, 0.99, 1e-8, 3, 0.5, 0.1)
+    p, g, m, v = (a.astype(dtype) for a in (p, g, m, v))
+    step_size, eps_hat = adam_scalars(0.01, 0.9, 0.99, 1e-8, 3)
+    t = np.dtype(dtype).type
+    adam_step(p, g, m, v, t(step_size), t(0.9), t(0.99), t(eps_hat), t(0.5), t(0.1))
     for got, w in zip((p, m, v), want):
-        np.testing.assert_allclose(got, w, rtol=1e-12)
+        np.testing.assert_allclose(got, w, rtol=rtol, atol=1e-12)
+    assert p.dtype == dtype and p[0] == 0
 
 
 def test_dequantization_and_bits_per_pixel():
