@@ -162,7 +162,7 @@ def torch_worker(pixels_path, threads, n_batches, rounds, out_path):
             for g in opt.param_groups:
                 g["lr"] = 1e-3 * min(1.0, step[0] / 500)
             opt.step()
-        return time.perf_counter() - start, float(loss)
+        return time.perf_counter() - start, float(loss.detach())
 
     train(3)  # warm-up
     with open(out_path, "a") as out:
