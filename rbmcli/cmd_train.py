@@ -17,7 +17,7 @@ class FiniteFloat(click.FloatRange):
 
 
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
-          "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains")
+          "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering")
 
 
 @click.command()
@@ -46,6 +46,9 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum
               help="Gaussian prior on W: gradient -A W.")
 @click.option("--l1", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Laplace prior on W: gradient -A sign(W).")
+@click.option("--centering", is_flag=True,
+              help="Centered gradient: offsets the data mean and a running mean of P(h|v) "
+                   "(Melchior, Fischer & Wiskott 2016).")
 @click.option("--chains", type=click.IntRange(min=1), default=None,
               help="Persistent chains for --pcd/--pt [default: batch size].")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -64,7 +67,7 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @click.pass_context
 def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_final, momentum,
-          momentum_warmup, l2, l1, chains, seed, dtype, binarize, validate, resume, force,
+          momentum_warmup, l2, l1, centering, chains, seed, dtype, binarize, validate, resume, force,
           threads, pictures):
     """Train a Bernoulli RBM on DATA (FILE.h5, FILE.h5:GROUP or -).
 
@@ -100,7 +103,7 @@ def train(ctx, data, output, hidden, cd, pcd, pt, epochs, batch_size, lr, lr_fin
         data=data, output=output, resume=resume, given=given,
         options=dict(n_hidden=hidden, method=method, steps=steps, epochs=epochs,
                      batch_size=batch_size, lr=lr, lr_final=lr_final, momentum=momentum,
-                     momentum_warmup=momentum_warmup, l2=l2, l1=l1,
+                     momentum_warmup=momentum_warmup, l2=l2, l1=l1, centering=centering,
                      seed=seed, dtype=dtype, binarize=binarize, chains=chains or 0),
         validate=validate, log=lambda msg: click.echo(msg, err=True))
     configure_threads(threads, log=lambda msg: click.echo(msg, err=True))

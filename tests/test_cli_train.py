@@ -241,8 +241,10 @@ def test_every_method_lowers_the_reconstruction_error(work, method):
 
 
 @pytest.mark.parametrize("method", [["--cd", "1"], ["--pcd", "2"], ["--pt", "3"],
-                                    ["--cd", "1", "--binarize", "stochastic"]],
-                         ids=["cd1", "pcd2", "pt3", "cd1-stochastic"])
+                                    ["--cd", "1", "--binarize", "stochastic"],
+                                    ["--pcd", "1", "--centering", "--momentum", "0.9",
+                                     "--momentum-warmup", "1"]],
+                         ids=["cd1", "pcd2", "pt3", "cd1-stochastic", "pcd1-centered-scheduled"])
 def test_resume_gives_the_same_model_as_a_straight_run(work, method):
     assert_ok(train(*method, output="straight.h5", epochs=4))
     assert_ok(train(*method, output="m.h5", epochs=2))
@@ -278,6 +280,7 @@ def test_pt_resume_after_an_odd_number_of_updates(work):
     (["--dtype", "float64"], "m.h5: checkpoint has --dtype float32, not float64"),
     (["--lr-final", "0.01"], "m.h5: checkpoint has --lr-final None, not 0.01"),
     (["--momentum-warmup", "2"], "m.h5: checkpoint has --momentum-warmup 0, not 2"),
+    (["--centering"], "m.h5: checkpoint has --centering False, not True"),
 ])
 def test_resume_with_a_conflicting_option_is_refused(work, args, message):
     assert_ok(train(epochs=1))
