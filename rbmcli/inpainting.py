@@ -136,8 +136,10 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
     steps, rng, replicas, on_step : passed to the sampler; chain ``i * samples + k``
         is completion k of image i.
     start : (D,) float in [0, 1] or None
-        Unknown pixels start as Bernoulli(start) draws (Gibbs, PT) or at ``start``
-        itself (mean-field); None: 0.5, white noise.
+        Unknown pixels of every chain start as their own Bernoulli(start) draw (None:
+        0.5, white noise). For mean-field, each completion is then the fixed point
+        reached from its own start, so the K completions are K modes and their mean a
+        mixture of them (from one common start they would all be the same).
 
     Returns
     -------
@@ -155,7 +157,7 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
     rep_bits = np.repeat(bits, samples, axis=0)
     rep_known = np.repeat(known, samples, axis=0)
     start = np.full(d, 0.5) if start is None else np.asarray(start, np.float64)
-    V0 = np.where(rep_known, rep_bits, start)
+    V0 = np.where(rep_known, rep_bits, rng.random((n * samples, d)) < start).astype(np.uint8)
     result = SAMPLERS[method](model, V0, steps, rng, clamp=rep_known, replicas=replicas,
                               on_step=on_step, burn_in=steps // 4)
     posterior_mean = result.mean.reshape(n, samples, d).mean(axis=1)
