@@ -120,11 +120,7 @@ class GaussianTrainer(Trainer):
         from kernels.tempering import pt_swap_pass
 
         m, st = self.model, self.state
-        beta_r = self._replica_betas()
-        _, V = m.sample_visible(st["replica_hidden"], self.rng, beta_r)
-        _, H = m.sample_hidden(V, self.rng, beta_r)
-        V, H = np.ascontiguousarray(V), np.ascontiguousarray(H)
-        E = np.ascontiguousarray(m.interaction_energy(V, H))
+        V, H, E = m.tempering_sweep(st["replica_hidden"], self._replica_betas(), self.rng)
         parity = int(st["swap_parity"])
         pt_swap_pass(V, H, E, self.betas, self.options.n_chains, draw_keys(self.rng, 1)[0],
                      parity, self._swaps[0], self._swaps[1])

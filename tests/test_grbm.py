@@ -192,14 +192,14 @@ def test_log_sigma_is_clipped_on_construction():
 # ------------------------------------------------------------------------------ training
 
 def blobs(n=300, nv=16, seed=0):
-    """Grey images in [0, 1]: two smooth prototypes plus noise."""
+    """Grey images in [0, 1]: two prototypes (pixels 0.1 or 0.9) plus noise."""
     rng = np.random.default_rng(seed)
-    protos = rng.random((2, nv))
+    protos = 0.1 + 0.8 * (rng.random((2, nv)) < 0.5)
     idx = rng.integers(0, 2, n)
     return np.clip(protos[idx] + 0.1 * rng.standard_normal((n, nv)), 0, 1)
 
 
-def make_trainer(method="cd", steps=1, lr=0.01, seed=0, sigma="learn", images=None, **kw):
+def make_trainer(method="cd", steps=1, lr=0.03, seed=0, sigma="learn", images=None, **kw):
     images = blobs() if images is None else images
     opts = GaussianTrainOptions(n_hidden=8, method=method, steps=steps, batch_size=20, lr=lr,
                                 seed=seed, sigma=sigma, dtype="float64", **kw)
