@@ -296,6 +296,8 @@ def format_metrics(epoch, n_epochs, metrics):
     if not np.isnan(metrics["mser_valid"]):
         parts.append(f"valid {metrics['mser_valid']:.4f}")
         parts.append(f"F gap {metrics['free_energy_gap']:+.2f}")
+    if not np.isnan(metrics.get("sigma_mean", np.nan)):
+        parts.append(f"sigma {metrics['sigma_mean']:.3f}")
     if "swap_acceptance" in metrics:
         parts.append("swaps " + " ".join(f"{a:.2f}" for a in metrics["swap_acceptance"]))
     return "  ".join(parts)

@@ -60,6 +60,10 @@ class StandardizedData:
     def rows(self, index, rng):
         return self.images[index]
 
+    def mean(self):
+        """(D,) float64 mean training image in pixels (the standardisation mean)."""
+        return np.asarray(self.standardizer.mean, np.float64)
+
 
 def new_grbm(options, images):
     """A fresh GRBM for ``options`` whose standardisation is fitted to ``images`` (N, nv)."""
