@@ -176,6 +176,9 @@ def _model_options(model_kind, hidden, visible, sigma, sigma_lr, given, resume):
     if model_kind != "dbn" and "visible" in given:
         raise click.UsageError("--visible is for --model dbn")
     gaussian = model_kind == "grbm" or (model_kind == "dbn" and visible == "gaussian")
+    if gaussian and "centering" in given:
+        raise click.UsageError("--centering is for binary visible units, not --model grbm or "
+                               "--visible gaussian")
     if not gaussian and ({"sigma", "sigma_lr"} & given):
         raise click.UsageError("--sigma and --sigma-lr are for Gaussian visible units "
                                "(--model grbm, or --model dbn --visible gaussian)")

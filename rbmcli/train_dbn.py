@@ -145,7 +145,7 @@ class DBNRun(TrainingRun):
             self.log(f"layer {k}: {model.model_type} {model.n_visible}-{model.n_hidden}, "
                      f"epochs {k * E + 1}-{(k + 1) * E}")
             self.trainer = kind.trainer(model, lopts, train, valid, rng, state=self.mf.state)
-            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k)
+            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E)
             self.mf.state = self.trainer.state
             self.mf.model = DBN(layers)
             self.epochs = (k + 1) * E
@@ -179,10 +179,12 @@ class DBNRun(TrainingRun):
                  f"RBM, then a down pass) and {stem}-filters.png")
 
 
-def _with_layer(run_epoch, k):
-    """``run_epoch`` whose metrics also name the layer (and hold sigma_mean for every
-    layer, NaN for Bernoulli ones, so that history rows line up)."""
-    def run(on_batch=None):
-        metrics = run_epoch(on_batch)
+def _with_layer(run_epoch, k, epochs_per_layer):
+    """``run_epoch(epoch, on_batch)`` of layer ``k`` called with the epoch over all layers:
+    the trainer sees the epoch within its layer (for the lr and momentum schedules), and
+    the metrics also name the layer (and hold sigma_mean for every layer, NaN for
+    Bernoulli ones, so that history rows line up)."""
+    def run(epoch=0, on_batch=None):
+        metrics = run_epoch(epoch - k * epochs_per_layer, on_batch=on_batch)
         return {"layer": k, "sigma_mean": np.nan, **metrics}
     return run

@@ -12,7 +12,8 @@ conditional mean on both sides)::
     dz = <(v - b)^2 / sigma^2 - x * (HP W^T)>+ - <...>-        (z = log sigma)
 
 GRBMs are unstable at learning rates that suit binary RBMs; the remedies used here are:
-a separate, smaller learning rate for ``z`` (``sigma_lr`` times ``lr``), every gradient
+a separate, smaller learning rate for ``z`` (``sigma_lr`` times the epoch's learning rate,
+which follows the ``lr_final`` and ``momentum_warmup`` schedule), every gradient
 entry clipped to ``[-grad_clip, grad_clip]``, and ``z`` clipped to
 [:data:`rbmcli.grbm.LOG_SIGMA_MIN`, :data:`rbmcli.grbm.LOG_SIGMA_MAX`] after each update.
 With ``sigma = "fixed"``, ``z`` stays 0 (sigma = 1 on standardised data).
@@ -138,14 +139,14 @@ class GaussianTrainer(Trainer):
         v_neg = self.negative_phase(v_pos)
         grads = self.gradients(v_pos, v_neg)
         dt = m.dtype.type
-        lrs = {"log_sigma": dt(opts.lr * opts.sigma_lr)}
+        lrs = {"log_sigma": dt(self.lr * opts.sigma_lr)}  # self.lr: this epoch's schedule
         for name, param in m.parameters().items():
             if name == "log_sigma" and opts.sigma == "fixed":
                 continue
             vel = st[f"velocity_{name}"]
             g = np.clip(grads[name], -opts.grad_clip, opts.grad_clip).astype(m.dtype)
-            vel *= dt(opts.momentum)
-            vel += lrs.get(name, dt(opts.lr)) * g
+            vel *= dt(self.momentum)
+            vel += lrs.get(name, dt(self.lr)) * g
             param += vel
         m.clip_log_sigma()
 
@@ -175,7 +176,7 @@ class GaussianTrainer(Trainer):
         free-energy gap, mean sigma, and PT swap rates."""
         m = self.model
         eval_rng = np.random.default_rng([self.options.seed, 11])
-        out = {"seconds": seconds,
+        out = {"seconds": seconds, "lr": self.lr, "momentum": self.momentum,
                "mser_train": float(m.reconstruction_error(self.eval_train, eval_rng).mean()),
                "mser_valid": np.nan, "free_energy_gap": np.nan,
                "sigma_mean": float(m.sigma.mean())}

@@ -166,6 +166,8 @@ def test_dbn_resume_across_a_layer_boundary(work, tmp_path):
     (["--sigma", "fixed"], "--sigma and --sigma-lr are for Gaussian visible units "
                            "(--model grbm, or --model dbn --visible gaussian)"),
     (["--model", "grbm", "--visible", "gaussian"], "--visible is for --model dbn"),
+    (["--model", "grbm", "--centering"],
+     "--centering is for binary visible units, not --model grbm or --visible gaussian"),
 ])
 def test_bad_option_combinations(work, tmp_path, args, message):
     result = invoke("train", "d.h5", "-o", tmp_path / "x.h5", *args)
@@ -335,3 +337,13 @@ def test_dbn_resume_refuses_other_epochs(work, tmp_path):
                          "started with (2), not 3")
     result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2)
     assert_error(result, f"{tmp_path / 'b.h5'}: already trained: 3 layers x 2 epochs")
+
+
+def test_grbm_and_dbn_layers_follow_the_lr_schedule(work, tmp_path):
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 4, "--epochs", 3, "--lr",
+                     0.01, "--lr-final", 0.001, "-o", tmp_path / "g.h5", *FAST))
+    np.testing.assert_allclose(load_model(tmp_path / "g.h5").history["lr"], [0.01, 0.0055, 0.001])
+    assert_ok(invoke("train", "d.h5", "--model", "dbn", "--hidden", "4,4", "--epochs", 2,
+                     "--lr", 0.01, "--lr-final", 0.001, "-o", tmp_path / "b.h5", *FAST))
+    np.testing.assert_allclose(load_model(tmp_path / "b.h5").history["lr"],
+                               [0.01, 0.001, 0.01, 0.001])
