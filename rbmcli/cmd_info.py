@@ -51,9 +51,10 @@ def describe_model(mf):
         f"dtype\t{m.dtype}",
         f"binarization\t{mf.binarization}",
         f"training\t{method} ({hp.get('steps')} {step_name}), lr {hp.get('lr')}"
-        + (f" -> {hp['lr_final']}" if hp.get("lr_final") is not None else "")
+        + (f" -> {hp['lr_final']}" if hp.get("lr_final") not in (None, hp.get("lr")) else "")
         + f", momentum {hp.get('momentum')}"
         + (f" (0.5 for {hp['momentum_warmup']} epochs)" if hp.get("momentum_warmup") else "")
+        + (", centered" if hp.get("centering") else "")
         + f", batch {hp.get('batch_size')}, l2 {hp.get('l2')}, "
         f"l1 {hp.get('l1')}, seed {hp.get('seed')}",
         f"epochs\t{mf.epoch}" + (" (interrupted; resume with --resume)" if mf.interrupted else ""),

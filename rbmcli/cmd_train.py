@@ -35,6 +35,13 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
           "model_kind", "visible", "sigma", "sigma_lr")
 DEFAULT_LR = {"rbm": 0.05, "grbm": 0.005, "dbn": 0.05}
+RBM_DEFAULTS = dict(method=("pcd", 1), epochs=100, lr_final=0.0, centering=True,
+                    binarize="stochastic")
+"""What `rbm train DATA` does for a Bernoulli RBM when these options are not given: the
+recipe that benchmarks/quality/REPORT.md found best (centered PCD-1, learning rate
+decayed linearly to 0, 100 epochs, stochastic binarisation)."""
+OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=False,
+                      binarize="threshold")
 
 
 @click.command()
@@ -55,17 +62,19 @@ DEFAULT_LR = {"rbm": 0.05, "grbm": 0.005, "dbn": 0.05}
 @click.option("--sigma-lr", type=FiniteFloat(min=0), default=0.1, show_default=True,
               help="grbm: learning rate of log sigma as a fraction of --lr.")
 @click.option("--cd", type=click.IntRange(min=1), help="CD-K: K Gibbs sweeps from the data "
-              "(the default is --cd 1).")
-@click.option("--pcd", type=click.IntRange(min=1), help="PCD-K: K sweeps of persistent chains.")
+              "[default for grbm and dbn: --cd 1].")
+@click.option("--pcd", type=click.IntRange(min=1), help="PCD-K: K sweeps of persistent chains "
+              "[default for rbm: --pcd 1].")
 @click.option("--pt", type=click.IntRange(min=2), help="Parallel tempering with M temperatures.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Total epochs (with --resume: the new total).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Total epochs (with --resume: the new total) [default: rbm 100, "
+                   "otherwise 10].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=None,
               help="Learning rate [default: 0.05; grbm 0.005].")
 @click.option("--lr-final", type=FiniteFloat(min=0), default=None,
-              help="Decay the learning rate linearly to this in the last epoch "
-                   "[default: constant].")
+              help="Decay the learning rate linearly to this in the last epoch (equal to "
+                   "--lr: constant) [default: rbm 0, otherwise constant].")
 @click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=0.5,
               show_default=True)
 @click.option("--momentum-warmup", type=click.IntRange(min=0), default=0, show_default=True,
@@ -74,17 +83,17 @@ DEFAULT_LR = {"rbm": 0.05, "grbm": 0.005, "dbn": 0.05}
               help="Gaussian prior on W: gradient -A W.")
 @click.option("--l1", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Laplace prior on W: gradient -A sign(W).")
-@click.option("--centering", is_flag=True,
+@click.option("--centering/--no-centering", default=None,
               help="Centered gradient: offsets the data mean and a running mean of P(h|v) "
-                   "(Melchior, Fischer & Wiskott 2016).")
+                   "(Melchior, Fischer & Wiskott 2016) [default: on for rbm].")
 @click.option("--chains", type=click.IntRange(min=1), default=None,
               help="Persistent chains for --pcd/--pt [default: batch size].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
-@click.option("--binarize", type=click.Choice(["threshold", "stochastic"]),
-              default="threshold", show_default=True,
-              help="threshold: pixel >= 0.5; stochastic: Bernoulli(pixel), redrawn each epoch.")
+@click.option("--binarize", type=click.Choice(["threshold", "stochastic"]), default=None,
+              help="threshold: pixel >= 0.5; stochastic: Bernoulli(pixel), redrawn each "
+                   "epoch [default: rbm stochastic, dbn threshold].")
 @click.option("--validate", "validate", metavar="DATA",
               help="Validation data (FILE.h5[:GROUP]) for MSER and the free-energy gap.")
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
@@ -129,11 +138,17 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, cd, p
                                    "to overwrite it")
     given = {name for name in _HYPER
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
-    method, steps = methods[0] if methods else ("cd", 1)
     if resume and os.path.exists(output):
         from .modelfile import stored_model_type
         stored = {"gaussian-rbm": "grbm", "dbn": "dbn"}.get(stored_model_type(output), "rbm")
         model_kind = model_kind if "model_kind" in given else stored
+    defaults = RBM_DEFAULTS if model_kind == "rbm" else OTHER_DEFAULTS
+    method, steps = methods[0] if methods else defaults["method"]
+    epochs = epochs if epochs is not None else defaults["epochs"]
+    if "lr_final" not in given:
+        lr_final = defaults["lr_final"]
+    centering = defaults["centering"] if centering is None else centering
+    binarize = binarize or defaults["binarize"]
     options = _model_options(model_kind, hidden, visible, sigma, sigma_lr, given, resume)
     options.update(method=method, steps=steps, epochs=epochs, batch_size=batch_size,
                    lr=lr if lr is not None else DEFAULT_LR[model_kind], lr_final=lr_final,
