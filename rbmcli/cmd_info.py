@@ -71,7 +71,7 @@ def describe_model(mf):
     planned = hp.get("hidden_sizes")
     if planned is not None:
         done = mf.epoch // max(1, hp.get("epochs", 1))
-        lines.append(f"layers\t" + ", ".join(f"{layer.model_type} {layer.n_visible}-"
+        lines.append("layers\t" + ", ".join(f"{layer.model_type} {layer.n_visible}-"
                                               f"{layer.n_hidden}" for layer in layers)
                      + ("" if done >= len(planned) else
                         f" (training: {done} of {len(planned)} layers done)"))

@@ -90,8 +90,6 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
     if defaulted:
         mser = free_energy = True
 
-    import numpy as np
-
     from .datasets import load_dataset
     from .errors import InputError
     from .scoring import PartitionOptions, binarize, estimate_log_partition, score as run_score

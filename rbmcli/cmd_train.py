@@ -125,7 +125,6 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, cd, p
     """
     import os
 
-    from .run_training import TrainingRun
     from .threads import configure_threads
 
     methods = [(name, k) for name, k in (("cd", cd), ("pcd", pcd), ("pt", pt)) if k]
@@ -158,6 +157,8 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, cd, p
         options["binarize"] = binarize
     if model_kind == "dbn":
         from .train_dbn import DBNRun as TrainingRun
+    else:
+        from .run_training import TrainingRun
     given = {{"model_kind": "model"}.get(name, name) for name in given}
     run = TrainingRun.start(
         data=data, output=output, resume=resume, given=given, options=options,

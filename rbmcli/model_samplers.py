@@ -190,12 +190,11 @@ def _dbn_sampler(method):
         L = len(model.layers)
         start = model.sample_up(first_layer_input(model, X0, rng), rng, L - 1) if L > 1 \
             else X0
-        top_step = None
-        if on_step:
-            def top_step(t, top_images):  # mean-field down: draws nothing from rng
-                on_step(t, dbn_pixels(model, model.down(top_images, None, mean_field=True)))
+
+        def top_step(t, top_images):  # mean-field down: draws nothing from rng
+            on_step(t, dbn_pixels(model, model.down(top_images, None, mean_field=True)))
         res = SAMPLERS[method](model.top, start, steps, rng, replicas=replicas,
-                               on_step=top_step)
+                               on_step=top_step if on_step else None)
         if method == "mf":
             images = dbn_pixels(model, model.down(res.images, None, mean_field=True))
         else:

@@ -97,7 +97,7 @@ class TrainingRun:
             if mf.model.n_visible != images.shape[1]:
                 raise InputError(f"has {images.shape[1]} pixels per image but the model in "
                                  f"{output} has {mf.model.n_visible} visible units",
-                                 data or source)
+                                 data or "the synthetic digits")
             if mf.epoch >= epochs:
                 raise InputError(f"already trained for {mf.epoch} epochs; pass --epochs N "
                                  f"with N > {mf.epoch} to continue", output)

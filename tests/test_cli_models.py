@@ -143,7 +143,6 @@ def test_dbn_resume_across_a_layer_boundary(work, tmp_path):
     part.model = DBN(part.model.layers[:1])
     part.epoch = 2
     part.state, part.rng_state = {}, None
-    from rbmcli.train_dbn import DBNTrainOptions  # noqa: F401  (the file keeps the options)
     # the first layer's weights are those of the finished layer 0 of the full run
     np.testing.assert_array_equal(part.model.layers[0].weights, full.model.layers[0].weights)
     save_model(tmp_path / "b.h5", part)
