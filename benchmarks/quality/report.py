@@ -90,8 +90,8 @@ def section_improvements(out):
 def section_grid(out):
     rec = load("grid")
     out += ["## Hidden units x prior on W", "",
-            "PCD-1, 20 epochs, lr 0.01 decayed to 0, momentum 0.5 then 0.9, stochastic "
-            "binarisation; test log-likelihood by forward AIS (100 runs, 14,500 steps) and "
+            "Centered PCD-1, 20 epochs, lr 0.05 decayed linearly to 0, momentum 0.5, "
+            "stochastic binarisation; test log-likelihood by forward AIS (100 runs, 14,500 steps) and "
             "test MSER. Priors: none, Gaussian (`l2`, gradient -A W) and Laplace (`l1`, "
             "gradient -A sign(W)) of strength A.", "",
             "Command: `python benchmarks/quality/grid.py`.", ""]
