@@ -67,13 +67,20 @@ def _paired_columns(V_pos, V_neg):
 
 @numba.njit(**PARALLEL_JIT)
 def _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
-                 inv_pos, inv_neg, lr, momentum, l2, l1):
-    """The weight and visible-bias part of :func:`apply_update`, block by block."""
+                 inv_pos, inv_neg, lr, momentum, l2, l1, mu, lam, g_c, c_part):
+    """The weight and visible-bias part of :func:`apply_update`, block by block.
+
+    Centered (``mu.shape[0] > 0``): the weight gradient gets ``-mu g_c^T - g_b lam^T``,
+    the visible-bias gradient is ``g_b - G lam`` (G the full weight gradient), and
+    ``c_part[blk] = sum over the block's rows i of mu_i G[i]`` (nblocks, nh) feeds the
+    hidden-bias gradient ``g_c - G^T mu``.
+    """
     nv, nh = W.shape
     both_ptr, both_rows = both
     pos_ptr, pos_rows = pos
     neg_ptr, neg_rows = neg
     zero = np.zeros(nh, W.dtype)
+    centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
         g_both = np.empty(nh, W.dtype)
         g_pos = np.empty(nh, W.dtype)
@@ -89,7 +96,23 @@ def _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
             gather_add(HP_neg, neg_rows[n0:n1], n1 - n0, zero, g_neg)
             w = W[i]
             vel = vel_W[i]
-            if l1 == 0.0:
+            n_on_pos = (q1 - q0) + (p1 - p0)
+            n_on_neg = (q1 - q0) + (n1 - n0)
+            g_b = n_on_pos * inv_pos - n_on_neg * inv_neg
+            if centered:
+                mu_i = mu[i]
+                g_lam = 0.0
+                c_row = c_part[blk]
+                for j in range(nh):
+                    grad = ((g_both[j] + g_pos[j]) * inv_pos - g_neg[j] * inv_neg
+                            - l2 * w[j] - l1 * np.sign(w[j])
+                            - mu_i * g_c[j] - g_b * lam[j])
+                    g_lam += grad * lam[j]
+                    c_row[j] += mu_i * grad
+                    vel[j] = momentum * vel[j] + lr * grad
+                    w[j] += vel[j]
+                g_b -= g_lam
+            elif l1 == 0.0:
                 for j in range(nh):
                     grad = (g_both[j] + g_pos[j]) * inv_pos - g_neg[j] * inv_neg - l2 * w[j]
                     vel[j] = momentum * vel[j] + lr * grad
@@ -100,9 +123,7 @@ def _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
                             - l2 * w[j] - l1 * np.sign(w[j]))
                     vel[j] = momentum * vel[j] + lr * grad
                     w[j] += vel[j]
-            n_on_pos = (q1 - q0) + (p1 - p0)
-            n_on_neg = (q1 - q0) + (n1 - n0)
-            vel_b[i] = momentum * vel_b[i] + lr * (n_on_pos * inv_pos - n_on_neg * inv_neg)
+            vel_b[i] = momentum * vel_b[i] + lr * g_b
             b[i] += vel_b[i]
         rows = W[i0:i1]
         n = i1 - i0
@@ -114,13 +135,25 @@ def _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
 
 @numba.njit(**JIT)
 def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
-                 lr, momentum, l2, l1):
+                 lr, momentum, l2, l1, mu, lam):
     """Update ``W`` (nv, nh), its transpose ``WT`` (nh, nv), ``b`` (nv,) and ``c`` (nh,)
     in place from one batch of statistics.
 
     V_pos: (B+, nv) uint8; HP_pos: (B+, nh); V_neg: (B-, nv) uint8; HP_neg: (B-, nh);
     vel_W, vel_b, vel_c: momentum buffers shaped like W, b, c; lr, momentum, l2, l1:
     floats of W's dtype (l2: Gaussian prior strength, l1: Laplace prior strength).
+
+    mu (nv,) and lam (nh,): offsets of the centered gradient (Montavon & Mueller 2012;
+    Melchior, Fischer & Wiskott 2016), or empty arrays for the plain one. The centered
+    RBM ``E = -(v-mu) W (h-lam) - b'.(v-mu) - c'.(h-lam)`` is the plain RBM with
+    ``b = b' - W lam`` and ``c = c' - W^T mu``; its gradient step, mapped back to the
+    plain parameters updated here, is::
+
+        G  = dW - mu g_c^T - g_b lam^T      (dW: the plain weight gradient with priors)
+        gb = g_b - G lam                    g_b = mean(V+) - mean(V-)
+        gc = g_c - G^T mu                   g_c = mean(HP+) - mean(HP-)
+
+    each followed by momentum as above.
     """
     nh = W.shape[1]
     scales = np.empty(2, W.dtype)  # typed like W, so float32 loops stay float32
@@ -139,8 +172,6 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
         both = active_by_column(empty)
         pos = active_by_column(V_pos)
         neg = active_by_column(V_neg)
-    _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
-                 inv_pos, inv_neg, lr, momentum, l2, l1)
     g_c = np.zeros(nh, np.float64)
     for s in range(HP_pos.shape[0]):
         for j in range(nh):
@@ -148,6 +179,15 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     for s in range(HP_neg.shape[0]):
         for j in range(nh):
             g_c[j] -= HP_neg[s, j] * inv_neg
+    centered = mu.shape[0] > 0
+    n_blocks = (W.shape[0] + BLOCK - 1) // BLOCK if centered else 0
+    c_part = np.zeros((n_blocks, nh), W.dtype)
+    _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
+                 inv_pos, inv_neg, lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype),
+                 c_part)
+    for blk in range(n_blocks):
+        for j in range(nh):
+            g_c[j] -= c_part[blk, j]
     for j in range(nh):
         vel_c[j] = momentum * vel_c[j] + lr * g_c[j]
         c[j] += vel_c[j]

@@ -21,6 +21,7 @@ _COMMANDS = {
     "inpaint": "rbmcli.cmd_inpaint:inpaint",
     "score": "rbmcli.cmd_score:score",
     "info": "rbmcli.cmd_info:info",
+    "transform": "rbmcli.cmd_transform:transform",
 }
 
 

@@ -22,5 +22,15 @@ def resolve_model_path(model_path):
 def open_model(model_path):
     """Load the :class:`rbmcli.modelfile.ModelFile` named by ``-m`` (or its defaults);
     raises InputError naming the file when it is missing or bad."""
+    from .errors import InputError
     from .modelfile import load_model
-    return load_model(resolve_model_path(model_path))
+    path = resolve_model_path(model_path)
+    mf = load_model(path)
+    planned = mf.hyperparameters.get("hidden_sizes")
+    if mf.model.model_type == "dbn" and (len(mf.model.layers) < max(2, len(planned or ()))
+                                         or mf.epoch < mf.hyperparameters.get("epochs", 0)
+                                         * len(planned or ())):
+        raise InputError(f"the DBN is still in training ({mf.epoch} epochs over "
+                         f"{len(mf.model.layers)} of {len(planned or ())} layers); finish it "
+                         "with 'rbm train --resume'", path)
+    return mf

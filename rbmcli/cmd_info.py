@@ -27,7 +27,8 @@ def info(path, filters_png):
             click.echo(line)
         if filters_png:
             from .images import save_filters
-            save_filters(filters_png, mf.model.weights, mf.image_shape)
+            first = getattr(mf.model, "layers", [mf.model])[0]
+            save_filters(filters_png, first.weights, mf.image_shape)
             click.echo(f"wrote {filters_png}", err=True)
         return
     if filters_png:
@@ -46,16 +47,19 @@ def describe_model(mf):
         return describe_flow(mf)
     method = hp.get("method", "?")
     step_name = "temperatures" if method == "pt" else "steps"
+    layers = getattr(m, "layers", [m])
+    hidden = ",".join(str(layer.n_hidden) for layer in layers)
     lines = [
         f"model\t{m.model_type}",
         f"visible\t{m.n_visible} ({mf.image_shape[0]}x{mf.image_shape[1]} images)",
-        f"hidden\t{m.n_hidden}",
+        f"hidden\t{hidden}",
         f"dtype\t{m.dtype}",
         f"binarization\t{mf.binarization}",
         f"training\t{method} ({hp.get('steps')} {step_name}), lr {hp.get('lr')}"
-        + (f" -> {hp['lr_final']}" if hp.get("lr_final") is not None else "")
+        + (f" -> {hp['lr_final']}" if hp.get("lr_final") not in (None, hp.get("lr")) else "")
         + f", momentum {hp.get('momentum')}"
         + (f" (0.5 for {hp['momentum_warmup']} epochs)" if hp.get("momentum_warmup") else "")
+        + (", centered" if hp.get("centering") else "")
         + f", batch {hp.get('batch_size')}, l2 {hp.get('l2')}, "
         f"l1 {hp.get('l1')}, seed {hp.get('seed')}",
         f"epochs\t{mf.epoch}" + (" (interrupted; resume with --resume)" if mf.interrupted else ""),
@@ -69,8 +73,22 @@ def describe_model(mf):
             text += f", free-energy gap {last['free_energy_gap']:+.2f}"
         lines.append(f"last epoch\t{text}")
         lines.append(f"train time\t{hist['seconds'].sum():.1f} s")
-    w = m.weights
-    lines.append(f"weights\tmean {w.mean():+.4f}, std {w.std():.4f}, |max| {abs(w).max():.3f}")
+    planned = hp.get("hidden_sizes")
+    if planned is not None:
+        done = mf.epoch // max(1, hp.get("epochs", 1))
+        lines.append("layers\t" + ", ".join(f"{layer.model_type} {layer.n_visible}-"
+                                              f"{layer.n_hidden}" for layer in layers)
+                     + ("" if done >= len(planned) else
+                        f" (training: {done} of {len(planned)} layers done)"))
+    for k, layer in enumerate(layers):
+        w = layer.weights
+        where = f" (layer {k})" if len(layers) > 1 else ""
+        lines.append(f"weights{where}\tmean {w.mean():+.4f}, std {w.std():.4f}, "
+                     f"|max| {abs(w).max():.3f}")
+        if hasattr(layer, "log_sigma"):
+            sg = layer.sigma
+            lines.append(f"sigma{where}\tmean {sg.mean():.4f}, min {sg.min():.4f}, max "
+                         f"{sg.max():.4f} (standardised units)")
     return lines
 
 

@@ -209,7 +209,7 @@ def _inpaint_data(spec, model_path, limit, keep, mask, method, steps, samples, r
     truth = binarize_like(as_unit_float(ds.images[:limit]), mf.binarization, rng)
     n = len(truth)
     known_n = np.broadcast_to(known, truth.shape)
-    bits = np.where(known_n, truth, 0).astype(np.uint8)
+    bits = np.where(known_n, truth, 0).astype(truth.dtype)
     click.echo(f"inpainting {n} images of {ds.source} ({where}) by {method}, {steps} steps, "
                f"{samples} completions each", err=True)
     completions, mean, recorder = _run(mf, bits, known_n, rng, method, steps, samples,

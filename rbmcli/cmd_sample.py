@@ -107,7 +107,8 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     from .errors import InputError
     from .images import save_grid
     from .progress import ProgressBar
-    from .samplers import DEFAULT_STEPS, SAMPLERS, binarize_like, noise
+    from .model_samplers import samplers_for
+    from .samplers import DEFAULT_STEPS, binarize_like, noise
 
     kind = output_kind(output)
     if method != "pt" and _given(ctx, "replicas"):
@@ -135,7 +136,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     recorder = GifRecorder(mf.image_shape, steps) if gif else None
     bar = ProgressBar(f"{method} {count} chains")
     try:
-        result = SAMPLERS[method](model, V0, steps, rng, replicas=replicas,
+        result = samplers_for(model)[method](model, V0, steps, rng, replicas=replicas,
                                   on_step=on_step_callback(bar, steps, recorder))
     finally:
         bar.close()
@@ -158,8 +159,8 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
             attrs["betas"] = np.asarray(result.betas, np.float64)
         write_dataset(output, {
             "": {"images": images, "image_shape": mf.image_shape},
-            "states": {"images": result.states.astype(bool), "image_shape": mf.image_shape,
-                       "attrs": {"content": "final binary visible states"}},
+            "states": {"images": _states(result.states), "image_shape": mf.image_shape,
+                       "attrs": {"content": "final visible states (pixel units)"}},
         }, attrs=attrs)
     what = f"{count} samples ({method}, {steps} steps)"
     if recorder is not None:
@@ -170,3 +171,11 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
 
 def _given(ctx, name):
     return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+
+def _states(states):
+    """Binary states as bool; real-valued ones (Gaussian models) as float32 in [0, 1]."""
+    import numpy as np
+    if states.dtype.kind == "f" and not np.isin(states, (0, 1)).all():
+        return np.clip(states, 0, 1).astype(np.float32)
+    return states.astype(bool)

@@ -91,7 +91,8 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
         raise click.UsageError("DATA and --base cannot both be standard input")
     pseudo_ll = pseudo_ll or pseudo_ll_pixels is not None
     ll = ll or bracket or exact or force_ais
-    if not (mser or free_energy or pseudo_ll or ll):
+    defaulted = not (mser or free_energy or pseudo_ll or ll)
+    if defaulted:
         mser = free_energy = True
 
     from .datasets import load_dataset
@@ -102,6 +103,10 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
     path = resolve_model_path(model_path)
     mf = open_model(model_path)
     model = mf.model
+    if model.model_type != "bernoulli-rbm":
+        return _score_other(mf, path, data, mser, free_energy and not (
+            defaulted and model.model_type == "dbn"), pseudo_ll, ll, exact, force_ais, bracket,
+            base, ais_runs, ais_steps, seed, threads, as_json, per_sample)
     smaller = min(model.n_visible, model.n_hidden)
     if exact and smaller > 30:
         raise click.UsageError(f"--exact: the smaller layer of {path} has {smaller} units; "
@@ -134,8 +139,33 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
     _print_scores(scores, as_json, per_sample)
 
 
+def _score_other(mf, path, data, mser, free_energy, pseudo_ll, ll, exact, force_ais, bracket,
+                 base, ais_runs, ais_steps, seed, threads, as_json, per_sample):
+    """``rbm score`` of a Gaussian RBM or a DBN (:mod:`rbmcli.score_models`)."""
+    from .datasets import load_dataset
+    from .errors import InputError
+    from .score_models import check_options, score_model_file
+    from .threads import configure_threads
+
+    problem = check_options(mf.model, pseudo_ll, bracket, base, free_energy)
+    if problem:
+        raise click.UsageError(problem)
+    ds = load_dataset(data)
+    if ds.images.shape[1] != mf.model.n_visible:
+        raise InputError(f"has {ds.images.shape[1]} pixels per image but the model in "
+                         f"{path} has {mf.model.n_visible} visible units",
+                         "<stdin>" if data.split(":")[0] == "-" else data)
+    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    scores = score_model_file(
+        mf, ds.images, mser=mser, free_energy=free_energy, ll=ll,
+        method="exact" if exact else "ais" if force_ais else None, runs=ais_runs,
+        steps=ais_steps, seed=seed, log=lambda msg: click.echo(msg, err=True),
+        progress=_progress_bar)
+    _print_scores(scores, as_json, per_sample)
+
+
 def _print_scores(scores, as_json, per_sample):
-    """Print ``scores.summary`` (and ``scores.per_sample``) as TSV lines or JSON."""
+    """Print :class:`rbmcli.scoring.Scores` as JSON, per-sample TSV, or metric lines."""
     import numpy as np
 
     if as_json:

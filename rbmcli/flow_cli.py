@@ -45,7 +45,19 @@ def flow_train_options(f):
 FLOW_ONLY = ("layers", "hidden_units", "hidden_layers", "warmup", "clip", "weight_decay",
              "patience", "holdout")
 RBM_ONLY = ("hidden", "cd", "pcd", "pt", "momentum", "l2", "l1", "chains", "binarize", "lr_final",
-            "momentum_warmup")
+            "momentum_warmup", "centering", "visible", "sigma", "sigma_lr")
+
+
+def stored_flow_type(path):
+    """The ``flow_type`` of the flow model file ``path``; None when it is not one."""
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("model_type") == "flow":
+                return str(f.attrs.get("flow_type"))
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 @contextlib.contextmanager
@@ -67,16 +79,16 @@ def train_flow(ctx, data, output, model, epochs, batch_size, lr, seed, dtype, va
     from .flow_run import FlowTrainingRun
     from .threads import configure_threads
 
-    given = {name for name in ctx.params
+    given = {"model" if name == "model_kind" else name for name in ctx.params
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     wrong = sorted(given & set(RBM_ONLY))
     if wrong:
-        raise click.UsageError(f"--{wrong[0].replace('_', '-')} is for --model rbm")
+        raise click.UsageError(f"--{wrong[0].replace('_', '-')} is for the RBM models, not "
+                               "flows")
     check_output(output, resume, force)
     log = lambda msg: click.echo(msg, err=True)  # noqa: E731
     options = dict(model=model, batch_size=batch_size, seed=seed, dtype=dtype,
                    lr=lr if "lr" in given else FLOW_DEFAULT_LR, epochs=epochs, **flow)
-    given = given | ({"model"} if resume and "model" in given else set())
     run = FlowTrainingRun.start(data=data, output=output, resume=resume, given=given,
                                 options=options, validate=validate, log=log)
     with blas_threads(configure_threads(threads, log=log)):

@@ -10,7 +10,7 @@ from .errors import InputError
 from .flow_data import as_pixels, to_unit
 from .flow_modelfile import FlowFile, save_flow
 from .flow_train import FlowOptions, FlowTrainer, format_flow_metrics
-from .run_training import TrainingRun
+from .run_training import TrainingRun, load_training_images
 
 # option name -> FlowOptions field, for the --resume consistency check
 ARCHITECTURE_OPTIONS = {"model": "model", "layers": "layers", "hidden_units": "hidden_units",
@@ -39,8 +39,9 @@ class FlowTrainingRun(TrainingRun):
         from .flow_model import FlowModel
         from .modelfile import load_model
 
-        images, image_shape, source = cls.load_inputs(data, output, log)
+        images, image_shape = load_training_images(data, output, log)
         images = as_pixels(images)
+        source = data or "embedded synthetic digits"
         epochs = options.pop("epochs")
         ff = None
         if resume:

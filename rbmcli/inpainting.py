@@ -120,7 +120,10 @@ def start_mean(model_file):
     model file, or ``sigmoid(visible_bias)`` for files without one."""
     if model_file.data_mean is not None:
         return np.asarray(model_file.data_mean, np.float64)
-    return 1 / (1 + np.exp(-model_file.model.visible_bias.astype(np.float64)))
+    first = getattr(model_file.model, "layers", [model_file.model])[0]  # DBN: layer 0
+    if hasattr(first, "standardizer"):  # Gaussian: the mean it standardises with
+        return np.asarray(first.standardizer.mean, np.float64)
+    return 1 / (1 + np.exp(-first.visible_bias.astype(np.float64)))
 
 
 def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_step=None,
@@ -136,8 +139,10 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
     steps, rng, replicas, on_step : passed to the sampler; chain ``i * samples + k``
         is completion k of image i.
     start : (D,) float in [0, 1] or None
-        Unknown pixels start as Bernoulli(start) draws (Gibbs, PT) or at ``start``
-        itself (mean-field); None: 0.5, white noise.
+        Unknown pixels of every chain start as their own Bernoulli(start) draw (None:
+        0.5, white noise). For mean-field, each completion is then the fixed point
+        reached from its own start, so the K completions are K modes and their mean a
+        mixture of them (from one common start they would all be the same).
 
     Returns
     -------
@@ -148,16 +153,19 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
         the ``samples`` chains of each image (mean-field: the mean of the completions).
     result : rbmcli.samplers.SampleResult
     """
-    from .samplers import SAMPLERS
+    from .model_samplers import samplers_for
 
     n, d = bits.shape
     known = np.broadcast_to(known, bits.shape)
     rep_bits = np.repeat(bits, samples, axis=0)
     rep_known = np.repeat(known, samples, axis=0)
     start = np.full(d, 0.5) if start is None else np.asarray(start, np.float64)
-    V0 = np.where(rep_known, rep_bits, start)
-    result = SAMPLERS[method](model, V0, steps, rng, clamp=rep_known, replicas=replicas,
-                              on_step=on_step, burn_in=steps // 4)
+    # uint8 for binary models; Gaussian ones keep their grey known pixels
+    V0 = np.where(rep_known, rep_bits, rng.random((n * samples, d)) < start
+                  ).astype(bits.dtype)
+    result = samplers_for(model)[method](model, V0, steps, rng, clamp=rep_known,
+                                         replicas=replicas, on_step=on_step,
+                                         burn_in=steps // 4)
     posterior_mean = result.mean.reshape(n, samples, d).mean(axis=1)
     return result.images.reshape(n, samples, d), posterior_mean, result
 

@@ -17,7 +17,23 @@ def draw_keys(rng, n):
     return rng.bit_generator.random_raw(n).astype(np.uint64)
 
 
-class BernoulliRBM:
+class WeightShape:
+    """``n_visible``, ``n_hidden`` and ``dtype`` of a model with ``weights`` (nv, nh)."""
+
+    @property
+    def n_visible(self):
+        return self.weights.shape[0]
+
+    @property
+    def n_hidden(self):
+        return self.weights.shape[1]
+
+    @property
+    def dtype(self):
+        return self.weights.dtype
+
+
+class BernoulliRBM(WeightShape):
     """A Bernoulli-Bernoulli RBM.
 
     Parameters
@@ -51,18 +67,6 @@ class BernoulliRBM:
         p = np.clip(np.asarray(data_mean, np.float64), 1e-3, 1 - 1e-3)
         weights = (0.01 * rng.standard_normal((n_visible, n_hidden))).astype(dtype)
         return cls(weights, np.log(p / (1 - p)).astype(dtype), np.zeros(n_hidden, dtype))
-
-    @property
-    def n_visible(self):
-        return self.weights.shape[0]
-
-    @property
-    def n_hidden(self):
-        return self.weights.shape[1]
-
-    @property
-    def dtype(self):
-        return self.weights.dtype
 
     def refresh_transpose(self):
         """Copy ``weights`` into ``weights_t`` after changing ``weights`` outside a kernel."""

@@ -2,11 +2,18 @@
 needed to resume training. Schema (documented in README.md):
 
     /                      attrs: format="rbm-model", format_version=1, rbm_version,
-                                  model_type="bernoulli-rbm", hyperparameters (JSON),
+                                  model_type, hyperparameters (JSON),
                                   image_shape (rows, cols), binarization, dtype
+    model_type "bernoulli-rbm":
     /weights               (n_visible, n_hidden)
     /visible_bias          (n_visible,)
     /hidden_bias           (n_hidden,)
+    model_type "gaussian-rbm": the same plus
+    /log_sigma             (n_visible,)  standard deviations exp(log_sigma), standardised units
+    /standardize_mean      (n_visible,) float64  pixel = standardised * std + mean
+    /standardize_std       (n_visible,) float64
+    model_type "dbn":
+    /layers/<k>            k = 0, 1, ...: attr model_type and the datasets of that type
     /history/<metric>      (n_epochs,) or (n_epochs, k): one row per epoch
     /state                 attrs: epoch, rng_state (JSON), interrupted
     /state/<buffer>        persistent chains, PT replicas, momentum buffers
@@ -26,6 +33,8 @@ from . import __version__
 from .atomic import atomic_path
 from .errors import InputError
 from .model import BernoulliRBM
+from .grbm import GaussianRBM, Standardizer
+from .dbn import DBN
 
 FORMAT = "rbm-model"
 FORMAT_VERSION = 1
@@ -37,13 +46,14 @@ class ModelFile:
 
     Attributes
     ----------
-    model : BernoulliRBM
+    model : BernoulliRBM, GaussianRBM or DBN
     hyperparameters : dict
         The training options (JSON-serialisable).
     image_shape : tuple of int
         (rows, cols) of one image, rows * cols == n_visible.
     binarization : str
-        ``"threshold"`` or ``"stochastic"``: how grey data become binary.
+        ``"threshold"`` or ``"stochastic"``: how grey data become binary; ``"none"`` for
+        Gaussian models (the data are standardised instead).
     history : dict of str to ndarray
         Per-epoch metrics, one row per epoch.
     state : dict of str to ndarray
@@ -84,9 +94,7 @@ def save_model(path, mf):
             f.attrs["image_shape"] = np.asarray(mf.image_shape, np.int64)
             f.attrs["binarization"] = mf.binarization
             f.attrs["dtype"] = str(mf.model.dtype)
-            f["weights"] = mf.model.weights
-            f["visible_bias"] = mf.model.visible_bias
-            f["hidden_bias"] = mf.model.hidden_bias
+            _write_params(f, mf.model)
             if mf.data_mean is not None:
                 f["data_mean"] = np.asarray(mf.data_mean, np.float64)
             write_history_and_state(f, mf, mf.state)
@@ -106,6 +114,30 @@ def write_history_and_state(f, mf, state):
         group[name] = values
 
 
+def _write_params(g, model):
+    """The datasets of ``model`` into the h5py group ``g`` (the schema above)."""
+    if isinstance(model, DBN):
+        layers = g.create_group("layers")
+        for k, layer in enumerate(model.layers):
+            sub = layers.create_group(str(k))
+            sub.attrs["model_type"] = layer.model_type
+            _write_params(sub, layer)
+        return
+    for name, array in model_arrays(model).items():
+        g[name] = array
+
+
+def model_arrays(model):
+    """The parameter arrays of a single RBM by dataset name (and for a Gaussian one its
+    standardisation)."""
+    out = {"weights": model.weights, "visible_bias": model.visible_bias,
+           "hidden_bias": model.hidden_bias}
+    if isinstance(model, GaussianRBM):
+        out.update(log_sigma=model.log_sigma, standardize_mean=model.standardizer.mean,
+                   standardize_std=model.standardizer.std)
+    return out
+
+
 def is_model_file(path):
     """True when ``path`` is an HDF5 file whose root says ``format="rbm-model"``."""
     import h5py
@@ -115,6 +147,18 @@ def is_model_file(path):
             return f.attrs.get("format") == FORMAT
     except OSError:
         return False
+
+
+def stored_model_type(path):
+    """The ``model_type`` attribute of the model file ``path`` (None when unreadable)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            value = f.attrs.get("model_type")
+            return value if isinstance(value, str) else None
+    except OSError:
+        return None
 
 
 def load_model(path, **flow_options):
@@ -165,32 +209,18 @@ def _read_open_file(f, path, **flow_options):
     if model_type == "flow":
         from .flow_modelfile import read_flow
         return read_flow(f, path, **flow_options)
-    if model_type != BernoulliRBM.model_type:
-        raise InputError(f"unsupported model type {model_type!r}", path)
-    names = ("weights", "visible_bias", "hidden_bias")
-    missing = [k for k in names if not isinstance(f.get(k), h5py_dataset())]
-    if missing:
-        raise InputError(f"model file lacks dataset '{missing[0]}'", path)
-    arrays = {k: f[k][()] for k in names}
-    w = arrays["weights"]
-    if w.ndim != 2 or arrays["visible_bias"].shape != (w.shape[0],) \
-            or arrays["hidden_bias"].shape != (w.shape[1],):
-        raise InputError(f"inconsistent shapes: weights {w.shape}, visible_bias "
-                         f"{arrays['visible_bias'].shape}, hidden_bias "
-                         f"{arrays['hidden_bias'].shape}", path)
-    if w.dtype.kind == "f" and not all(np.isfinite(a).all() for a in arrays.values()):
-        raise InputError("model parameters contain NaN or infinity", path)
-    model = BernoulliRBM(w, arrays["visible_bias"], arrays["hidden_bias"])
-    image_shape = tuple(int(x) for x in np.ravel(f.attrs.get("image_shape", (1, w.shape[0]))))
-    if len(image_shape) != 2 or image_shape[0] * image_shape[1] != w.shape[0]:
-        raise InputError(f"image_shape {image_shape} does not match {w.shape[0]} visible "
+    model = _read_params(f, model_type, path)
+    nv = model.n_visible
+    image_shape = tuple(int(x) for x in np.ravel(f.attrs.get("image_shape", (1, nv))))
+    if len(image_shape) != 2 or image_shape[0] * image_shape[1] != nv:
+        raise InputError(f"image_shape {image_shape} does not match {nv} visible "
                          "units", path)
     data_mean = None
     if "data_mean" in f:
         data_mean = np.asarray(f["data_mean"][()], np.float64)
-        if data_mean.shape != (w.shape[0],) or not (
+        if data_mean.shape != (nv,) or not (
                 np.isfinite(data_mean).all() and data_mean.min() >= 0 and data_mean.max() <= 1):
-            raise InputError(f"data_mean must be {w.shape[0]} values in [0, 1]", path)
+            raise InputError(f"data_mean must be {nv} values in [0, 1]", path)
     history, state, epoch, rng_state, interrupted = read_history_and_state(f)
     hyperparameters = json.loads(f.attrs.get("hyperparameters", "{}"))
     if not isinstance(hyperparameters, dict):
@@ -215,6 +245,48 @@ def read_history_and_state(f):
         text = g.attrs.get("rng_state", "")
         rng_state = json.loads(text) if text else None
     return history, state, epoch, rng_state, interrupted
+MODEL_TYPES = ("bernoulli-rbm", "gaussian-rbm", "dbn")
+
+
+def _read_params(g, model_type, path, where=""):
+    """The model of type ``model_type`` stored in the h5py group ``g``; ``where`` names the
+    group in messages (``"layer 1: "``)."""
+    if model_type == DBN.model_type:
+        layers = g.get("layers")
+        if layers is None or "0" not in layers:
+            raise InputError("dbn model file lacks group 'layers/0'", path)
+        found = [_read_params(layers[str(k)], layers[str(k)].attrs.get("model_type"), path,
+                              f"layer {k}: ") for k in range(len(layers))]
+        try:
+            return DBN(found)
+        except InputError as err:
+            raise InputError(str(err), path) from None
+    if model_type not in MODEL_TYPES[:2]:
+        raise InputError(f"{where}unsupported model type {model_type!r}", path)
+    names = ["weights", "visible_bias", "hidden_bias"]
+    if model_type == GaussianRBM.model_type:
+        names += ["log_sigma", "standardize_mean", "standardize_std"]
+    missing = [k for k in names if not isinstance(g.get(k), h5py_dataset())]
+    if missing:
+        raise InputError(f"{where}model file lacks dataset '{missing[0]}'", path)
+    arrays = {k: g[k][()] for k in names}
+    w = arrays["weights"]
+    if w.ndim != 2 or any(arrays[k].shape != (w.shape[0],) for k in names[3:]) \
+            or arrays["visible_bias"].shape != (w.shape[0],) \
+            or arrays["hidden_bias"].shape != (w.shape[1],):
+        extra = "".join(f", {k} {arrays[k].shape}" for k in names[3:])
+        raise InputError(f"{where}inconsistent shapes: weights {w.shape}, visible_bias "
+                         f"{arrays['visible_bias'].shape}, hidden_bias "
+                         f"{arrays['hidden_bias'].shape}{extra}", path)
+    if w.dtype.kind == "f" and not all(np.isfinite(a).all() for a in arrays.values()):
+        raise InputError(f"{where}model parameters contain NaN or infinity", path)
+    if model_type == BernoulliRBM.model_type:
+        return BernoulliRBM(w, arrays["visible_bias"], arrays["hidden_bias"])
+    if (arrays["standardize_std"] <= 0).any():
+        raise InputError(f"{where}standardize_std must be positive", path)
+    return GaussianRBM(w, arrays["visible_bias"], arrays["hidden_bias"], arrays["log_sigma"],
+                       Standardizer(np.asarray(arrays["standardize_mean"], np.float64),
+                                    np.asarray(arrays["standardize_std"], np.float64)))
 
 
 def h5py_dataset():
@@ -233,11 +305,13 @@ PARTITION_GROUP = "partition"
 
 def parameter_checksum(model):
     """SHA-256 (hex) of the parameters: dtype, shapes and bytes of ``weights``,
-    ``visible_bias`` and ``hidden_bias``. Any change of a parameter changes it."""
+    ``visible_bias`` and ``hidden_bias`` (then a GRBM's ``log_sigma`` and standardisation;
+    a DBN's layers in order). Any change of a parameter changes it."""
     import hashlib
 
     digest = hashlib.sha256()
-    for array in (model.weights, model.visible_bias, model.hidden_bias):
+    layers = model.layers if isinstance(model, DBN) else [model]
+    for array in (a for layer in layers for a in model_arrays(layer).values()):
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape};".encode())
         digest.update(array.tobytes())
@@ -285,8 +359,8 @@ def write_partition_cache(path, attrs, checksum, datasets=None):
         with atomic_path(path) as tmp:
             shutil.copy2(path, tmp)
             with h5py.File(tmp, "r+") as f:
-                arrays = [f[k][()] for k in ("weights", "visible_bias", "hidden_bias")]
-                if parameter_checksum(BernoulliRBM(*arrays)) != checksum:
+                stored = _read_params(f, f.attrs.get("model_type"), path)
+                if parameter_checksum(stored) != checksum:
                     raise _Stale
                 if PARTITION_GROUP in f:
                     del f[PARTITION_GROUP]

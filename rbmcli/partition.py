@@ -275,7 +275,12 @@ def ais_log_partition(model, b_base, runs=DEFAULT_RUNS, steps=DEFAULT_STEPS, see
     V0 = (rng.random((runs, model.n_visible)) < p).astype(np.uint8)
     keys = draw_keys(rng, runs)
     log_w = _anneal(model, b_base, V0, betas, keys, progress, _chunk_steps(model, runs))
-    log_z0 = log_partition_base(b_base, model.n_hidden)
+    return forward_estimate(log_w, log_partition_base(b_base, model.n_hidden), steps)
+
+
+def forward_estimate(log_w, log_z0, steps):
+    """The :class:`AISEstimate` of forward AIS weights ``log_w`` (runs,) from a base
+    model with ``log Z_0 = log_z0``: ``log Z = log Z_0 + log mean(w)`` and its error bars."""
     s = relative_standard_error(log_w)
     log_z = log_z0 + log_mean_exp(log_w)
     return AISEstimate(

@@ -7,12 +7,15 @@ good checkpoint on disk.
 """
 
 import os
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .errors import InputError
 from .modelfile import ModelFile, load_model, save_model
 from .train import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
+from .train_grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
 from .progress import ProgressBar
 
 
@@ -25,6 +28,40 @@ def _load_images(spec):
     from .datasets import load_dataset
     ds = load_dataset(spec)
     return ds.images, ds.image_shape, ds.source
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """How ``rbm train --model NAME`` makes, feeds and trains one kind of single RBM."""
+
+    name: str
+    model_type: str
+    options: type
+    new_model: Callable   # (options, images (N, D)) -> model
+    data: Callable        # (images, options, model) -> training rows (.rows(index, rng))
+    trainer: type
+
+
+KINDS = {
+    "rbm": ModelKind("rbm", "bernoulli-rbm", TrainOptions,
+                     lambda opts, images: new_model(opts, Binarizer(images, opts.binarize)),
+                     lambda images, opts, model: Binarizer(images, opts.binarize), Trainer),
+    "grbm": ModelKind("grbm", "gaussian-rbm", GaussianTrainOptions, new_grbm,
+                      lambda images, opts, model: StandardizedData(
+                          images, model.standardizer, model.dtype), GaussianTrainer),
+}
+
+
+def load_training_images(data, output, log):
+    """(images (N, D), image_shape) of DATA (or the synthetic digits, saying so), after
+    checking that the folder of ``output`` exists."""
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write: no such directory {folder!r}", output)
+    images, image_shape, source = _load_images(data)
+    if data is None:
+        log(f"no DATA given: training on the {source}")
+    return images, image_shape
 
 
 class TrainingRun:
@@ -42,41 +79,35 @@ class TrainingRun:
     def epoch(self):
         return self.mf.epoch
 
-    @staticmethod
-    def load_inputs(data, output, log):
-        """(images, image_shape, source) of DATA (or the synthetic digits), after
-        checking that OUTPUT's folder exists."""
-        folder = os.path.dirname(os.path.abspath(output))
-        if not os.path.isdir(folder):
-            raise InputError(f"cannot write: no such directory {folder!r}", output)
-        images, image_shape, source = _load_images(data)
-        if data is None:
-            log(f"no DATA given: training on the {source}")
-        return images, image_shape, source
-
     @classmethod
     def start(cls, data, output, resume, given, options, validate, log):
         """Load data and make or resume the model; ``given`` names the options the user
         typed (with --resume they must agree with the checkpoint)."""
-        images, image_shape, source = cls.load_inputs(data, output, log)
+        images, image_shape = load_training_images(data, output, log)
         epochs = options.pop("epochs")
+        kind = KINDS[options.pop("model", "rbm")]
         if resume:
             mf = load_model(output)
-            opts = TrainOptions.from_dict(mf.hyperparameters)
+            if mf.model.model_type != kind.model_type and "model" in given:
+                raise InputError(f"checkpoint is a {mf.model.model_type}, not --model "
+                                 f"{kind.name}", output)
+            kind = next(k for k in KINDS.values() if k.model_type == mf.model.model_type)
+            opts = kind.options.from_dict(mf.hyperparameters)
             _check_resume_options(opts, options, given, output)
             if mf.model.n_visible != images.shape[1]:
                 raise InputError(f"has {images.shape[1]} pixels per image but the model in "
                                  f"{output} has {mf.model.n_visible} visible units",
-                                 data or source)
+                                 data or "the synthetic digits")
             if mf.epoch >= epochs:
                 raise InputError(f"already trained for {mf.epoch} epochs; pass --epochs N "
                                  f"with N > {mf.epoch} to continue", output)
             log(f"resuming {output} at epoch {mf.epoch}")
         else:
-            opts = TrainOptions(epochs=epochs, **options)
+            opts = kind.options(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
-        train = Binarizer(images, opts.binarize)
+        model = kind.new_model(opts, images) if mf is None else mf.model
+        train = kind.data(images, opts, model)
         valid = None
         if validate:
             from .datasets import load_dataset
@@ -84,10 +115,10 @@ class TrainingRun:
             if vds.images.shape[1] != images.shape[1]:
                 raise InputError(f"has {vds.images.shape[1]} pixels per image, the training "
                                  f"data {images.shape[1]}", validate)
-            valid = Binarizer(vds.images, opts.binarize)
+            valid = kind.data(vds.images, opts, model)
         rng = np.random.default_rng([opts.seed, 1])
         if mf is None:
-            mf = ModelFile(model=new_model(opts, train), hyperparameters=opts.to_dict(),
+            mf = ModelFile(model=model, hyperparameters=opts.to_dict(),
                            image_shape=tuple(image_shape), binarization=opts.binarize,
                            data_mean=train.mean())
         else:
@@ -96,7 +127,7 @@ class TrainingRun:
                 mf.data_mean = train.mean()
             if mf.rng_state:
                 rng.bit_generator.state = mf.rng_state
-        trainer = Trainer(mf.model, opts, train, valid, rng, state=mf.state)
+        trainer = kind.trainer(mf.model, opts, train, valid, rng, state=mf.state)
         mf.state = trainer.state
         return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
 
@@ -166,9 +197,13 @@ class TrainingRun:
         model = self.mf.model
         rng = np.random.default_rng([self.trainer.options.seed, 3])
         noise = (rng.random((64, model.n_visible)) < 0.5).astype(np.uint8)
-        chains, _ = model.gibbs(noise, 1000, rng)
-        _, h = model.sample_hidden(chains, rng)
-        samples = model.visible_probs(h)
+        if model.model_type != "bernoulli-rbm":
+            from .model_samplers import samplers_for
+            samples = samplers_for(model)["gibbs"](model, noise, 1000, rng).images
+        else:
+            chains, _ = model.gibbs(noise, 1000, rng)
+            _, h = model.sample_hidden(chains, rng)
+            samples = model.visible_probs(h)
         save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
         save_filters(f"{stem}-filters.png", model.weights, self.mf.image_shape)
         self.log(f"wrote {self.output}, {stem}-samples.png (64 Gibbs chains, 1000 sweeps from "

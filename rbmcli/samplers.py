@@ -97,6 +97,8 @@ def binarize_like(x01, binarization, rng):
     """Binary (N, D) uint8 states from grey pixels in [0, 1] the way the model was
     trained: ``"threshold"`` (pixel >= 0.5) or ``"stochastic"`` (Bernoulli(pixel))."""
     from .datasets import binarize_stochastic, binarize_threshold
+    if binarization == "none":  # Gaussian models: grey levels as they are
+        return np.asarray(x01, np.float32)
     if binarization == "stochastic":
         return binarize_stochastic(x01, rng)
     return binarize_threshold(x01)

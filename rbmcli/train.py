@@ -10,7 +10,8 @@ statistics from a data batch and negative statistics from
   statistics come from the beta = 1 replicas (Cho, Raiko & Ilin 2010).
 
 and applies them through :func:`kernels.gradients.apply_update` with momentum and
-the Gaussian (L2) or Laplace (L1) prior on the weights.
+the Gaussian (L2) or Laplace (L1) prior on the weights, optionally as the centered
+gradient (offsets: the data mean and a running mean of ``P(h | v+)``).
 """
 
 import time
@@ -22,6 +23,8 @@ from .datasets import binarize_threshold
 from .model import BernoulliRBM, draw_keys
 
 METHODS = ("cd", "pcd", "pt")
+CENTERING_SLIDE = 0.01
+"""How far the hidden offset of the centered gradient moves towards each batch's mean."""
 BINARIZATIONS = ("threshold", "stochastic")
 
 
@@ -44,6 +47,7 @@ class TrainOptions:
     dtype: str = "float32"
     binarize: str = "threshold"
     chains: int = 0         # persistent chains for pcd/pt; 0 means the batch size
+    centering: bool = False  # centered gradient (offsets: data mean, running mean of P(h|v+))
 
     def to_dict(self):
         return asdict(self)
@@ -155,6 +159,9 @@ class Trainer:
                                      eval_rng)
         self.eval_valid = valid.rows(np.arange(len(valid)), eval_rng) if valid else None
         st.setdefault("swap_parity", np.zeros((), np.int64))
+        if options.centering:
+            st.setdefault("offset_visible", train.mean().astype(dtype))
+            st.setdefault("offset_hidden", np.full(model.n_hidden, 0.5, dtype))
 
     # ------------------------------------------------------------------ one epoch
     def snapshot(self):
@@ -231,7 +238,21 @@ class Trainer:
         apply_update(m.weights, m.weights_t, m.visible_bias, m.hidden_bias,
                      st["velocity_weights"], st["velocity_visible_bias"],
                      st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
-                     dt(self.lr), dt(self.momentum), dt(opts.l2), dt(opts.l1))
+                     dt(self.lr), dt(self.momentum), dt(opts.l2), dt(opts.l1),
+                     *self._offsets(hp_pos))
+
+    def _offsets(self, hp_pos):
+        """(mu, lam) for :func:`kernels.gradients.apply_update`: empty arrays for the
+        plain gradient; with centering, the training data mean and the hidden offset,
+        first moved towards this batch's mean of ``P(h | v+)`` (a running mean with
+        sliding factor :data:`CENTERING_SLIDE`, as in Melchior et al. 2016)."""
+        dtype = self.model.dtype
+        if not self.options.centering:
+            return np.zeros(0, dtype), np.zeros(0, dtype)
+        st = self.state
+        lam = st["offset_hidden"]
+        lam += dtype.type(CENTERING_SLIDE) * (hp_pos.mean(axis=0, dtype=dtype) - lam)
+        return st["offset_visible"], lam
 
     def _tempering_step(self):
         """One PT sweep and swap pass; returns the beta = 1 replicas and P(h|v) of them."""
@@ -275,6 +296,8 @@ def format_metrics(epoch, n_epochs, metrics):
     if not np.isnan(metrics["mser_valid"]):
         parts.append(f"valid {metrics['mser_valid']:.4f}")
         parts.append(f"F gap {metrics['free_energy_gap']:+.2f}")
+    if not np.isnan(metrics.get("sigma_mean", np.nan)):
+        parts.append(f"sigma {metrics['sigma_mean']:.3f}")
     if "swap_acceptance" in metrics:
         parts.append("swaps " + " ".join(f"{a:.2f}" for a in metrics["swap_acceptance"]))
     return "  ".join(parts)

@@ -73,13 +73,18 @@ def test_resume_equals_an_uninterrupted_run(files, tmp_path):
     result = runner.invoke(cli, train_args(data, tmp_path / "b.h5", "--epochs", "3",
                                            "--resume", "--layers", "3"))
     assert_error(result, f"{tmp_path / 'b.h5'}: checkpoint has --layers 2, not 3")
+    # --resume without --model continues the flow in the checkpoint
+    result = runner.invoke(cli, ["train", str(data), "-o", str(tmp_path / "b.h5"), "--resume",
+                                 "--epochs", "3", "--no-pictures"])
+    assert_ok(result)
+    assert load_model(tmp_path / "b.h5").epoch == 3
 
 
 def test_option_mix_ups_are_usage_errors(files, tmp_path):
     data, _ = files
     runner = CliRunner()
     result = runner.invoke(cli, train_args(data, tmp_path / "x.h5", "--hidden", "5"))
-    assert_error(result, "--hidden is for --model rbm", code=2)
+    assert_error(result, "--hidden is for the RBM models, not flows", code=2)
     result = runner.invoke(cli, ["train", str(data), "--layers", "3", "-o",
                                  str(tmp_path / "x.h5")])
     assert_error(result, "--layers is for flow models (--model nice|realnvp|glow|maf)", code=2)

@@ -25,7 +25,10 @@ from rbmcli.datasets import load_dataset, write_dataset
 from rbmcli.modelfile import load_model
 
 # Small, fast and learnable: 20 updates per epoch.
-FAST = ["--hidden", "16", "--batch-size", "20", "--lr", "0.1", "--no-pictures"]
+FAST = ["--hidden", "16", "--batch-size", "20", "--lr", "0.1", "--lr-final", "0.1",
+        "--no-pictures"]
+"""Small, quick runs at a constant learning rate (so a run resumed with a larger
+--epochs total is the same as a straight one)."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -119,11 +122,12 @@ def test_train_writes_model_following_the_schema(work):
     assert int(a["format_version"]) == 1
     assert a["rbm_version"] == __version__
     assert a["model_type"] == "bernoulli-rbm"
-    assert a["binarization"] == "threshold"
+    assert a["binarization"] == "stochastic"          # the default for rbm
     assert a["dtype"] == "float32"
     assert tuple(a["image_shape"]) == (8, 8)
     hp = json.loads(a["hyperparameters"])
-    assert hp["n_hidden"] == 16 and hp["method"] == "cd" and hp["steps"] == 1
+    assert hp["n_hidden"] == 16 and hp["method"] == "pcd" and hp["steps"] == 1
+    assert hp["centering"] is True
     assert hp["epochs"] == 3 and hp["batch_size"] == 20 and hp["lr"] == 0.1
     assert m["weights"].shape == (64, 16) and m["weights"].dtype == np.float32
     assert m["visible_bias"].shape == (64,) and m["hidden_bias"].shape == (16,)
@@ -145,9 +149,9 @@ def test_train_writes_model_following_the_schema(work):
     mf = load_model("m.h5")
     assert mf.epoch == 3 and mf.image_shape == (8, 8)
     np.testing.assert_array_equal(mf.model.weights, m["weights"])
-    # the training mean image (of the threshold-binarised training data) is kept
+    # the training mean image is kept (pixels are 0 or 255: any binarisation agrees)
     train_images = load_dataset("d.h5").images
-    np.testing.assert_allclose(mf.data_mean, (train_images >= 128).mean(axis=0))
+    np.testing.assert_allclose(mf.data_mean, train_images.mean(axis=0) / 255)
 
 
 def test_schedule_options_reach_the_model_and_info(work):
@@ -159,8 +163,8 @@ def test_schedule_options_reach_the_model_and_info(work):
     np.testing.assert_allclose(mf.history["lr"], [0.1, 0.06, 0.02])
     np.testing.assert_allclose(mf.history["momentum"], [0.5, 0.9, 0.9])
     line = invoke("info", "m.h5").output.splitlines()[5]
-    assert line.startswith("training\tcd (1 steps), lr 0.1 -> 0.02, momentum 0.9 (0.5 for 1 "
-                           "epochs), batch 20, ")
+    assert line.startswith("training\tpcd (1 steps), lr 0.1 -> 0.02, momentum 0.9 (0.5 for 1 "
+                           "epochs), centered, batch 20, ")
 
 
 def test_info_prints_the_model(work):
@@ -169,8 +173,9 @@ def test_info_prints_the_model(work):
     assert_ok(result)
     lines = result.output.splitlines()
     assert lines[:5] == ["model\tbernoulli-rbm", "visible\t64 (8x8 images)", "hidden\t16",
-                         "dtype\tfloat32", "binarization\tthreshold"]
-    assert lines[5].startswith("training\tcd (1 steps), lr 0.1, momentum 0.5, batch 20, ")
+                         "dtype\tfloat32", "binarization\tstochastic"]
+    assert lines[5].startswith("training\tpcd (1 steps), lr 0.1, momentum 0.5, centered, "
+                               "batch 20, ")
     assert "epochs\t2" in lines
     assert any(line.startswith("last epoch\tmser train ") and "valid" in line
                and "free-energy gap" in line for line in lines)
@@ -241,8 +246,10 @@ def test_every_method_lowers_the_reconstruction_error(work, method):
 
 
 @pytest.mark.parametrize("method", [["--cd", "1"], ["--pcd", "2"], ["--pt", "3"],
-                                    ["--cd", "1", "--binarize", "stochastic"]],
-                         ids=["cd1", "pcd2", "pt3", "cd1-stochastic"])
+                                    ["--cd", "1", "--binarize", "stochastic"],
+                                    ["--pcd", "1", "--centering", "--momentum", "0.9",
+                                     "--momentum-warmup", "1"]],
+                         ids=["cd1", "pcd2", "pt3", "cd1-stochastic", "pcd1-centered-scheduled"])
 def test_resume_gives_the_same_model_as_a_straight_run(work, method):
     assert_ok(train(*method, output="straight.h5", epochs=4))
     assert_ok(train(*method, output="m.h5", epochs=2))
@@ -273,11 +280,12 @@ def test_pt_resume_after_an_odd_number_of_updates(work):
 @pytest.mark.parametrize("args, message", [
     (["--hidden", "8"], "m.h5: checkpoint has --hidden 16, not 8"),
     (["--batch-size", "10"], "m.h5: checkpoint has --batch-size 20, not 10"),
-    (["--pcd", "1"], "m.h5: checkpoint was trained with --cd, not --pcd"),
-    (["--cd", "3"], "m.h5: checkpoint has --cd 1, not 3"),
+    (["--cd", "1"], "m.h5: checkpoint was trained with --pcd, not --cd"),
+    (["--pcd", "3"], "m.h5: checkpoint has --pcd 1, not 3"),
     (["--dtype", "float64"], "m.h5: checkpoint has --dtype float32, not float64"),
-    (["--lr-final", "0.01"], "m.h5: checkpoint has --lr-final None, not 0.01"),
+    (["--lr-final", "0.01"], "m.h5: checkpoint has --lr-final 0.1, not 0.01"),
     (["--momentum-warmup", "2"], "m.h5: checkpoint has --momentum-warmup 0, not 2"),
+    (["--no-centering"], "m.h5: checkpoint has --centering True, not False"),
 ])
 def test_resume_with_a_conflicting_option_is_refused(work, args, message):
     assert_ok(train(epochs=1))

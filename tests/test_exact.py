@@ -341,7 +341,8 @@ def test_gradient_is_data_minus_long_chain_statistics(model8x5):
     # Monte Carlo error of the model term, so the same SEs apply.
     W2, b2, c2 = W.copy(), b.copy(), c.copy()
     apply_update(W2, np.ascontiguousarray(W2.T), b2, c2, np.zeros_like(W), np.zeros_like(b),
-                 np.zeros_like(c), data, HP_data, V, HP, 1.0, 0.0, 0.0, 0.0)
+                 np.zeros_like(c), data, HP_data, V, HP, 1.0, 0.0, 0.0, 0.0, np.zeros(0),
+                 np.zeros(0))
     se_W = prods.std(0, ddof=1).reshape(nv, nh) / np.sqrt(N)
     se_b = Vf.std(0, ddof=1) / np.sqrt(N)
     se_c = HP.std(0, ddof=1) / np.sqrt(N)

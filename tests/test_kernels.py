@@ -590,6 +590,25 @@ def test_active_by_column():
     assert rows.shape == (0,)
 
 
+PLAIN = {dt: (np.zeros(0, dt), np.zeros(0, dt)) for dt in (np.float32, np.float64)}
+"""The offsets that ask apply_update for the plain (uncentered) gradient."""
+
+
+def centered_update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, l1, mu, lam):
+    """The centered step, computed in centered coordinates and mapped back (float64):
+    G = <(v-mu)(h-lam)^T>+ - <(v-mu)(h-lam)^T>- - priors; gb = g_b - G lam;
+    gc = g_c - G^T mu."""
+    W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, mu, lam = ref._f64(
+        W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, mu, lam)
+    lr, mom, l2, l1 = map(float, (lr, mom, l2, l1))
+    G = ((Vp - mu).T @ (HPp - lam) / len(Vp) - (Vn - mu).T @ (HPn - lam) / len(Vn)
+         - l2 * W - l1 * np.sign(W))
+    gb = Vp.mean(0) - Vn.mean(0) - G @ lam
+    gc = HPp.mean(0) - HPn.mean(0) - G.T @ mu
+    vW, vb, vc = mom * vW + lr * G, mom * vb + lr * gb, mom * vc + lr * gc
+    return W + vW, b + vb, c + vc, vW, vb, vc
+
+
 def update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, l1):
     """The formula of apply_update's docstring, in float64."""
     W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn = ref._f64(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn)
@@ -619,12 +638,56 @@ def test_apply_update(dtype, l1):
     lr, mom, l2 = dtype(0.1), dtype(0.5), dtype(0.001)
     expected = update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, l1)
     before = snapshot(Vp, HPp, Vn, HPn)
-    apply_update(W, WT, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, dtype(l1))
+    apply_update(W, WT, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, dtype(l1), *PLAIN[dtype])
     assert_unchanged(before, (Vp, HPp, Vn, HPn))
     for got, exp in zip((W, b, c, vW, vb, vc), expected):
         assert got.dtype == dtype
         np.testing.assert_allclose(got, exp, **TOL[dtype])
     np.testing.assert_array_equal(WT, W.T)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("l1, Bn", [(0.0, 25), (0.01, 25), (0.0, 19)])
+def test_apply_update_centered(dtype, l1, Bn):
+    """Paired batches (B+ == B-) and unpaired ones, with and without the L1 prior."""
+    rng = np.random.default_rng(35)
+    nv, nh, B = 37, 13, 25
+    W, WT, b, c = make_model(36, nv, nh, dtype)
+    vW = (0.01 * rng.normal(size=(nv, nh))).astype(dtype)
+    vb = (0.01 * rng.normal(size=nv)).astype(dtype)
+    vc = (0.01 * rng.normal(size=nh)).astype(dtype)
+    Vp, Vn = binary(rng, (B, nv)), binary(rng, (Bn, nv))
+    HPp, HPn = rng.random((B, nh)).astype(dtype), rng.random((Bn, nh)).astype(dtype)
+    mu, lam = rng.random(nv).astype(dtype), rng.random(nh).astype(dtype)
+    lr, mom, l2 = dtype(0.1), dtype(0.5), dtype(0.001)
+    expected = centered_update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2,
+                                         l1, mu, lam)
+    plain = update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, l1)
+    apply_update(W, WT, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, dtype(l1), mu, lam)
+    for got, exp, other in zip((W, b, c, vW, vb, vc), expected, plain):
+        np.testing.assert_allclose(got, exp, **TOL[dtype])
+        assert not np.allclose(exp, other, **TOL[dtype])      # centering changes the step
+    np.testing.assert_array_equal(WT, W.T)
+
+
+def test_centered_step_is_the_centered_models_gradient_step():
+    """lr = 1, no momentum: mapped to centered coordinates (b' = b + W lam,
+    c' = c + W^T mu) the new parameters are the old centered ones plus the centered
+    gradient <(v-mu)(h-lam)^T>+ - <...>-, mean(V+) - mean(V-), mean(HP+) - mean(HP-)."""
+    rng = np.random.default_rng(37)
+    nv, nh = 20, 6
+    W, WT, b, c = make_model(38, nv, nh, np.float64)
+    mu, lam = rng.random(nv), rng.random(nh)
+    W0, bc0, cc0 = W.copy(), b + W @ lam, c + W.T @ mu
+    z = lambda *s: np.zeros(s)  # noqa: E731
+    Vp, Vn = binary(rng, (8, nv)), binary(rng, (8, nv))
+    HPp, HPn = rng.random((8, nh)), rng.random((8, nh))
+    apply_update(W, WT, b, c, z(nv, nh), z(nv), z(nh), Vp, HPp, Vn, HPn, 1.0, 0.0, 0.0, 0.0,
+                 mu, lam)
+    G = (Vp - mu).T @ (HPp - lam) / 8 - (Vn - mu).T @ (HPn - lam) / 8
+    np.testing.assert_allclose(W - W0, G, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(b + W @ lam - bc0, Vp.mean(0) - Vn.mean(0), atol=1e-12)
+    np.testing.assert_allclose(c + W.T @ mu - cc0, HPp.mean(0) - HPn.mean(0), atol=1e-12)
 
 
 def test_apply_update_plain_gradient_step():
@@ -637,7 +700,8 @@ def test_apply_update_plain_gradient_step():
     z = lambda *s: np.zeros(s)  # noqa: E731
     Vp, Vn = binary(rng, (8, nv)), binary(rng, (5, nv))
     HPp, HPn = rng.random((8, nh)), rng.random((5, nh))
-    apply_update(W, WT, b, c, z(nv, nh), z(nv), z(nh), Vp, HPp, Vn, HPn, 1.0, 0.0, 0.0, 0.0)
+    apply_update(W, WT, b, c, z(nv, nh), z(nv), z(nh), Vp, HPp, Vn, HPn, 1.0, 0.0, 0.0, 0.0,
+                 *PLAIN[np.float64])
     np.testing.assert_allclose(W - W0, Vp.T @ HPp / 8 - Vn.T @ HPn / 5, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(b - b0, Vp.mean(0) - Vn.mean(0), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(c - c0, HPp.mean(0) - HPn.mean(0), rtol=1e-12, atol=1e-14)
@@ -681,8 +745,14 @@ def test_results_do_not_depend_on_thread_count(threads_1_and_2):
         W2, WT2, b2, c2 = W.copy(), WT.copy(), b.copy(), c.copy()
         vel = [np.full_like(x, 0.01) for x in (W, b, c)]
         apply_update(W2, WT2, b2, c2, *vel, V0, HPl, V, HP, np.float32(0.1), np.float32(0.9),
-                     np.float32(1e-3), np.float32(1e-4))
+                     np.float32(1e-3), np.float32(1e-4), *PLAIN[np.float32])
         out["update"] = (W2, WT2, b2, c2, *vel)
+        W2, WT2, b2, c2 = W.copy(), WT.copy(), b.copy(), c.copy()
+        vel = [np.full_like(x, 0.01) for x in (W, b, c)]
+        apply_update(W2, WT2, b2, c2, *vel, V0, HPl, V, HP, np.float32(0.1), np.float32(0.9),
+                     np.float32(1e-3), np.float32(1e-4), V0.mean(0).astype(np.float32),
+                     HPl.mean(0))
+        out["centered"] = (W2, WT2, b2, c2, *vel)
         return out
 
     one, two = threads_1_and_2(run_all)

@@ -203,7 +203,7 @@ def test_data_file_is_not_a_model(tmp_path):
     (setattr_("format_version", 0),
      f"expected model format version 1, found 0 (written by rbm {__version__}; "
      "upgrade rbm to read it)"),
-    (setattr_("model_type", "gaussian-rbm"), "unsupported model type 'gaussian-rbm'"),
+    (setattr_("model_type", "banana-rbm"), "unsupported model type 'banana-rbm'"),
     (replace("visible_bias", np.zeros(11, np.float32)),
      "inconsistent shapes: weights (12, 5), visible_bias (11,), hidden_bias (5,)"),
     (replace("hidden_bias", np.zeros((5, 1), np.float32)),

@@ -125,6 +125,21 @@ def test_train_options_round_trip():
     assert TrainOptions(chains=12).n_chains == 12
 
 
+def test_centering_trains_and_tracks_the_hidden_mean():
+    plain, _, m_plain = run(epochs=3)
+    model, trainer, metrics = run(epochs=3, centering=True)
+    again, _, _ = run(epochs=3, centering=True)
+    np.testing.assert_array_equal(model.weights, again.weights)       # seeded
+    assert not np.allclose(model.weights, plain.weights)
+    assert model.is_finite()
+    assert metrics[-1]["mser_train"] < metrics[0]["mser_train"]
+    st = trainer.state
+    np.testing.assert_allclose(st["offset_visible"], trainer.train.mean(), rtol=1e-6)
+    # the running mean has moved from 0.5 towards the mean of P(h | data)
+    hp = model.hidden_probs(trainer.eval_train).mean(axis=0)
+    assert np.abs(st["offset_hidden"] - hp).mean() < np.abs(0.5 - hp).mean()
+
+
 def test_schedule_linear_learning_rate_and_momentum_warmup():
     opts = TrainOptions(epochs=5, lr=0.1, lr_final=0.02, momentum=0.9, momentum_warmup=2)
     got = [opts.schedule(e) for e in range(6)]

@@ -100,6 +100,9 @@ class Results:
         return next((r for r in self.records if r["key"] == key), None)
 
     def put(self, record):
+        # re-read first: several scripts of one experiment may run side by side
+        if self.path.exists():
+            self.records = json.loads(self.path.read_text())
         self.records = [r for r in self.records if r["key"] != record["key"]] + [record]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.records, indent=1, sort_keys=True))

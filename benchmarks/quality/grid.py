@@ -2,8 +2,8 @@
 
 Hidden units 50, 100, 300, 500; priors uniform (none), Gaussian (L2) and Laplace (L1)
 with strengths 1e-3, 1e-4, 1e-5, 1e-6: 36 RBMs, each trained by PCD-1 for 20 epochs
-with the schedule of `improvements` (lr 0.01 decayed to 0, momentum 0.5 then 0.9) on
-stochastically binarised MNIST, then scored on the test set: log-likelihood by AIS
+with the recipe of `improvements` (centered gradient, lr 0.05 decayed linearly to 0,
+momentum 0.5) on stochastically binarised MNIST, then scored on the test set: log-likelihood by AIS
 (100 runs, 14,500 steps; forward only, to keep the grid affordable), MSER, and the
 first 100 filters as a picture (``out/grid-<key>-filters.png``).
 
@@ -27,8 +27,8 @@ def main():
         for prior, prior_args in PRIORS:
             key = f"h{hidden}-{prior}"
             train_and_score(results, key, [
-                "--hidden", hidden, "--pcd", 1, "--lr", 0.01, "--lr-final", 0,
-                "--momentum", 0.9, "--momentum-warmup", 5, "--binarize", "stochastic",
+                "--hidden", hidden, "--pcd", 1, "--centering", "--lr", 0.05, "--lr-final", 0,
+                "--momentum", 0.5, "--binarize", "stochastic",
                 "--epochs", args.epochs, *prior_args], OUT / f"grid-{key}.h5", args.threads,
                 bracket=False, extra={"hidden": hidden, "prior": prior})
 

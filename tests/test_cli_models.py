@@ -1,0 +1,348 @@
+"""``rbm train --model grbm|dbn`` and sample, inpaint, score, info, transform on those model
+files, through Click's CliRunner on tiny data (8x8 grey blobs, 400 + 100 images)."""
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from rbmcli.cli import cli
+from rbmcli.datasets import write_dataset
+from rbmcli.dbn import DBN
+from rbmcli.grbm import GaussianRBM
+from rbmcli.model_samplers import samplers_for
+from rbmcli.modelfile import load_model, save_model
+
+from clihelpers import assert_error, assert_ok
+
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
+FAST = ["--batch-size", "20", "--no-pictures"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """d.h5 (train 400, test 100 grey 8x8 images), g.h5 (GRBM), b.h5 (DBN 16,8,12) and
+    gd.h5 (DBN with a Gaussian first layer), trained once for the module."""
+    import os
+    path = tmp_path_factory.mktemp("models")
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        rng = np.random.default_rng(0)
+        protos = rng.random((4, 64))
+
+        def blobs(n):
+            idx = rng.integers(0, 4, n)
+            x = np.clip(protos[idx] + 0.1 * rng.standard_normal((n, 64)), 0, 1)
+            return (x * 255).astype(np.uint8), idx.astype(np.uint8)
+
+        (tr, tl), (te, tel) = blobs(400), blobs(100)
+        write_dataset("d.h5", {"train": {"images": tr, "labels": tl, "image_shape": (8, 8)},
+                               "test": {"images": te, "labels": tel, "image_shape": (8, 8)}})
+        assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 16, "--epochs", 3,
+                         "-o", "g.h5", "--validate", "d.h5:test", *FAST))
+        assert_ok(invoke("train", "d.h5", "--model", "dbn", "--hidden", "16,8,12", "--epochs", 2,
+                         "--lr", 0.1, "-o", "b.h5", *FAST))
+        assert_ok(invoke("train", "d.h5", "--model", "dbn", "--visible", "gaussian", "--hidden",
+                         "16,8", "--epochs", 2, "--lr", 0.01, "-o", "gd.h5", *FAST))
+    finally:
+        os.chdir(old)
+    return path
+
+
+@pytest.fixture
+def work(folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    return folder
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_grbm_file_schema(work):
+    with h5py.File("g.h5", "r") as f:
+        assert f.attrs["model_type"] == "gaussian-rbm"
+        assert f.attrs["binarization"] == "none"
+        assert f["log_sigma"].shape == (64,) and f["standardize_std"].shape == (64,)
+        assert np.all(f["standardize_std"][()] >= 0.1)
+        assert len(f["history/sigma_mean"]) == 3
+    mf = load_model("g.h5")
+    assert isinstance(mf.model, GaussianRBM) and mf.model.n_hidden == 16
+
+
+def test_dbn_file_schema(work):
+    with h5py.File("b.h5", "r") as f:
+        assert f.attrs["model_type"] == "dbn"
+        assert sorted(f["layers"]) == ["0", "1", "2"]
+        assert f["layers/1"].attrs["model_type"] == "bernoulli-rbm"
+        assert f["layers/2/weights"].shape == (8, 12)
+        assert f["history/layer"][()].tolist() == [0, 0, 1, 1, 2, 2]
+    mf = load_model("b.h5")
+    assert isinstance(mf.model, DBN) and mf.model.hidden_sizes == [16, 8, 12]
+    gd = load_model("gd.h5").model
+    assert isinstance(gd.layers[0], GaussianRBM) and gd.hidden_sizes == [16, 8]
+
+
+@pytest.mark.parametrize("name", ["g.h5", "b.h5", "gd.h5"])
+def test_round_trip_is_exact(work, tmp_path, name):
+    mf = load_model(name)
+    save_model(tmp_path / "x.h5", mf)
+    back = load_model(tmp_path / "x.h5")
+    layers = getattr(mf.model, "layers", [mf.model])
+    for a, b in zip(layers, getattr(back.model, "layers", [back.model])):
+        assert type(a) is type(b)
+        for key in ("weights", "visible_bias", "hidden_bias", "log_sigma"):
+            if hasattr(a, key):
+                np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+        if hasattr(a, "standardizer"):
+            np.testing.assert_array_equal(a.standardizer.std, b.standardizer.std)
+
+
+def test_info(work):
+    out = invoke("info", "g.h5").output
+    assert "model\tgaussian-rbm" in out and "sigma\tmean" in out
+    out = invoke("info", "b.h5").output
+    assert "hidden\t16,8,12" in out
+    assert "layers\tbernoulli-rbm 64-16, bernoulli-rbm 16-8, bernoulli-rbm 8-12" in out
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_grbm_learns_and_sigma_moves(work):
+    mf = load_model("g.h5")
+    assert mf.history["mser_train"][-1] < mf.history["mser_train"][0]
+    assert not np.allclose(mf.model.sigma, 1.0)
+
+
+def test_grbm_resume_matches_an_uninterrupted_run(work, tmp_path):
+    for args in (("-o", tmp_path / "a.h5", "--epochs", 3),
+                 ("-o", tmp_path / "b.h5", "--epochs", 2)):
+        assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--pcd", 1, *args,
+                         *FAST))
+    assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 3,
+                     *FAST))
+    a, b = load_model(tmp_path / "a.h5").model, load_model(tmp_path / "b.h5").model
+    for key in ("weights", "log_sigma", "visible_bias"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+
+
+def test_dbn_resume_across_a_layer_boundary(work, tmp_path):
+    common = ("--model", "dbn", "--hidden", "8,6", "--lr", 0.1, *FAST)
+    assert_ok(invoke("train", "d.h5", "-o", tmp_path / "a.h5", "--epochs", 2, *common))
+    # stop after layer 0 (epoch 2 of 4) by interrupting: emulate with a 1-epoch-per-layer file
+    assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--epochs", 2, *common))
+    full = load_model(tmp_path / "a.h5")
+    # cut b.h5 back to its state after layer 0 and resume it
+    part = load_model(tmp_path / "b.h5")
+    part.model = DBN(part.model.layers[:1])
+    part.epoch = 2
+    part.state, part.rng_state = {}, None
+    # the first layer's weights are those of the finished layer 0 of the full run
+    np.testing.assert_array_equal(part.model.layers[0].weights, full.model.layers[0].weights)
+    save_model(tmp_path / "b.h5", part)
+    result = invoke("info", tmp_path / "b.h5")
+    assert "training: 1 of 2 layers done" in result.output
+    assert_error(invoke("sample", "-m", tmp_path / "b.h5", "-o", tmp_path / "s.png"),
+                 f"{tmp_path / 'b.h5'}: the DBN is still in training (2 epochs over 1 of 2 "
+                 "layers); finish it with 'rbm train --resume'")
+    assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
+                     *FAST))
+    resumed = load_model(tmp_path / "b.h5")
+    for la, lb in zip(full.model.layers, resumed.model.layers):
+        np.testing.assert_array_equal(la.weights, lb.weights)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden", "5,5"], "--hidden H1,H2,...: a list of layer sizes is for --model dbn"),
+    (["--model", "dbn", "--hidden", "5"],
+     "--model dbn needs two or more layer sizes, e.g. --hidden 500,500,2000"),
+    (["--sigma", "fixed"], "--sigma and --sigma-lr are for Gaussian visible units "
+                           "(--model grbm, or --model dbn --visible gaussian)"),
+    (["--model", "grbm", "--visible", "gaussian"], "--visible is for --model dbn"),
+    (["--model", "grbm", "--centering"],
+     "--centering is for binary visible units, not --model grbm or --visible gaussian"),
+])
+def test_bad_option_combinations(work, tmp_path, args, message):
+    result = invoke("train", "d.h5", "-o", tmp_path / "x.h5", *args)
+    assert_error(result, message, code=2)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_hidden_sizes_are_checked(work, tmp_path):
+    result = invoke("train", "d.h5", "-o", tmp_path / "x.h5", "--model", "dbn", "--hidden",
+                    "5,0")
+    assert_error(result, "Invalid value for '--hidden': 0 is not in the range x>=1.", code=2)
+
+
+def test_resume_with_another_model_type(work, tmp_path):
+    import shutil
+    shutil.copy("g.h5", tmp_path / "g.h5")
+    result = invoke("train", "d.h5", "-o", tmp_path / "g.h5", "--resume", "--epochs", 5,
+                    "--model", "rbm")
+    assert_error(result, f"{tmp_path / 'g.h5'}: checkpoint is a gaussian-rbm, not --model rbm")
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+@pytest.mark.parametrize("name", ["g.h5", "b.h5", "gd.h5"])
+@pytest.mark.parametrize("method", ["gibbs", "pt", "mf"])
+def test_sample_writes_pixels_and_reload_gives_identical_samples(work, tmp_path, name,
+                                                                 method):
+    out = [tmp_path / f"s{k}.h5" for k in range(2)]
+    for path in out:
+        assert_ok(invoke("sample", "-m", name, "-n", 6, "--steps", 20, "--method", method,
+                         "--seed", 3, "-o", path))
+    with h5py.File(out[0], "r") as f0, h5py.File(out[1], "r") as f1:
+        a, b = f0["images"][()], f1["images"][()]
+        assert a.shape == (6, 64) and a.min() >= 0 and a.max() <= 1
+        np.testing.assert_array_equal(a, b)
+        assert f0["states/images"].shape == (6, 64)
+    # the same samples from the model in memory (before any file round trip)
+    mf = load_model(name)
+    rng = np.random.default_rng(3)
+    V0 = (rng.random((6, 64)) < 0.5).astype(np.uint8)
+    res = samplers_for(mf.model)[method](mf.model, V0, 20, rng)
+    np.testing.assert_allclose(res.images, a, rtol=0, atol=1e-6)
+
+
+def test_grbm_samples_are_in_pixel_units_near_the_data(work):
+    """Gibbs samples of the GRBM, mapped back to pixels, have the data's mean image to
+    within a loose tolerance (the untrained model would give the same; this checks units)."""
+    mf = load_model("g.h5")
+    rng = np.random.default_rng(0)
+    res = samplers_for(mf.model)["gibbs"](mf.model, rng.random((200, 64)), 200, rng)
+    with h5py.File("d.h5", "r") as f:
+        mean = f["train/images"][()].mean(axis=0) / 255
+    assert np.abs(res.images.mean(axis=0) - mean).mean() < 0.1
+
+
+@pytest.mark.parametrize("name", ["g.h5", "b.h5", "gd.h5"])
+def test_inpaint_data_file(work, tmp_path, name):
+    result = invoke("inpaint", "d.h5:test", "-m", name, "-n", 10, "--steps", 20, "--samples",
+                    2, "-o", tmp_path / "p.png")
+    assert_ok(result)
+    lines = dict(line.split("\t") for line in result.stdout.splitlines())
+    assert float(lines["error_unknown"]) >= 0 and float(lines["error_mean_image"]) >= 0
+    assert (tmp_path / "p.png").exists()
+
+
+def test_dbn_inpaint_keeps_the_known_pixels(work):
+    mf = load_model("b.h5")
+    rng = np.random.default_rng(0)
+    V0 = (rng.random((5, 64)) < 0.5).astype(np.uint8)
+    known = np.zeros(64, bool)
+    known[:32] = True
+    res = samplers_for(mf.model)["gibbs"](mf.model, V0, 10, rng, clamp=known)
+    np.testing.assert_array_equal(res.images[:, :32], V0[:, :32])
+
+
+def test_dbn_inpaint_other_methods_are_refused(work, tmp_path):
+    result = invoke("inpaint", "d.h5:test", "-m", "b.h5", "-n", 2, "--method", "pt",
+                    "-o", tmp_path / "p.png")
+    assert_error(result, "a dbn fills images by its up-down Gibbs scheme only, not --method "
+                         "pt; use --method gibbs")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def scores(*args):
+    result = invoke("score", *args)
+    assert_ok(result)
+    return {k: v for k, v in (line.split("\t") for line in result.stdout.splitlines())}
+
+
+def test_score_grbm_exact_and_ais_agree(work):
+    exact = scores("d.h5:test", "-m", "g.h5", "--ll", "--mser")
+    assert exact["log_z_method"] == "exact"
+    ais = scores("d.h5:test", "-m", "g.h5", "--ais", "--ais-runs", 50, "--ais-steps", 500)
+    assert abs(float(ais["log_z"]) - float(exact["log_z"])) < max(
+        4 * float(ais["log_z_sd"]), 0.01)
+    mf = load_model("g.h5")
+    ll_pixels = float(exact["ll"]) + mf.model.standardizer.log_jacobian
+    assert float(exact["ll_pixels"]) == pytest.approx(ll_pixels, abs=1e-6)
+    assert 0 < float(exact["mser_pixels"]) < 0.2
+
+
+def test_score_dbn_bound(work):
+    s = scores("d.h5:test", "-m", "b.h5", "--ll")
+    assert s["log_z_method_top"] == "exact" and s["bound_samples"] == "10"
+    assert float(s["ll_bound"]) < 0
+    default = scores("d.h5:test", "-m", "b.h5")
+    assert set(default) == {"n", "mser"}
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("b.h5", ["--free-energy"], "--free-energy: a dbn has no free energy of v; --ll gives its "
+                                "lower bound"),
+    ("g.h5", ["--pseudo-ll"], "--pseudo-ll is for Bernoulli RBMs, not a gaussian-rbm"),
+    ("g.h5", ["--bracket"], "--bracket (reverse AIS) is for Bernoulli RBMs, not a gaussian-rbm"),
+])
+def test_score_options_that_do_not_apply(work, name, args, message):
+    assert_error(invoke("score", "d.h5:test", "-m", name, *args), message, code=2)
+
+
+# --------------------------------------------------------------------------- transform
+
+
+def test_transform_every_group_and_one_layer(work, tmp_path):
+    assert_ok(invoke("transform", "d.h5", "-m", "b.h5", "-o", tmp_path / "f.h5"))
+    mf = load_model("b.h5")
+    with h5py.File(tmp_path / "f.h5", "r") as f, h5py.File("d.h5", "r") as d:
+        assert f["train/images"].shape == (400, 12) and f["test/images"].shape == (100, 12)
+        np.testing.assert_array_equal(f["test/labels"][()], d["test/labels"][()])
+        bits = (d["test/images"][()] >= 128).astype(np.uint8)
+        np.testing.assert_allclose(f["test/images"][()], mf.model.up(bits)[-1], atol=1e-6)
+    assert_ok(invoke("transform", "d.h5:test", "-m", "g.h5", "--layer", 1, "-o",
+                     tmp_path / "g.h5"))
+    with h5py.File(tmp_path / "g.h5", "r") as f:
+        assert f["images"].shape == (100, 16)
+    assert_error(invoke("transform", "d.h5", "-m", "b.h5", "--layer", 4, "-o",
+                        tmp_path / "x.h5"), "--layer 4: the model has 3 hidden layers", code=2)
+
+
+@pytest.mark.parametrize("name, edit, message", [
+    ("g.h5", lambda f: f.__delitem__("log_sigma"), "model file lacks dataset 'log_sigma'"),
+    ("g.h5", lambda f: f.__setitem__("standardize_std", np.zeros(64)) if not
+     f.__delitem__("standardize_std") else None, "standardize_std must be positive"),
+    ("b.h5", lambda f: f.__delitem__("layers/1/weights") or f.__setitem__(
+        "layers/1/weights", np.zeros((7, 8), np.float32)),
+     "layer 1: inconsistent shapes: weights (7, 8), visible_bias (16,), hidden_bias (8,)"),
+    ("b.h5", lambda f: f["layers/2"].attrs.__setitem__("model_type", "gaussian-rbm"),
+     "layer 2: model file lacks dataset 'log_sigma'"),
+    ("b.h5", lambda f: f.__delitem__("layers"), "dbn model file lacks group 'layers/0'"),
+], ids=["no-log-sigma", "zero-std", "layer-shape", "gaussian-upper-layer", "no-layers"])
+def test_bad_model_files(work, tmp_path, name, edit, message):
+    import shutil
+    path = tmp_path / name
+    shutil.copy(name, path)
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    assert_error(invoke("sample", "-m", path, "-o", tmp_path / "s.png"), f"{path}: {message}")
+
+
+def test_dbn_resume_refuses_other_epochs(work, tmp_path):
+    import shutil
+    shutil.copy("b.h5", tmp_path / "b.h5")
+    result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 3)
+    assert_error(result, f"{tmp_path / 'b.h5'}: a DBN resumes with the --epochs per layer it "
+                         "started with (2), not 3")
+    result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2)
+    assert_error(result, f"{tmp_path / 'b.h5'}: already trained: 3 layers x 2 epochs")
+
+
+def test_grbm_and_dbn_layers_follow_the_lr_schedule(work, tmp_path):
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 4, "--epochs", 3, "--lr",
+                     0.01, "--lr-final", 0.001, "-o", tmp_path / "g.h5", *FAST))
+    np.testing.assert_allclose(load_model(tmp_path / "g.h5").history["lr"], [0.01, 0.0055, 0.001])
+    assert_ok(invoke("train", "d.h5", "--model", "dbn", "--hidden", "4,4", "--epochs", 2,
+                     "--lr", 0.01, "--lr-final", 0.001, "-o", tmp_path / "b.h5", *FAST))
+    np.testing.assert_allclose(load_model(tmp_path / "b.h5").history["lr"],
+                               [0.01, 0.001, 0.01, 0.001])

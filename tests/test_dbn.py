@@ -1,0 +1,149 @@
+"""Deep Belief Networks: layer shapes, the up and down passes, and the variational lower
+bound against the exact log-likelihood of tiny DBNs computed by enumeration."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rbmcli.dbn import DBN
+from rbmcli.errors import InputError
+from rbmcli.grbm import GaussianRBM
+from rbmcli.model import BernoulliRBM
+from rbmcli.partition import log_partition_exact
+
+import reference as ref
+
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
+
+def rbm(nv, nh, rng, scale=1.0):
+    return BernoulliRBM(scale * rng.standard_normal((nv, nh)), rng.standard_normal(nv) * 0.5,
+                        rng.standard_normal(nh) * 0.5)
+
+
+def tiny_dbn(sizes=(5, 4, 3, 3), seed=0, gaussian=False):
+    rng = np.random.default_rng(seed)
+    layers = [rbm(a, b, rng) for a, b in zip(sizes[:-1], sizes[1:])]
+    if gaussian:
+        first = layers[0]
+        layers[0] = GaussianRBM(0.5 * first.weights, first.visible_bias, first.hidden_bias,
+                                0.2 * rng.standard_normal(sizes[0]))
+    return DBN(layers)
+
+
+def states(n):
+    return np.array(list(itertools.product([0, 1], repeat=n)), np.float64)
+
+
+def exact_joint_terms(dbn, v):
+    """log p(v, h_1, ..., h_{L-1}) (tensor over the enumerated hidden states) and the
+    recognition log q(h | v), both float64, for a binary first layer; by plain NumPy."""
+    L = len(dbn.layers)
+    top = dbn.top
+    log_z = ref.log_partition(top.weights, top.visible_bias, top.hidden_bias)
+    layers = dbn.layers
+    hs = [states(layer.n_hidden) for layer in layers[:-1]]
+    results = []
+    for combo in itertools.product(*[range(len(h)) for h in hs]):
+        h = [hs[k][i] for k, i in enumerate(combo)]
+        below = [v] + h
+        logp = 0.0
+        logq = 0.0
+        for k in range(L - 1):
+            W, b, c = (np.asarray(a, np.float64) for a in (layers[k].weights,
+                                                          layers[k].visible_bias,
+                                                          layers[k].hidden_bias))
+            x, y = below[k], below[k + 1]
+            pv = ref.sigmoid(b + W @ y)            # p(x | y), generative
+            logp += np.sum(x * np.log(pv) + (1 - x) * np.log1p(-pv))
+            qh = ref.sigmoid(c + x @ W)            # q(y | x), recognition
+            logq += np.sum(y * np.log(qh) + (1 - y) * np.log1p(-qh))
+        logp += -ref.free_energy(below[-1][None], top.weights, top.visible_bias,
+                                 top.hidden_bias)[0] - log_z
+        results.append((logp, logq))
+    return np.array(results)
+
+
+def test_layer_shapes_are_checked():
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputError, match="layer 0 has 4 hidden units but layer 1 has 3"):
+        DBN([rbm(5, 4, rng), rbm(3, 2, rng)])
+    g = GaussianRBM(np.zeros((3, 3)), np.zeros(3), np.zeros(3), np.zeros(3))
+    with pytest.raises(InputError, match="layer 1 of a DBN must be a Bernoulli RBM"):
+        DBN([rbm(5, 3, rng), g])
+    d = tiny_dbn()
+    assert d.n_visible == 5 and d.hidden_sizes == [4, 3, 3]
+
+
+def test_up_pass_composes_the_hidden_conditionals():
+    d = tiny_dbn()
+    V = (np.random.default_rng(1).random((6, 5)) < 0.5).astype(np.uint8)
+    P = d.up(V)
+    assert [p.shape for p in P] == [(6, 4), (6, 3), (6, 3)]
+    h1 = ref.hidden_probs(V, d.layers[0].weights, d.layers[0].hidden_bias)
+    h2 = ref.hidden_probs(h1, d.layers[1].weights, d.layers[1].hidden_bias)
+    assert np.allclose(P[0], h1, atol=1e-6) and np.allclose(P[1], h2, atol=1e-6)
+
+
+def test_down_pass_samples_the_generative_conditionals():
+    """Mean image over many down passes from fixed top-level states h_2 = sum over h_1 of
+    p(h_1 | h_2) P(v | h_1), by enumeration."""
+    d = tiny_dbn(sizes=(5, 4, 3, 2))
+    h2 = np.array([1, 0, 1], np.uint8)
+    W1, b1 = d.layers[1].weights.astype(np.float64), d.layers[1].visible_bias
+    W0, b0 = d.layers[0].weights.astype(np.float64), d.layers[0].visible_bias
+    p_h1 = ref.sigmoid(b1 + W1 @ h2)
+    exact = np.zeros(5)
+    for h1 in states(4):
+        w = np.prod(np.where(h1 == 1, p_h1, 1 - p_h1))
+        exact += w * ref.sigmoid(b0 + W0 @ h1)
+    n = 20000
+    images = d.down(np.repeat(h2[None], n, axis=0), np.random.default_rng(0))
+    assert images.shape == (n, 5)
+    se = images.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(images.mean(axis=0) - exact) < 4.5 * se + 1e-9)
+    mf = d.down(h2[None].astype(np.float64), None, mean_field=True)
+    assert np.allclose(mf[0], ref.sigmoid(b0 + W0 @ p_h1), atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (4, 3, 3, 2)], ids=["2-layer", "3-layer"])
+def test_bound_against_exact_log_likelihood(sizes):
+    d = tiny_dbn(sizes=sizes, seed=2)
+    top = d.top
+    log_z = log_partition_exact(top)
+    rng = np.random.default_rng(3)
+    V = (rng.random((3, sizes[0])) < 0.5).astype(np.uint8)
+    samples = 4000
+    bound, mc_sd = d.log_likelihood_bound(V, log_z, np.random.default_rng(4), samples=samples)
+    for i, v in enumerate(V.astype(np.float64)):
+        terms = exact_joint_terms(d, v)
+        logp, logq = terms[:, 0], terms[:, 1]
+        exact_ll = np.logaddexp.reduce(logp)
+        q = np.exp(logq)
+        assert q.sum() == pytest.approx(1.0)
+        expected_bound = np.sum(q * (logp - logq))
+        assert expected_bound <= exact_ll + 1e-12
+        assert exact_ll - expected_bound > 1e-3      # not tight by accident
+        assert abs(bound[i] - expected_bound) < 4.5 * mc_sd[i]
+        assert mc_sd[i] < 0.05
+
+
+def test_gaussian_first_layer_bound_is_below_the_exact_log_likelihood():
+    """log p(v) = log sum_{h1, h2} p(v | h1) p_top(h1) with Gaussian p(v | h1), exactly."""
+    d = tiny_dbn(sizes=(3, 4, 2), gaussian=True, seed=5)
+    g, top = d.layers[0], d.top
+    log_z = log_partition_exact(top)
+    V = np.random.default_rng(0).standard_normal((4, 3))
+    H1 = states(4)
+    log_ptop = -ref.free_energy(H1, top.weights, top.visible_bias, top.hidden_bias) - log_z
+    bound, mc_sd = d.log_likelihood_bound(V, log_z, np.random.default_rng(1), samples=3000)
+    for i, v in enumerate(V):
+        log_pv = g.visible_log_density(np.repeat(v[None], len(H1), axis=0), H1)
+        exact_ll = np.logaddexp.reduce(log_pv + log_ptop)
+        assert bound[i] <= exact_ll + 4.5 * mc_sd[i]
+        # the expected bound, by enumeration over h1
+        q = np.prod(np.where(H1 == 1, g.hidden_probs(v[None])[0], 1 - g.hidden_probs(v[None])[0]),
+                    axis=1)
+        expected = np.sum(q * (log_pv + log_ptop - np.log(q)))
+        assert abs(bound[i] - expected) < 4.5 * mc_sd[i]
