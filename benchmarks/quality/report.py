@@ -130,8 +130,11 @@ def section_figures(out):
     out += ["## Inpainting and generation", ""]
     if not rec:
         return out + ["Command: `python benchmarks/quality/figures.py`.", "", "*not run*", ""]
-    out += [f"Model: `{rec['model']}` (best AIS of `rbm500`). Command: "
-            "`python benchmarks/quality/figures.py`.", "",
+    source = ("the best AIS of `rbm500`" if rec["model_from"] != "given" else
+              "given with `--model`")
+    out += [f"Model: `{rec['model']}` ({source}). Command: "
+            f"`python benchmarks/quality/figures.py"
+            + (f" --model {rec['model']}`." if rec["model_from"] == "given" else "`."), "",
             f"A six cut in half (test image {rec['six_index']}, bottom half transparent): "
             "each row is the observed half, 6 completions, and the posterior mean.", ""]
     for m in ("gibbs", "pt", "mf"):
