@@ -14,8 +14,6 @@ from datetime import datetime, timezone
 
 from common import HERE, RESULTS
 
-HIDDEN = (50, 100, 300, 500)
-
 
 def load(name):
     path = RESULTS / f"{name}.json"
@@ -64,6 +62,9 @@ def section_rbm500(out):
     out += ["| method | AIS ll | sd(log Z) | reverse ll | gap | test MSER | training | "
             "scoring | published |", "|---|---|---|---|---|---|---|---|---|"]
     out += [ll_row(k, r) for k, r in rec.items()]
+    from rbm500 import ANCHORS, configs
+    missing = [k for k in configs(100) if k not in rec]
+    out += [f"| {k} | not run yet | | | | | | | {fmt(ANCHORS.get(k))} |" for k in missing]
     return out + [""] + commands(rec)
 
 
@@ -97,9 +98,8 @@ def section_grid(out):
             "Command: `python benchmarks/quality/grid.py`.", ""]
     if not rec:
         return out + ["*not run*", ""]
-    priors = sorted({r["prior"] for r in rec.values()},
-                    key=lambda p: (p != "none", p[:2], -float(p[3:]) if p != "none" else 0))
-    hidden = [h for h in HIDDEN if any(r["hidden"] == h for r in rec.values())]
+    from grid import HIDDEN as hidden, PRIORS
+    priors = [p for p, _ in PRIORS]
     for title, field, spec in (("Test log-likelihood (AIS, nats)", "ll", ".2f"),
                                ("Test MSER", "mser", ".4f")):
         out += [f"**{title}**", "", "| prior | " + " | ".join(f"{h} hidden" for h in hidden)
@@ -110,7 +110,8 @@ def section_grid(out):
             out.append(f"| {p} | " + " | ".join(cells) + " |")
         out.append("")
     total = sum(r["train_seconds"] + r["score_seconds"] for r in rec.values())
-    out += [f"Wall-clock for the {len(rec)} runs: {minutes(total)} (training and scoring).",
+    out += [f"Wall-clock for the {len(rec)} of {len(hidden) * len(priors)} runs done so far: "
+            f"{minutes(total)} (training and scoring; `-`: not run yet).",
             "", "**Filters** (first 100 hidden units, no prior and the strongest priors):", ""]
     for h in hidden:
         row = []
