@@ -63,11 +63,8 @@ def stored_flow_type(path):
 @contextlib.contextmanager
 def blas_threads(n):
     """Limit BLAS (OpenBLAS/MKL) to ``n`` threads inside the block (threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=n, user_api="blas"):
         yield
 

@@ -134,6 +134,30 @@ class DiagonalScale(ActNorm):
 
 
 # ------------------------------------------------------------------------ LU linear
+
+def lu_decompose(a):
+    """``a = P @ L @ U`` by Gaussian elimination with partial pivoting (the convention of
+    ``scipy.linalg.lu``, without needing SciPy).
+
+    a: (n, n). Returns P (n, n) permutation, L (n, n) unit lower triangular, U (n, n)
+    upper triangular, float64.
+    """
+    u = np.array(a, dtype=np.float64)
+    n = u.shape[0]
+    lower = np.eye(n)
+    rows = np.arange(n)
+    for k in range(n - 1):
+        i = k + int(np.argmax(np.abs(u[k:, k])))
+        if i != k:
+            u[[k, i], :] = u[[i, k], :]
+            lower[[k, i], :k] = lower[[i, k], :k]
+            rows[[k, i]] = rows[[i, k]]
+        if u[k, k] != 0.0:
+            lower[k + 1:, k] = u[k + 1:, k] / u[k, k]
+            u[k + 1:, k:] -= np.outer(lower[k + 1:, k], u[k, k:])
+    return np.eye(n)[rows].T, lower, np.triu(u)
+
+
 class LULinear(Transform):
     """An invertible linear map ``y = x W^T`` with ``W = P L (U + diag(sign exp(logdiag)))``
     (the vector form of Glow's invertible 1x1 convolution): P a fixed permutation, L unit
@@ -148,14 +172,12 @@ class LULinear(Transform):
     kind = "lu_linear"
 
     def __init__(self, dim, dtype=np.float32, rng=None):
-        import scipy.linalg
-
         super().__init__(dtype)
         self.config = {"dim": int(dim)}
         self.factor_scale = 1.0 / np.sqrt(dim)
         rng = rng if rng is not None else np.random.default_rng(0)
         q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
-        p, lower, upper = scipy.linalg.lu(q)
+        p, lower, upper = lu_decompose(q)
         diag = np.diag(upper)
         self.buffers = {"perm": np.argmax(p, axis=1).astype(np.int64),
                         "sign": np.sign(diag).astype(self.dtype)}
@@ -191,14 +213,13 @@ class LULinear(Transform):
         return y, ld, (x, a, lower, upper)
 
     def inverse(self, y):
-        import scipy.linalg
-
         y = _c(y, self.dtype)
         lower, upper = self._factors()
         b = np.empty_like(y)
         b[:, self.buffers["perm"]] = y
-        a = scipy.linalg.solve_triangular(lower, b.T, lower=True, unit_diagonal=True)
-        x = scipy.linalg.solve_triangular(upper, a, lower=False)
+        # triangular solves in float64 (LAPACK's general solver; D is at most a few thousand)
+        a = np.linalg.solve(lower.astype(np.float64), b.T.astype(np.float64))
+        x = np.linalg.solve(upper.astype(np.float64), a)
         return _c(x.T, self.dtype), np.full(len(y), -self.params["logdiag"].sum(dtype=np.float64))
 
     def backward(self, cache, gy, gld):

@@ -200,3 +200,16 @@ def test_maf_is_autoregressive_in_its_order():
     masked = t.mlp.params["w0"] == 0
     t.load({**t.params, "w0": np.ones_like(t.params["w0"])}, {})
     assert (t.params["w0"][masked] == 0).all()  # loading keeps the masks
+
+
+def test_lu_decompose_is_a_pivoted_factorisation():
+    from rbmcli.flow_layers import lu_decompose
+    rng = np.random.default_rng(5)
+    for n in (1, 3, 17):
+        a = rng.standard_normal((n, n))
+        p, lower, upper = lu_decompose(a)
+        np.testing.assert_allclose(p @ lower @ upper, a, atol=1e-12)
+        np.testing.assert_array_equal(np.sort(p.sum(0)), np.ones(n))      # a permutation
+        np.testing.assert_array_equal(np.diag(lower), np.ones(n))
+        assert np.allclose(np.triu(lower, 1), 0) and np.allclose(np.tril(upper, -1), 0)
+        assert (np.abs(lower) <= 1 + 1e-12).all()                         # partial pivoting
