@@ -120,6 +120,22 @@ def test_grbm_learns_and_sigma_moves(work):
     assert not np.allclose(mf.model.sigma, 1.0)
 
 
+def test_grbm_fixed_sigma_init_is_kept_and_stored(work, tmp_path):
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--epochs", 2,
+                     "--sigma", "fixed", "--sigma-init", 0.4, "-o", tmp_path / "s.h5", *FAST))
+    mf = load_model(tmp_path / "s.h5")
+    np.testing.assert_array_equal(mf.model.log_sigma, np.float32(np.log(0.4)))
+    assert mf.hyperparameters["sigma_init"] == 0.4
+
+
+@pytest.mark.parametrize("value", [0.05, 5.5])
+def test_sigma_init_outside_the_clipped_range_is_refused(work, tmp_path, value):
+    result = invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--epochs", 1,
+                    "-o", tmp_path / "e.h5", "--sigma-init", value, *FAST)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1].startswith("Error: Invalid value for '--sigma-init'")
+
+
 def test_grbm_resume_matches_an_uninterrupted_run(work, tmp_path):
     for args in (("-o", tmp_path / "a.h5", "--epochs", 3),
                  ("-o", tmp_path / "b.h5", "--epochs", 2)):
@@ -163,8 +179,10 @@ def test_dbn_resume_across_a_layer_boundary(work, tmp_path):
     (["--hidden", "5,5"], "--hidden H1,H2,...: a list of layer sizes is for --model dbn"),
     (["--model", "dbn", "--hidden", "5"],
      "--model dbn needs two or more layer sizes, e.g. --hidden 500,500,2000"),
-    (["--sigma", "fixed"], "--sigma and --sigma-lr are for Gaussian visible units "
-                           "(--model grbm, or --model dbn --visible gaussian)"),
+    (["--sigma", "fixed"], "--sigma, --sigma-lr and --sigma-init are for Gaussian visible "
+                           "units (--model grbm, or --model dbn --visible gaussian)"),
+    (["--sigma-init", "0.5"], "--sigma, --sigma-lr and --sigma-init are for Gaussian visible "
+                              "units (--model grbm, or --model dbn --visible gaussian)"),
     (["--model", "grbm", "--visible", "gaussian"], "--visible is for --model dbn"),
     (["--model", "grbm", "--centering"],
      "--centering is for binary visible units, not --model grbm or --visible gaussian"),
