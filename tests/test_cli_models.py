@@ -88,6 +88,31 @@ def test_dbn_file_schema(work):
     assert isinstance(gd.layers[0], GaussianRBM) and gd.hidden_sizes == [16, 8]
 
 
+def test_dbn_centering_reaches_every_layer(work, tmp_path):
+    """--centering trains every binary layer with the centered gradient: the weights differ
+    from the plain run's in every layer, and the checkpointed visible offset of the last
+    layer is the mean of that layer's training input (the up pass of the data)."""
+    from rbmcli.datasets import load_dataset
+    from rbmcli.train_dbn import DBNTrainOptions, first_layer_rows
+
+    common = ("d.h5", "--model", "dbn", "--hidden", "16,8,12", "--epochs", 2, "--lr", 0.1,
+              "--pcd", 1, *FAST)
+    assert_ok(invoke("train", *common, "-o", tmp_path / "p.h5"))
+    assert_ok(invoke("train", *common, "--centering", "-o", tmp_path / "c.h5"))
+    plain, cent = load_model(tmp_path / "p.h5"), load_model(tmp_path / "c.h5")
+    assert cent.hyperparameters["centering"] is True
+    opts = DBNTrainOptions.from_dict(cent.hyperparameters)
+    assert all(opts.layer_options(k).centering for k in range(3))
+    for lp, lc in zip(plain.model.layers, cent.model.layers):
+        assert not np.allclose(lp.weights, lc.weights)
+    x = first_layer_rows(load_dataset("d.h5").images, opts, cent.model.layers[0])[1]
+    for layer in cent.model.layers[:2]:
+        x = layer.hidden_probs(x)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        offset = f["state/offset_visible"][()]
+    np.testing.assert_allclose(offset, x.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["g.h5", "b.h5", "gd.h5"])
 def test_round_trip_is_exact(work, tmp_path, name):
     mf = load_model(name)
