@@ -46,7 +46,7 @@ def check_output(output, resume, force):
 
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
-          "model_kind", "visible", "sigma", "sigma_lr")
+          "model_kind", "visible", "sigma", "sigma_lr", "sigma_init")
 DEFAULT_LR = {"rbm": 0.05, "grbm": 0.005, "dbn": 0.05}
 RBM_DEFAULTS = dict(method=("pcd", 1), epochs=100, lr_final=0.0, centering=True,
                     binarize="stochastic")
@@ -73,7 +73,10 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
               show_default=True, help="dbn: the first layer's visible units (gaussian: a "
               "Gaussian RBM on standardised pixels).")
 @click.option("--sigma", type=click.Choice(["learn", "fixed"]), default="learn",
-              show_default=True, help="grbm: learn per-pixel sigma, or fix sigma = 1.")
+              show_default=True, help="grbm: learn per-pixel sigma, or keep it at --sigma-init.")
+@click.option("--sigma-init", type=click.FloatRange(min=0.1, max=5.0), default=1.0,
+              show_default=True, help="grbm: the initial sigma of every pixel in standardised "
+              "units (with --sigma fixed, the sigma used throughout).")
 @click.option("--sigma-lr", type=FiniteFloat(min=0), default=0.1, show_default=True,
               help="grbm: learning rate of log sigma as a fraction of --lr.")
 @click.option("--cd", type=click.IntRange(min=1), help="CD-K: K Gibbs sweeps from the data "
@@ -119,9 +122,9 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @flow_train_options
 @click.pass_context
-def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, cd, pcd, pt, epochs,
-          batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1, centering, chains, seed,
-          dtype, binarize, validate, resume, force, threads, pictures, **flow):
+def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, sigma_init, cd, pcd,
+          pt, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1, centering,
+          chains, seed, dtype, binarize, validate, resume, force, threads, pictures, **flow):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).
 
@@ -173,7 +176,8 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, cd, p
         lr_final = defaults["lr_final"]
     centering = defaults["centering"] if centering is None else centering
     binarize = binarize or defaults["binarize"]
-    options = _model_options(model_kind, hidden, visible, sigma, sigma_lr, given, resume)
+    options = _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given,
+                             resume)
     options.update(method=method, steps=steps, epochs=epochs, batch_size=batch_size,
                    lr=lr if lr is not None else DEFAULT_LR[model_kind], lr_final=lr_final,
                    momentum=momentum, momentum_warmup=momentum_warmup, l2=l2, l1=l1,
@@ -207,7 +211,7 @@ def run_to_the_end(run, resume_command, pictures):
         run.write_pictures()
 
 
-def _model_options(model_kind, hidden, visible, sigma, sigma_lr, given, resume):
+def _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given, resume):
     """The options that depend on --model; UsageError for options of another model. With
     --resume, the options not typed come from the checkpoint."""
     options = {"model": model_kind}
@@ -227,13 +231,15 @@ def _model_options(model_kind, hidden, visible, sigma, sigma_lr, given, resume):
     if gaussian and "centering" in given:
         raise click.UsageError("--centering is for binary visible units, not --model grbm or "
                                "--visible gaussian")
-    if not gaussian and ({"sigma", "sigma_lr"} & given):
-        raise click.UsageError("--sigma and --sigma-lr are for Gaussian visible units "
+    if not gaussian and ({"sigma", "sigma_lr", "sigma_init"} & given):
+        raise click.UsageError("--sigma, --sigma-lr and --sigma-init are for Gaussian visible "
+                               "units "
                                "(--model grbm, or --model dbn --visible gaussian)")
     if not resume and gaussian:
-        options.update(sigma=sigma, sigma_lr=sigma_lr)
+        options.update(sigma=sigma, sigma_lr=sigma_lr, sigma_init=sigma_init)
     if not resume and model_kind == "dbn":
         options["visible"] = visible
-    typed = {"sigma": sigma, "sigma_lr": sigma_lr, "visible": visible}
+    typed = {"sigma": sigma, "sigma_lr": sigma_lr, "sigma_init": sigma_init,
+             "visible": visible}
     options.update({name: value for name, value in typed.items() if name in given})
     return options

@@ -128,11 +128,17 @@ class GaussianRBM(WeightShape):
                              f"{self.standardizer.mean.shape}")
 
     @classmethod
-    def initialize(cls, n_visible, n_hidden, rng, dtype=np.float32, standardizer=None):
-        """``W ~ N(0, 0.01^2)``, ``b = 0``, ``c = 0``, ``sigma = 1`` (standardised data)."""
+    def initialize(cls, n_visible, n_hidden, rng, dtype=np.float32, standardizer=None,
+                   sigma=1.0):
+        """``W ~ N(0, 0.01^2)``, ``b = 0``, ``c = 0``, every ``sigma_i = sigma`` (default 1,
+        the data's std after standardisation); ``sigma`` must lie in the clipped range."""
+        if not np.exp(LOG_SIGMA_MIN) * (1 - 1e-9) <= sigma <= np.exp(LOG_SIGMA_MAX) * (1 + 1e-9):
+            raise InputError(f"sigma {sigma} is outside [{np.exp(LOG_SIGMA_MIN):g}, "
+                             f"{np.exp(LOG_SIGMA_MAX):g}]")
         weights = (0.01 * rng.standard_normal((n_visible, n_hidden))).astype(dtype)
         zeros = np.zeros(n_visible, dtype)
-        return cls(weights, zeros, np.zeros(n_hidden, dtype), zeros.copy(), standardizer)
+        log_sigma = np.full(n_visible, np.log(sigma), dtype)
+        return cls(weights, zeros, np.zeros(n_hidden, dtype), log_sigma, standardizer)
 
     @property
     def sigma(self):

@@ -16,7 +16,10 @@ a separate, smaller learning rate for ``z`` (``sigma_lr`` times the epoch's lear
 which follows the ``lr_final`` and ``momentum_warmup`` schedule), every gradient
 entry clipped to ``[-grad_clip, grad_clip]``, and ``z`` clipped to
 [:data:`rbmcli.grbm.LOG_SIGMA_MIN`, :data:`rbmcli.grbm.LOG_SIGMA_MAX`] after each update.
-With ``sigma = "fixed"``, ``z`` stays 0 (sigma = 1 on standardised data).
+``z`` starts at ``log(sigma_init)`` (default 1, the data's own std); with
+``sigma = "fixed"`` it stays there. A fixed sigma below 1 makes the model's visible noise
+smaller than the data's variance, so the hidden units must explain it (Hinton's practical
+guide: unit-variance Gaussian visible units make learning hard).
 
 Negative statistics: CD-k runs k Gibbs sweeps from the batch; PCD-k keeps persistent
 chains; PT keeps ``steps`` replicas per chain at inverse temperatures linearly spaced from 1
@@ -41,7 +44,8 @@ class GaussianTrainOptions(TrainOptions):
 
     model: str = "grbm"
     lr: float = 0.005
-    sigma: str = "learn"      # "learn" or "fixed" (sigma = 1)
+    sigma: str = "learn"      # "learn" or "fixed" (at sigma_init)
+    sigma_init: float = 1.0   # initial sigma of every pixel (standardised units)
     sigma_lr: float = 0.1     # learning rate of log sigma, as a fraction of lr
     grad_clip: float = 1.0    # every gradient entry is clipped to [-grad_clip, grad_clip]
     binarize: str = "none"
@@ -72,7 +76,7 @@ def new_grbm(options, images):
     rng = np.random.default_rng(options.seed)
     std = Standardizer.fit(as_unit_float(images, np.float64))
     return GaussianRBM.initialize(images.shape[1], options.n_hidden, rng,
-                                  np.dtype(options.dtype).type, std)
+                                  np.dtype(options.dtype).type, std, sigma=options.sigma_init)
 
 
 class GaussianTrainer(Trainer):

@@ -88,6 +88,31 @@ def test_dbn_file_schema(work):
     assert isinstance(gd.layers[0], GaussianRBM) and gd.hidden_sizes == [16, 8]
 
 
+def test_dbn_centering_reaches_every_layer(work, tmp_path):
+    """--centering trains every binary layer with the centered gradient: the weights differ
+    from the plain run's in every layer, and the checkpointed visible offset of the last
+    layer is the mean of that layer's training input (the up pass of the data)."""
+    from rbmcli.datasets import load_dataset
+    from rbmcli.train_dbn import DBNTrainOptions, first_layer_rows
+
+    common = ("d.h5", "--model", "dbn", "--hidden", "16,8,12", "--epochs", 2, "--lr", 0.1,
+              "--pcd", 1, *FAST)
+    assert_ok(invoke("train", *common, "-o", tmp_path / "p.h5"))
+    assert_ok(invoke("train", *common, "--centering", "-o", tmp_path / "c.h5"))
+    plain, cent = load_model(tmp_path / "p.h5"), load_model(tmp_path / "c.h5")
+    assert cent.hyperparameters["centering"] is True
+    opts = DBNTrainOptions.from_dict(cent.hyperparameters)
+    assert all(opts.layer_options(k).centering for k in range(3))
+    for lp, lc in zip(plain.model.layers, cent.model.layers):
+        assert not np.allclose(lp.weights, lc.weights)
+    x = first_layer_rows(load_dataset("d.h5").images, opts, cent.model.layers[0])[1]
+    for layer in cent.model.layers[:2]:
+        x = layer.hidden_probs(x)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        offset = f["state/offset_visible"][()]
+    np.testing.assert_allclose(offset, x.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["g.h5", "b.h5", "gd.h5"])
 def test_round_trip_is_exact(work, tmp_path, name):
     mf = load_model(name)
@@ -118,6 +143,22 @@ def test_grbm_learns_and_sigma_moves(work):
     mf = load_model("g.h5")
     assert mf.history["mser_train"][-1] < mf.history["mser_train"][0]
     assert not np.allclose(mf.model.sigma, 1.0)
+
+
+def test_grbm_fixed_sigma_init_is_kept_and_stored(work, tmp_path):
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--epochs", 2,
+                     "--sigma", "fixed", "--sigma-init", 0.4, "-o", tmp_path / "s.h5", *FAST))
+    mf = load_model(tmp_path / "s.h5")
+    np.testing.assert_array_equal(mf.model.log_sigma, np.float32(np.log(0.4)))
+    assert mf.hyperparameters["sigma_init"] == 0.4
+
+
+@pytest.mark.parametrize("value", [0.05, 5.5])
+def test_sigma_init_outside_the_clipped_range_is_refused(work, tmp_path, value):
+    result = invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--epochs", 1,
+                    "-o", tmp_path / "e.h5", "--sigma-init", value, *FAST)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1].startswith("Error: Invalid value for '--sigma-init'")
 
 
 def test_grbm_resume_matches_an_uninterrupted_run(work, tmp_path):
@@ -162,8 +203,10 @@ def test_dbn_resume_across_a_layer_boundary(work, tmp_path):
     (["--hidden", "5,5"], "--hidden H1,H2,...: a list of layer sizes is for --model dbn"),
     (["--model", "dbn", "--hidden", "5"],
      "--model dbn needs two or more layer sizes, e.g. --hidden 500,500,2000"),
-    (["--sigma", "fixed"], "--sigma and --sigma-lr are for Gaussian visible units "
-                           "(--model grbm, or --model dbn --visible gaussian)"),
+    (["--sigma", "fixed"], "--sigma, --sigma-lr and --sigma-init are for Gaussian visible "
+                           "units (--model grbm, or --model dbn --visible gaussian)"),
+    (["--sigma-init", "0.5"], "--sigma, --sigma-lr and --sigma-init are for Gaussian visible "
+                              "units (--model grbm, or --model dbn --visible gaussian)"),
     (["--model", "grbm", "--visible", "gaussian"], "--visible is for --model dbn"),
     (["--model", "grbm", "--centering"],
      "--centering is for binary visible units, not --model grbm or --visible gaussian"),

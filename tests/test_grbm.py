@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
+from rbmcli.errors import InputError
 from rbmcli.grbm import GaussianRBM, Standardizer, LOG_SIGMA_MAX, LOG_SIGMA_MIN, STD_FLOOR
 from rbmcli.grbm_partition import ais_log_partition, log_partition_exact
 from rbmcli.train_grbm import (GaussianTrainer, GaussianTrainOptions, StandardizedData,
@@ -270,6 +271,29 @@ def test_fixed_sigma_stays_one():
     trainer, model = make_trainer(sigma="fixed")
     trainer.run_epoch()
     assert np.all(model.log_sigma == 0)
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.5, 5.0])
+def test_fixed_sigma_stays_at_sigma_init(sigma):
+    trainer, model = make_trainer(sigma="fixed", sigma_init=sigma)
+    want = model.dtype.type(np.log(sigma))
+    assert np.all(model.log_sigma == want)
+    trainer.run_epoch()
+    assert np.all(model.log_sigma == want)
+    assert np.isfinite(trainer.evaluate(0)["mser_train"])
+
+
+def test_learned_sigma_starts_at_sigma_init_and_moves():
+    trainer, model = make_trainer(sigma_init=0.5)
+    assert np.allclose(model.sigma, 0.5)
+    trainer.run_epoch()
+    assert not np.allclose(model.sigma, 0.5)
+
+
+@pytest.mark.parametrize("sigma", [0.05, 6.0])
+def test_initial_sigma_outside_the_clipped_range_is_refused(sigma):
+    with pytest.raises(InputError, match="outside"):
+        GaussianRBM.initialize(4, 2, np.random.default_rng(0), sigma=sigma)
 
 
 def test_snapshot_restore_repeats_an_epoch_exactly():
