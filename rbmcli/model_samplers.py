@@ -32,7 +32,7 @@ from .dbn import DBN
 from .errors import InputError
 from .grbm import GaussianRBM
 from .samplers import (DAMPING, SAMPLERS, SampleResult, _as_states, _check, _check_burn_in,
-                       _frame_rng, _RunningMean, checkpoints, ladder)
+                       _frame_rng, _RunningMean, checkpoints, ladder, sweep_stops)
 
 
 def samplers_for(model):
@@ -74,9 +74,7 @@ def grbm_gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, bur
     if on_step:
         on_step(0, X0.astype(model.dtype))
     running = _RunningMean(burn_in, V.shape)
-    marks = set(checkpoints(steps))
-    stops = sorted(marks | set(range(burn_in + 1, steps + 1))) if burn_in is not None \
-        else sorted(marks)
+    stops, marks = sweep_stops(steps, burn_in)
     done = 0
     for end in stops:
         V, HP = model.gibbs(V, end - done, rng, clamp=clamp)

@@ -170,6 +170,14 @@ class _RunningMean:
         return _with_known(self.total / self.count, V, clamp)
 
 
+def sweep_stops(steps, burn_in):
+    """Where a chunked Gibbs run stops: the :func:`checkpoints`, and every sweep after
+    ``burn_in`` (when it is given, for the running mean). Returns (stops, checkpoints)."""
+    marks = set(checkpoints(steps))
+    extra = set(range(burn_in + 1, steps + 1)) if burn_in is not None else set()
+    return sorted(marks | extra), marks
+
+
 def checkpoints(steps):
     """The steps after which ``on_step`` is called: every ``ceil(steps / FRAMES)``,
     and always ``steps`` itself (empty for ``steps == 0``)."""
@@ -206,10 +214,7 @@ def gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, burn_in=
     if on_step:
         on_step(0, V.astype(model.dtype))
     running = _RunningMean(burn_in, V.shape)
-    ends = checkpoints(steps)
-    marks = set(ends)
-    stops = sorted(marks | set(range(burn_in + 1, steps + 1))) if burn_in is not None \
-        else ends
+    stops, marks = sweep_stops(steps, burn_in)
     done = 0
     for end in stops:
         V, HP = model.gibbs(V, end - done, rng, clamp=clamp)
@@ -220,7 +225,7 @@ def gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, burn_in=
         if on_step and end in marks and end != steps:
             on_step(end, _gibbs_images(model, V, clamp, aux))
     images = _gibbs_images(model, V, clamp, rng)
-    if on_step and ends:
+    if on_step and marks:
         on_step(steps, images)
     return SampleResult(images=images, states=V, method="gibbs", steps=int(steps),
                         mean=running.result(V, clamp))
