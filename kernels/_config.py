@@ -11,6 +11,15 @@
   (see :mod:`kernels.rng`), not from per-thread streams.
 """
 
+import numba
+
+# Start Numba's thread pool now. Cached serial kernels that call parallel ones link
+# against the pool's scheduler symbols; a serial kernel calling a serial kernel that
+# calls a parallel one (a version of apply_update that did) aborted with "LLVM ERROR:
+# Symbol not found: allocate_sched" when loaded from the on-disk cache before any
+# parallel kernel had run (the numba#2439 family). Starting the pool costs nothing.
+numba.get_num_threads()
+
 FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 JIT = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")

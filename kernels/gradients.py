@@ -19,54 +19,46 @@ whole 64-byte lines of the transpose ``WT``.
 import numba
 import numpy as np
 
-from ._config import JIT, PARALLEL_JIT
+from ._config import INLINE, JIT, PARALLEL_JIT
 from ._rowops import gather_add
 
 BLOCK = 16  # visible units per parallel block: 16 float32 = one 64-byte line of WT
 
 
-@numba.njit(**JIT)
-def active_by_column(V):
-    """Compressed columns of a binary matrix.
-
-    V: (B, n) uint8. Returns ``(ptr, rows)``: ptr (n + 1,) int64 and rows (nnz,) int32,
-    so that the samples where column ``i`` is on are ``rows[ptr[i]:ptr[i + 1]]``,
-    in increasing order.
-    """
-    n_rows, n = V.shape
-    ptr = np.zeros(n + 1, np.int64)
-    for s in range(n_rows):
-        for i in range(n):
-            if V[s, i] != 0:
-                ptr[i + 1] += 1
-    for i in range(n):
-        ptr[i + 1] += ptr[i]
-    fill = ptr[:-1].copy()
-    rows = np.empty(ptr[n], np.int32)
-    for s in range(n_rows):
-        for i in range(n):
-            if V[s, i] != 0:
-                rows[fill[i]] = s
-                fill[i] += 1
-    return ptr, rows
-
-
-@numba.njit(**JIT)
-def _paired_columns(V_pos, V_neg):
-    """Split the active entries of two (B, n) binary matrices by column into
-    on-in-both, on-in-V_pos-only and on-in-V_neg-only samples (uint8 codes 3, 1, 2)."""
-    code = V_pos.astype(np.uint8)
+@numba.njit(**INLINE)
+def _block_lists(V_pos, V_neg, i0, i1, paired, both, n_both, pos, n_pos, neg, n_neg):
+    """The samples where each visible unit ``i0 <= i < i1`` is on, as three lists
+    (row ``i - i0`` of ``both``, ``pos``, ``neg``, each (BLOCK, B) int32, with counts
+    ``n_both``, ``n_pos``, ``n_neg`` (BLOCK,) int64): on in both ``V_pos[s]`` and
+    ``V_neg[s]`` (only when ``paired``), on in ``V_pos`` only, on in ``V_neg`` only;
+    each in increasing ``s``."""
+    n_both[:] = 0
+    n_pos[:] = 0
+    n_neg[:] = 0
     for s in range(V_pos.shape[0]):
-        for i in range(V_pos.shape[1]):
-            code[s, i] = np.uint8((V_pos[s, i] != 0) + 2 * (V_neg[s, i] != 0))
-    both = active_by_column(code == 3)
-    pos = active_by_column(code == 1)
-    neg = active_by_column(code == 2)
-    return both, pos, neg
+        for i in range(i0, i1):
+            r = i - i0
+            p = V_pos[s, i] != 0
+            q = paired and V_neg[s, i] != 0
+            if p and q:
+                both[r, n_both[r]] = s
+                n_both[r] += 1
+            elif p:
+                pos[r, n_pos[r]] = s
+                n_pos[r] += 1
+            elif q:
+                neg[r, n_neg[r]] = s
+                n_neg[r] += 1
+    if not paired:
+        for s in range(V_neg.shape[0]):
+            for i in range(i0, i1):
+                if V_neg[s, i] != 0:
+                    neg[i - i0, n_neg[i - i0]] = s
+                    n_neg[i - i0] += 1
 
 
 @numba.njit(**PARALLEL_JIT)
-def _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
+def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg,
                  inv_pos, inv_neg, lr, momentum, l2, l1, mu, lam, g_c, c_part):
     """The weight and visible-bias part of :func:`apply_update`, block by block.
 
@@ -76,28 +68,31 @@ def _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
     hidden-bias gradient ``g_c - G^T mu``.
     """
     nv, nh = W.shape
-    both_ptr, both_rows = both
-    pos_ptr, pos_rows = pos
-    neg_ptr, neg_rows = neg
+    b_max = max(V_pos.shape[0], V_neg.shape[0])
     zero = np.zeros(nh, W.dtype)
     centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
         g_both = np.empty(nh, W.dtype)
         g_pos = np.empty(nh, W.dtype)
         g_neg = np.empty(nh, W.dtype)
+        both = np.empty((BLOCK, b_max), np.int32)
+        pos = np.empty((BLOCK, b_max), np.int32)
+        neg = np.empty((BLOCK, b_max), np.int32)
+        n_both = np.empty(BLOCK, np.int64)
+        n_pos = np.empty(BLOCK, np.int64)
+        n_neg = np.empty(BLOCK, np.int64)
         i0 = blk * BLOCK
         i1 = min(nv, i0 + BLOCK)
+        _block_lists(V_pos, V_neg, i0, i1, paired, both, n_both, pos, n_pos, neg, n_neg)
         for i in range(i0, i1):
-            q0, q1 = both_ptr[i], both_ptr[i + 1]
-            p0, p1 = pos_ptr[i], pos_ptr[i + 1]
-            n0, n1 = neg_ptr[i], neg_ptr[i + 1]
-            gather_add(D, both_rows[q0:q1], q1 - q0, zero, g_both)
-            gather_add(HP_pos, pos_rows[p0:p1], p1 - p0, zero, g_pos)
-            gather_add(HP_neg, neg_rows[n0:n1], n1 - n0, zero, g_neg)
+            r = i - i0
+            gather_add(D, both[r], n_both[r], zero, g_both)
+            gather_add(HP_pos, pos[r], n_pos[r], zero, g_pos)
+            gather_add(HP_neg, neg[r], n_neg[r], zero, g_neg)
             w = W[i]
             vel = vel_W[i]
-            n_on_pos = (q1 - q0) + (p1 - p0)
-            n_on_neg = (q1 - q0) + (n1 - n0)
+            n_on_pos = n_both[r] + n_pos[r]
+            n_on_neg = n_both[r] + n_neg[r]
             g_b = n_on_pos * inv_pos - n_on_neg * inv_neg
             if centered:
                 mu_i = mu[i]
@@ -161,17 +156,10 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     scales[1] = 1.0 / V_neg.shape[0]
     inv_pos = scales[0]
     inv_neg = scales[1]
-    if V_pos.shape[0] == V_neg.shape[0]:
-        # D = HP+ - HP-, scaled so that (D + HP+ ...) * inv_pos is right when the
-        # scales are equal (they are: same batch size).
-        D = HP_pos - HP_neg
-        both, pos, neg = _paired_columns(V_pos, V_neg)
-    else:
-        D = np.empty((0, nh), W.dtype)
-        empty = np.zeros((V_pos.shape[0], W.shape[0]), np.bool_)
-        both = active_by_column(empty)
-        pos = active_by_column(V_pos)
-        neg = active_by_column(V_neg)
+    paired = V_pos.shape[0] == V_neg.shape[0]
+    # D = HP+ - HP-, scaled so that (D + HP+ ...) * inv_pos is right when the scales
+    # are equal (they are: same batch size).
+    D = HP_pos - HP_neg if paired else np.empty((0, nh), W.dtype)
     g_c = np.zeros(nh, np.float64)
     for s in range(HP_pos.shape[0]):
         for j in range(nh):
@@ -182,7 +170,7 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     centered = mu.shape[0] > 0
     n_blocks = (W.shape[0] + BLOCK - 1) // BLOCK if centered else 0
     c_part = np.zeros((n_blocks, nh), W.dtype)
-    _update_rows(W, WT, b, vel_W, vel_b, both, pos, neg, D, HP_pos, HP_neg,
+    _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg,
                  inv_pos, inv_neg, lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype),
                  c_part)
     for blk in range(n_blocks):

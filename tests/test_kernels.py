@@ -21,7 +21,7 @@ from kernels._sigmoid import sigmoid as nb_sigmoid
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
 from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
 from kernels.gibbs import gibbs_sweeps
-from kernels.gradients import active_by_column, apply_update
+from kernels.gradients import apply_update
 from kernels.rng import step_key, uniform
 from kernels.tempering import pt_swap_pass, pt_sweep
 
@@ -575,20 +575,6 @@ def test_pt_swap_acceptance_rate():
 
 
 # --------------------------------------------------------------------------- gradients
-
-def test_active_by_column():
-    rng = np.random.default_rng(26)
-    V = binary(rng, (29, 11), 0.3)
-    V[:, 4] = 0  # an empty column
-    ptr, rows = active_by_column(V)
-    assert ptr.dtype == np.int64 and rows.dtype == np.int32
-    np.testing.assert_array_equal(ptr, np.concatenate([[0], np.cumsum(V.sum(axis=0))]))
-    for i in range(11):
-        np.testing.assert_array_equal(rows[ptr[i]:ptr[i + 1]], np.flatnonzero(V[:, i]))
-    ptr, rows = active_by_column(np.zeros((0, 3), np.uint8))
-    np.testing.assert_array_equal(ptr, [0, 0, 0, 0])
-    assert rows.shape == (0,)
-
 
 PLAIN = {dt: (np.zeros(0, dt), np.zeros(0, dt)) for dt in (np.float32, np.float64)}
 """The offsets that ask apply_update for the plain (uncentered) gradient."""
