@@ -57,7 +57,8 @@ def shown(path):
 @click.option("--method", type=click.Choice(METHODS), default="gibbs", show_default=True,
               help="gibbs: block Gibbs; pt: parallel tempering; mf: mean-field fixed point.")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Sweeps (gibbs, pt) or iterations (mf) [default: 1000; mf 200].")
+              help="Sweeps (gibbs, pt) or iterations (mf) [default: 1000; mf 200; gibbs "
+                   "on a model trained with --cd K --cd-from noise: K].")
 @click.option("--init", "init", default="noise", show_default=True, metavar="noise|DATA",
               help="Start from white noise, or from the first N images of a data set "
                    "(FILE.h5[:GROUP] or -), binarised like the model's training data.")
@@ -107,7 +108,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     from .errors import InputError
     from .images import save_grid
     from .progress import ProgressBar
-    from .model_samplers import samplers_for
+    from .model_samplers import samplers_for, short_run_steps
     from .samplers import DEFAULT_STEPS, binarize_like, noise
 
     kind = output_kind(output)
@@ -115,10 +116,10 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
         raise click.UsageError("--replicas is for --method pt")
     check_folder(output)
     check_folder(gif)
-    steps = steps or DEFAULT_STEPS[method]
     model_file = resolve_model_path(model_path)
     mf = open_model(model_path)
     model = mf.model
+    steps = steps or short_run_steps(mf, method) or DEFAULT_STEPS[method]
     rng = np.random.default_rng(seed)
     if init == "noise":
         V0 = noise(count, model.n_visible, rng)

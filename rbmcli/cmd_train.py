@@ -46,7 +46,7 @@ def check_output(output, resume, force):
 
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
-          "model_kind", "visible", "sigma", "sigma_lr", "sigma_init")
+          "model_kind", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from")
 DEFAULT_LR = {"rbm": 0.05, "grbm": 0.005, "dbn": 0.05}
 RBM_DEFAULTS = dict(method=("pcd", 1), epochs=100, lr_final=0.0, centering=True,
                     binarize="stochastic")
@@ -84,6 +84,11 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
 @click.option("--pcd", type=click.IntRange(min=1), help="PCD-K: K sweeps of persistent chains "
               "[default for rbm: --pcd 1].")
 @click.option("--pt", type=click.IntRange(min=2), help="Parallel tempering with M temperatures.")
+@click.option("--cd-from", type=click.Choice(["data", "noise"]), default="data",
+              show_default=True, help="Where the --cd chains start each update. noise: white "
+              "noise, as `rbm sample` starts; the model learns to turn noise into data in K "
+              "sweeps (short-run MCMC, Nijkamp et al. 2019), and `rbm sample` then defaults to "
+              "K sweeps.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Total epochs (with --resume: the new total) [default: rbm 100, "
                    "otherwise 10].")
@@ -123,8 +128,8 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
 @flow_train_options
 @click.pass_context
 def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, sigma_init, cd, pcd,
-          pt, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1, centering,
-          chains, seed, dtype, binarize, validate, resume, force, threads, pictures, **flow):
+          pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
+          centering, chains, seed, dtype, binarize, validate, resume, force, threads, pictures, **flow):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).
 
@@ -171,6 +176,8 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, sigma
         model_kind = model_kind if "model_kind" in given else stored
     defaults = RBM_DEFAULTS if model_kind == "rbm" else OTHER_DEFAULTS
     method, steps = methods[0] if methods else defaults["method"]
+    if cd_from != "data" and method != "cd":
+        raise click.UsageError("--cd-from is for --cd")
     epochs = epochs if epochs is not None else defaults["epochs"]
     if "lr_final" not in given:
         lr_final = defaults["lr_final"]
@@ -181,7 +188,8 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, sigma
     options.update(method=method, steps=steps, epochs=epochs, batch_size=batch_size,
                    lr=lr if lr is not None else DEFAULT_LR[model_kind], lr_final=lr_final,
                    momentum=momentum, momentum_warmup=momentum_warmup, l2=l2, l1=l1,
-                   centering=centering, seed=seed, dtype=dtype, chains=chains or 0)
+                   centering=centering, seed=seed, dtype=dtype, chains=chains or 0,
+                   cd_from=cd_from)
     if model_kind != "grbm":
         options["binarize"] = binarize
     if model_kind == "dbn":

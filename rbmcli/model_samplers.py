@@ -153,6 +153,17 @@ def grbm_mean_field(model, V0, steps, rng, clamp=None, replicas=10, on_step=None
                         mean=None if burn_in is None else images.astype(np.float64))
 
 
+def short_run_steps(mf, method):
+    """K for Gibbs sampling from an RBM or Gaussian RBM trained with ``--cd K --cd-from
+    noise``: such a model learned to turn white noise into data in K sweeps, and longer
+    chains drift to the few modes of its stationary distribution. None otherwise."""
+    hyper = mf.hyperparameters
+    if (method == "gibbs" and mf.model.model_type in ("bernoulli-rbm", "gaussian-rbm")
+            and hyper.get("method") == "cd" and hyper.get("cd_from") == "noise"):
+        return int(hyper["steps"])
+    return None
+
+
 GRBM_SAMPLERS = {"gibbs": grbm_gibbs, "pt": grbm_parallel_tempering, "mf": grbm_mean_field}
 
 

@@ -189,25 +189,28 @@ class TrainingRun:
         self.saved_epoch = self.mf.epoch
 
     def write_pictures(self):
-        """OUTPUT-samples.png (64 Gibbs chains, 1000 sweeps from noise) and
-        OUTPUT-filters.png (the first 100 hidden units' weights)."""
+        """OUTPUT-samples.png (64 Gibbs chains from noise, 1000 sweeps, or K for a model
+        trained with ``--cd K --cd-from noise``) and OUTPUT-filters.png (the first 100
+        hidden units' weights)."""
         from .images import save_filters, save_grid
+        from .model_samplers import samplers_for, short_run_steps
+        from .samplers import noise
 
         stem = os.path.splitext(self.output)[0]
         model = self.mf.model
         rng = np.random.default_rng([self.trainer.options.seed, 3])
-        noise = (rng.random((64, model.n_visible)) < 0.5).astype(np.uint8)
+        steps = short_run_steps(self.mf, "gibbs") or 1000
+        start = noise(64, model.n_visible, rng)
         if model.model_type != "bernoulli-rbm":
-            from .model_samplers import samplers_for
-            samples = samplers_for(model)["gibbs"](model, noise, 1000, rng).images
+            samples = samplers_for(model)["gibbs"](model, start, steps, rng).images
         else:
-            chains, _ = model.gibbs(noise, 1000, rng)
+            chains, _ = model.gibbs(start, steps, rng)
             _, h = model.sample_hidden(chains, rng)
             samples = model.visible_probs(h)
         save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
         save_filters(f"{stem}-filters.png", model.weights, self.mf.image_shape)
-        self.log(f"wrote {self.output}, {stem}-samples.png (64 Gibbs chains, 1000 sweeps from "
-                 f"noise) and {stem}-filters.png")
+        self.log(f"wrote {self.output}, {stem}-samples.png (64 Gibbs chains, {steps} sweeps "
+                 f"from noise) and {stem}-filters.png")
 
 
 def _check_resume_options(saved, typed, given, output):

@@ -48,6 +48,7 @@ class TrainOptions:
     binarize: str = "threshold"
     chains: int = 0         # persistent chains for pcd/pt; 0 means the batch size
     centering: bool = False  # centered gradient (offsets: data mean, running mean of P(h|v+))
+    cd_from: str = "data"   # where CD-K chains start each update: "data" or "noise"
 
     def to_dict(self):
         return asdict(self)
@@ -214,16 +215,22 @@ class Trainer:
         from kernels.gibbs import gibbs_sweeps
         from kernels.gradients import apply_update
 
+        from .samplers import noise
+
         m, opts, st = self.model, self.options, self.state
         dt = m.dtype.type
         n = v_pos.shape[0]
         hp_pos = np.empty((n, m.n_hidden), m.dtype)
         if opts.method == "cd":
-            v_neg = v_pos.copy()
+            from_noise = opts.cd_from == "noise"
+            v_neg = noise(n, m.n_visible, self.rng) if from_noise else v_pos.copy()
             hp_neg = np.empty_like(hp_pos)
+            if from_noise:
+                hp_pos = m.hidden_probs(v_pos)
             gibbs_sweeps(v_neg, m.weights, m.weights_t, m.visible_bias, m.hidden_bias,
                          np.ones(n, m.dtype), draw_keys(self.rng, n), opts.steps,
-                         np.zeros((0, m.n_visible), np.uint8), hp_pos, hp_neg)
+                         np.zeros((0, m.n_visible), np.uint8),
+                         np.empty((0, m.n_hidden), m.dtype) if from_noise else hp_pos, hp_neg)
         else:
             hp_pos = m.hidden_probs(v_pos)
             if opts.method == "pcd":

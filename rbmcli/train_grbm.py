@@ -21,7 +21,8 @@ entry clipped to ``[-grad_clip, grad_clip]``, and ``z`` clipped to
 smaller than the data's variance, so the hidden units must explain it (Hinton's practical
 guide: unit-variance Gaussian visible units make learning hard).
 
-Negative statistics: CD-k runs k Gibbs sweeps from the batch; PCD-k keeps persistent
+Negative statistics: CD-k runs k Gibbs sweeps from the batch (or, with ``cd_from =
+"noise"``, from white noise, the start of ``rbm sample``); PCD-k keeps persistent
 chains; PT keeps ``steps`` replicas per chain at inverse temperatures linearly spaced from 1
 to 0 on the tempered path of :mod:`rbmcli.grbm` and swaps neighbours with
 :func:`kernels.tempering.pt_swap_pass`, given the interaction energies (the tempered part).
@@ -117,6 +118,10 @@ class GaussianTrainer(Trainer):
         """Negative visible states (B-, nv) for the data batch ``v_pos``."""
         m, opts, st = self.model, self.options, self.state
         if opts.method == "cd":
+            if opts.cd_from == "noise":
+                from .samplers import noise
+                pixels = noise(len(v_pos), m.n_visible, self.rng).astype(np.float64)
+                v_pos = m.standardizer.forward(pixels, m.dtype)
             v_neg, _ = m.gibbs(v_pos, opts.steps, self.rng)
             return v_neg
         if opts.method == "pcd":

@@ -389,3 +389,40 @@ def test_grbm_and_dbn_layers_follow_the_lr_schedule(work, tmp_path):
                      "--lr", 0.01, "--lr-final", 0.001, "-o", tmp_path / "b.h5", *FAST))
     np.testing.assert_allclose(load_model(tmp_path / "b.h5").history["lr"],
                                [0.01, 0.001, 0.01, 0.001])
+
+
+def test_grbm_cd_from_noise_is_stored_and_sets_the_sampling_steps(work, tmp_path):
+    """--cd 4 --cd-from noise: stored in the hyperparameters, and `rbm sample` then runs
+    4 Gibbs sweeps by default (the chain length the model was trained for); --steps
+    still wins, and PT keeps its own default."""
+    out = tmp_path / "n.h5"
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--epochs", 2,
+                     "--cd", 4, "--cd-from", "noise", "--sigma", "fixed", "--sigma-init", 0.5,
+                     "--lr", 0.01, "-o", out, "--validate", "d.h5:test", *FAST))
+    mf = load_model(out)
+    assert mf.hyperparameters["cd_from"] == "noise" and mf.hyperparameters["steps"] == 4
+    assert np.isfinite(mf.history["mser_valid"]).all()
+    for extra, steps in (([], 4), (["--steps", 9], 9), (["--method", "pt"], 1000)):
+        assert_ok(invoke("sample", "-m", out, "-n", 3, "-o", tmp_path / "s.h5", *extra))
+        with h5py.File(tmp_path / "s.h5", "r") as f:
+            assert f.attrs["steps"] == steps
+
+
+def test_grbm_cd_from_noise_chains_do_not_see_the_batch():
+    """The GRBM's negative phase from noise gives the same chains for any batch (same
+    RNG state); from the data it does not."""
+    from rbmcli.train_grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 16))
+    for cd_from, same in (("noise", True), ("data", False)):
+        opts = GaussianTrainOptions(n_hidden=4, method="cd", steps=2, batch_size=20,
+                                    dtype="float64", cd_from=cd_from)
+        model = new_grbm(opts, images)
+        model.weights[...] = rng.normal(size=model.weights.shape)  # v matters for h
+        model.refresh_transpose()
+        data = StandardizedData(images, model.standardizer, model.dtype)
+        negatives = []
+        for rows in (np.arange(20), np.arange(20, 40)):
+            trainer = GaussianTrainer(model, opts, data, None, np.random.default_rng(3))
+            negatives.append(trainer.negative_phase(data.rows(rows, None)))
+        assert np.array_equal(*negatives) == same

@@ -543,3 +543,10 @@ def test_unwritable_output_folder(work):
     assert_error(result, f"nodir/m.h5: cannot write: no such directory "
                          f"{os.path.join(str(work), 'nodir')!r}")
     assert sorted(os.listdir(work)) == ["d.h5"]
+
+
+@pytest.mark.parametrize("method", [["--pcd", "1"], ["--pt", "3"]])
+def test_cd_from_noise_needs_cd(work, method):
+    result = invoke("train", "d.h5", "-o", "m.h5", "--cd-from", "noise", *method, *FAST)
+    assert_error(result, "--cd-from is for --cd", code=2)
+    assert not os.path.exists("m.h5")

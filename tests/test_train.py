@@ -297,3 +297,32 @@ def test_format_metrics():
                                  "free_energy_gap": -1.234,
                                  "swap_acceptance": np.array([0.5, 0.125])})
     assert line == "epoch 1/2  1.0s  mser train 0.5000  valid 0.2500  F gap -1.23  swaps 0.50 0.12"
+
+
+@pytest.mark.parametrize("cd_from", ["noise", "data"])
+def test_cd_from_noise_chains_do_not_see_the_batch(cd_from):
+    """With cd_from = "noise" the negative chains start from white noise, so two updates
+    from the same RNG state on different batches differ by the positive statistics only;
+    from the data they differ in the negative statistics too."""
+    from rbmcli.model import BernoulliRBM
+
+    opts = TrainOptions(n_hidden=16, method="cd", steps=3, batch_size=20, lr=1.0,
+                        momentum=0.0, dtype="float64", cd_from=cd_from)
+    train = Binarizer(IMAGES, "threshold")
+    base = new_model(opts, train)
+    rng = np.random.default_rng(4)
+    base.weights[...] = rng.normal(0, 0.5, base.weights.shape)
+    base.refresh_transpose()
+    deltas = []
+    batches = [train.rows(np.arange(20), None), train.rows(np.arange(20, 40), None)]
+    for v in batches:
+        model = BernoulliRBM(base.weights.copy(), base.visible_bias.copy(),
+                             base.hidden_bias.copy())
+        trainer = Trainer(model, opts, train, None, np.random.default_rng(9))
+        trainer.lr, trainer.momentum = 1.0, 0.0
+        trainer.update(v)
+        deltas.append(model.weights - base.weights)
+    positive = [v.T.astype(np.float64) @ base.hidden_probs(v) / len(v) for v in batches]
+    same_negatives = np.allclose(deltas[0] - deltas[1], positive[0] - positive[1],
+                                 rtol=0, atol=1e-12)
+    assert same_negatives == (cd_from == "noise")
