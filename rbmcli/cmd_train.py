@@ -72,6 +72,9 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
 @click.option("--visible", type=click.Choice(["binary", "gaussian"]), default="binary",
               show_default=True, help="dbn: the first layer's visible units (gaussian: a "
               "Gaussian RBM on standardised pixels).")
+@click.option("--first-layer", type=click.Path(dir_okay=False), default=None, metavar="MODEL",
+              help="dbn: use the RBM (or, with --visible gaussian, the Gaussian RBM) in MODEL "
+                   "as layer 0 and train only the layers above it.")
 @click.option("--sigma", type=click.Choice(["learn", "fixed"]), default="learn",
               show_default=True, help="grbm: learn per-pixel sigma, or keep it at --sigma-init.")
 @click.option("--sigma-init", type=click.FloatRange(min=0.1, max=5.0), default=1.0,
@@ -127,7 +130,8 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @flow_train_options
 @click.pass_context
-def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, sigma_init, cd, pcd,
+def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, sigma_lr,
+          sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
           centering, chains, seed, dtype, binarize, validate, resume, force, threads, pictures, **flow):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
@@ -185,6 +189,12 @@ def train(ctx, data, output, model_kind, hidden, visible, sigma, sigma_lr, sigma
     binarize = binarize or defaults["binarize"]
     options = _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given,
                              resume)
+    if first_layer is not None:
+        if model_kind != "dbn":
+            raise click.UsageError("--first-layer is for --model dbn")
+        if resume:
+            raise click.UsageError("--first-layer starts a DBN; --resume continues one")
+        options["first_layer"] = first_layer
     options.update(method=method, steps=steps, epochs=epochs, batch_size=batch_size,
                    lr=lr if lr is not None else DEFAULT_LR[model_kind], lr_final=lr_final,
                    momentum=momentum, momentum_warmup=momentum_warmup, l2=l2, l1=l1,

@@ -38,6 +38,7 @@ class DBNTrainOptions(GaussianTrainOptions):
     visible: str = "binary"
     lr: float = 0.05
     binarize: str = "threshold"
+    first_layer: str = ""   # a model file whose RBM became layer 0 (not trained here)
 
     def layer_options(self, k):
         """The options of layer ``k`` as a single RBM's options."""
@@ -61,6 +62,26 @@ def first_layer_rows(images, opts, model0):
         return rows, rows.rows(np.arange(len(rows)), None)
     from .datasets import as_unit_float
     return rows, as_unit_float(images)
+
+
+def given_first_layer(opts, n_visible):
+    """The RBM of ``opts.first_layer`` as layer 0, checked against the DBN's options:
+    the unit types, sizes and binarisation must be those layer 0 would have had."""
+    mf = load_model(opts.first_layer)
+    path, layer = opts.first_layer, mf.model
+    want = "gaussian-rbm" if opts.visible == "gaussian" else "bernoulli-rbm"
+    if layer.model_type != want:
+        raise InputError(f"holds a {layer.model_type}; layer 0 of this DBN is a {want}", path)
+    if (layer.n_visible, layer.n_hidden) != (n_visible, opts.hidden_sizes[0]):
+        raise InputError(f"holds a {layer.n_visible}-{layer.n_hidden} RBM; layer 0 of this "
+                         f"DBN is {n_visible}-{opts.hidden_sizes[0]}", path)
+    if layer.dtype != np.dtype(opts.dtype):
+        raise InputError(f"holds {layer.dtype} parameters; this DBN uses --dtype {opts.dtype}",
+                         path)
+    if want == "bernoulli-rbm" and mf.binarization != opts.binarize:
+        raise InputError(f"was trained on {mf.binarization}-binarised data; this DBN uses "
+                         f"--binarize {opts.binarize}", path)
+    return layer
 
 
 class DBNRun(TrainingRun):
@@ -106,6 +127,10 @@ class DBNRun(TrainingRun):
                            image_shape=tuple(image_shape),
                            binarization="none" if opts.visible == "gaussian" else opts.binarize,
                            data_mean=data_mean)
+            if opts.first_layer:
+                mf.model = DBN([given_first_layer(opts, images.shape[1])])
+                mf.epoch = epochs
+                log(f"layer 0: {opts.first_layer} (not trained here)")
         else:
             mf.hyperparameters = opts.to_dict()
         run = cls(mf, None, output, epochs, log, saved_epoch=mf.epoch if resume else None)

@@ -426,3 +426,43 @@ def test_grbm_cd_from_noise_chains_do_not_see_the_batch():
             trainer = GaussianTrainer(model, opts, data, None, np.random.default_rng(3))
             negatives.append(trainer.negative_phase(data.rows(rows, None)))
         assert np.array_equal(*negatives) == same
+
+
+def test_dbn_on_a_given_first_layer(work, tmp_path):
+    """--first-layer R: layer 0 is R's RBM unchanged, only the layers above train (their
+    epochs only in the history), and the run resumes like any DBN."""
+    r, out = tmp_path / "r.h5", tmp_path / "fl.h5"
+    assert_ok(invoke("train", "d.h5", "--hidden", 16, "--epochs", 2, "--binarize", "threshold",
+                     "-o", r, *FAST))
+    assert_ok(invoke("train", "d.h5", "--model", "dbn", "--hidden", "16,8", "--epochs", 2,
+                     "--first-layer", r, "-o", out, *FAST))
+    rbm, dbn = load_model(r).model, load_model(out)
+    assert len(dbn.model.layers) == 2
+    np.testing.assert_array_equal(dbn.model.layers[0].weights, rbm.weights)
+    np.testing.assert_array_equal(dbn.history["epoch"], [3, 4])
+    assert dbn.hyperparameters["first_layer"] == str(r)
+    assert_ok(invoke("score", "d.h5:test", "-m", out, "--ll"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden", "12,8"], "holds a 64-16 RBM; layer 0 of this DBN is 64-12"),
+    (["--hidden", "16,8", "--binarize", "stochastic"],
+     "was trained on threshold-binarised data; this DBN uses --binarize stochastic"),
+    (["--hidden", "16,8", "--visible", "gaussian"],
+     "holds a bernoulli-rbm; layer 0 of this DBN is a gaussian-rbm"),
+    (["--hidden", "16,8", "--dtype", "float64"],
+     "holds float32 parameters; this DBN uses --dtype float64"),
+])
+def test_dbn_first_layer_mismatches_are_refused(work, tmp_path, args, message):
+    r = tmp_path / "r.h5"
+    assert_ok(invoke("train", "d.h5", "--hidden", 16, "--epochs", 1, "--binarize", "threshold",
+                     "-o", r, *FAST))
+    result = invoke("train", "d.h5", "--model", "dbn", "--epochs", 1, "--first-layer", r,
+                    "-o", tmp_path / "x.h5", *args, *FAST)
+    assert_error(result, f"{r}: {message}")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_first_layer_is_for_dbn(work, tmp_path):
+    result = invoke("train", "d.h5", "--first-layer", "g.h5", "-o", tmp_path / "x.h5", *FAST)
+    assert_error(result, "--first-layer is for --model dbn", code=2)
