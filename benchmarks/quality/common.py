@@ -135,7 +135,8 @@ def train_and_score(results, key, train_args, model, threads=None, bracket=True,
               **(extra or {}),
               "scores": json.loads(out)}
     s = record["scores"]
-    print(f"{key}: ll {s['ll']:.2f}" + (f" reverse {s['ll_reverse']:.2f}" if bracket else "")
+    ll = "ll" if "ll" in s else "ll_bound"  # a DBN reports its lower bound
+    print(f"{key}: {ll} {s[ll]:.2f}" + (f" reverse {s['ll_reverse']:.2f}" if bracket else "")
           + f" mser {s['mser']:.4f}  ({train_seconds:.0f} s + {score_seconds:.0f} s)",
           flush=True)
     results.put(record)
