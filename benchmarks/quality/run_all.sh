@@ -8,5 +8,6 @@ python=${PYTHON:-python}
 "$python" rbm500.py "$@"
 "$python" improvements.py "$@"
 "$python" grid.py "$@"
+"$python" dbn.py "$@"
 "$python" figures.py "$@"
 "$python" report.py
