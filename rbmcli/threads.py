@@ -42,10 +42,14 @@ def choose_threads(requested=None, available=None, load=None):
 
 
 def configure_threads(requested=None, log=None):
-    """Set Numba's thread count for this process (see :func:`choose_threads`)."""
+    """Set the thread count of Numba's kernels and of the BLAS library NumPy calls (the
+    Gaussian RBM's and the flows' dense products) for this process (see
+    :func:`choose_threads`)."""
     import numba
+    from threadpoolctl import threadpool_limits
     threads, reason = choose_threads(requested)
     numba.set_num_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")
     if reason and log:
         log(reason)
     return threads

@@ -28,3 +28,24 @@ def test_request_wins_over_load_and_is_capped(monkeypatch):
     assert choose_threads(requested=9, available=2, load=0.0) == (2, None)
     monkeypatch.setenv(THREADS_ENV, "1")
     assert choose_threads(available=2, load=0.0) == (1, None)
+
+
+def test_configure_threads_caps_numba_and_blas():
+    """--threads 1 holds for the dense BLAS products of the Gaussian RBM and the flows
+    too, not only for Numba's kernels."""
+    import numba
+    import numpy as np  # noqa: F401  (loads the BLAS that threadpoolctl finds)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from rbmcli.threads import configure_threads
+
+    before = numba.get_num_threads()
+    original = threadpool_limits(limits=None)  # records the limits to restore
+    try:
+        configure_threads(1)
+        assert numba.get_num_threads() == 1
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+    finally:
+        original.restore_original_limits()
+        numba.set_num_threads(before)
