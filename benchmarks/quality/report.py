@@ -134,8 +134,16 @@ def section_grid(out):
                 row.append(f"![h{h} {p}]({os.path.relpath(HERE.parents[1] / r['filters'], HERE)})")
         out.append(f"{h} hidden (none, L2 1e-3, L1 1e-3): " + " ".join(row))
         out.append("")
-    out += ["Every model's filters: `benchmarks/quality/figures/grid-h<H>-<prior>-filters.png`.",
-            ""]
+    out += ["<details><summary>the filters of every model</summary>", "",
+            "| hidden | " + " | ".join(priors) + " |", "|---" * (len(priors) + 1) + "|"]
+    for h in hidden:
+        cells = []
+        for p in priors:
+            r = rec.get(f"h{h}-{p}")
+            cells.append(f"![h{h} {p}]({os.path.relpath(HERE.parents[1] / r['filters'], HERE)})"
+                         if r else "-")
+        out.append(f"| {h} | " + " | ".join(cells) + " |")
+    out += ["", "</details>", ""]
     return out + commands(rec)
 
 
