@@ -17,7 +17,7 @@ from common import (AIS, FIGURES, OUT, Results, command_text, ensure_data, parse
                     run_rbm)
 
 RECIPE = ["--model", "grbm", "--hidden", 500, "--cd", 50, "--cd-from", "noise", "--sigma",
-          "fixed", "--sigma-init", 0.5, "--lr", 0.002, "--lr-final", 0, "--epochs", 10]
+          "fixed", "--sigma-init", 0.5, "--lr", 0.002, "--lr-final", 0, "--epochs", 3]
 
 
 def main():
