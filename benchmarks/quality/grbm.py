@@ -2,7 +2,7 @@
 inpainting and scores.
 
 The GRBM (500 hidden units, sigma fixed at 0.5 in standardised units) learns by CD-50
-from white noise (``--cd 50 --cd-from noise``, lr 0.002 decayed to 0, 10 epochs): each
+from white noise (``--cd 50 --cd-from noise``, lr 0.002 decayed to 0, 3 epochs): each
 update runs 50 Gibbs sweeps from noise, the start of ``rbm sample``, so the model learns
 to turn noise into digits in 50 sweeps (short-run MCMC, Nijkamp et al. 2019). The
 pictures: 64 samples at the 50 sweeps the model was trained for, the same chains run for
