@@ -110,22 +110,33 @@ class Results:
 
 
 def train_and_score(results, key, train_args, model, threads=None, bracket=True,
-                    extra=None):
+                    extra=None, base=True):
     """Train ``model`` with ``rbm train`` and score it on the test set (AIS log-likelihood,
-    reverse AIS with ``bracket``, MSER); record and return the record. Skips both when
-    ``results`` already holds ``key`` with the same training command."""
+    reverse AIS with ``bracket``, MSER; the AIS base model from the training set with
+    ``base``); record and return the record. Skips both when ``results`` already holds
+    ``key`` with the same training command, and the training when ``MODEL.trained.json``
+    says that the model file was trained by it (so a failed scoring is retried alone)."""
     train_cmd = ["train", rel(DATA), *train_args, "-o", rel(model), "--force"]
     old = results.find(key)
     if old and old["train_command"] == command_text(train_cmd):
         print(f"{key}: recorded, skipped")
         return old
     print(f"{key}: {command_text(train_cmd)}", flush=True)
-    _, train_seconds = run_rbm(train_cmd, threads)
+    marker = Path(f"{model}.trained.json")
+    done = json.loads(marker.read_text()) if marker.exists() and Path(model).exists() else {}
+    if done.get("train_command") == command_text(train_cmd):
+        train_seconds = done["train_seconds"]
+        print(f"{key}: already trained ({marker.name}), scoring only", flush=True)
+    else:
+        _, train_seconds = run_rbm(train_cmd, threads)
+        marker.write_text(json.dumps({"train_command": command_text(train_cmd),
+                                      "train_seconds": round(train_seconds, 1)}))
     FIGURES.mkdir(exist_ok=True)
     filters = FIGURES / f"{Path(model).stem}-filters.png"
     shutil.copy(Path(model).with_name(f"{Path(model).stem}-filters.png"), filters)
     score_cmd = ["score", f"{rel(DATA)}:test", "-m", rel(model), "--mser", "--ll",
-                 *(["--bracket"] if bracket else []), "--base", f"{rel(DATA)}:train",
+                 *(["--bracket"] if bracket else []),
+                 *(["--base", f"{rel(DATA)}:train"] if base else []),
                  *AIS, "--json", "--no-cache"]
     out, score_seconds = run_rbm(score_cmd, threads)
     record = {"key": key, "train_command": command_text(train_cmd),
