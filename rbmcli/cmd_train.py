@@ -47,14 +47,21 @@ def check_output(output, resume, force):
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
           "model_kind", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from")
-DEFAULT_LR = {"rbm": 0.05, "grbm": 0.005, "dbn": 0.05}
+DEFAULT_LR = {"rbm": 0.05, "grbm": 0.002, "dbn": 0.05}
 RBM_DEFAULTS = dict(method=("pcd", 1), epochs=100, lr_final=0.0, centering=True,
                     binarize="stochastic")
 """What `rbm train DATA` does for a Bernoulli RBM when these options are not given: the
 recipe that benchmarks/quality/REPORT.md found best (centered PCD-1, learning rate
 decayed linearly to 0, 100 epochs, stochastic binarisation)."""
+GRBM_DEFAULTS = dict(method=("cd", 50), cd_from="noise", epochs=3, lr_final=0.0,
+                     centering=False, binarize="threshold", sigma="fixed", sigma_init=0.5)
+"""What `rbm train DATA --model grbm` does when these options are not given: CD-50 from
+white noise with sigma fixed at 0.5 and the learning rate (0.002) decayed to 0 in 3
+epochs, the recipe of benchmarks/quality/grbm.py (samples that are digits at 50 sweeps;
+chains from the data or persistent chains, the old defaults, gave one blob from noise)."""
 OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=False,
                       binarize="threshold")
+DEFAULTS = {"rbm": RBM_DEFAULTS, "grbm": GRBM_DEFAULTS}
 
 
 @click.command()
@@ -75,25 +82,26 @@ OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=Fals
 @click.option("--first-layer", type=click.Path(dir_okay=False), default=None, metavar="MODEL",
               help="dbn: use the RBM (or, with --visible gaussian, the Gaussian RBM) in MODEL "
                    "as layer 0 and train only the layers above it.")
-@click.option("--sigma", type=click.Choice(["learn", "fixed"]), default="learn",
-              show_default=True, help="grbm: learn per-pixel sigma, or keep it at --sigma-init.")
-@click.option("--sigma-init", type=click.FloatRange(min=0.1, max=5.0), default=1.0,
-              show_default=True, help="grbm: the initial sigma of every pixel in standardised "
-              "units (with --sigma fixed, the sigma used throughout).")
+@click.option("--sigma", type=click.Choice(["learn", "fixed"]), default=None,
+              help="grbm: learn per-pixel sigma, or keep it at --sigma-init [default: grbm "
+                   "fixed, dbn --visible gaussian learn].")
+@click.option("--sigma-init", type=click.FloatRange(min=0.1, max=5.0), default=None,
+              help="grbm: the initial sigma of every pixel in standardised units (with "
+                   "--sigma fixed, the sigma used throughout) [default: grbm 0.5, dbn 1].")
 @click.option("--sigma-lr", type=FiniteFloat(min=0), default=0.1, show_default=True,
               help="grbm: learning rate of log sigma as a fraction of --lr.")
 @click.option("--cd", type=click.IntRange(min=1), help="CD-K: K Gibbs sweeps from the data "
-              "[default for grbm and dbn: --cd 1].")
+              "[default for grbm: --cd 50 --cd-from noise; dbn: --cd 1].")
 @click.option("--pcd", type=click.IntRange(min=1), help="PCD-K: K sweeps of persistent chains "
               "[default for rbm: --pcd 1].")
 @click.option("--pt", type=click.IntRange(min=2), help="Parallel tempering with M temperatures.")
-@click.option("--cd-from", type=click.Choice(["data", "noise"]), default="data",
-              show_default=True, help="Where the --cd chains start each update. noise: white "
-              "noise, as `rbm sample` starts; the model learns to turn noise into data in K "
-              "sweeps (short-run MCMC, Nijkamp et al. 2019), and `rbm sample` then defaults to "
-              "K sweeps.")
+@click.option("--cd-from", type=click.Choice(["data", "noise"]), default=None,
+              help="Where the --cd chains start each update. noise: white noise, as `rbm "
+              "sample` starts; the model learns to turn noise into data in K sweeps "
+              "(short-run MCMC, Nijkamp et al. 2019), and `rbm sample` then defaults to K "
+              "sweeps [default: data; noise for grbm's default method].")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Total epochs (with --resume: the new total) [default: rbm 100, "
+              help="Total epochs (with --resume: the new total) [default: rbm 100, grbm 3, "
                    "otherwise 10].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=None,
@@ -178,10 +186,14 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
         from .modelfile import stored_model_type
         stored = {"gaussian-rbm": "grbm", "dbn": "dbn"}.get(stored_model_type(output), "rbm")
         model_kind = model_kind if "model_kind" in given else stored
-    defaults = RBM_DEFAULTS if model_kind == "rbm" else OTHER_DEFAULTS
+    defaults = DEFAULTS.get(model_kind, OTHER_DEFAULTS)
     method, steps = methods[0] if methods else defaults["method"]
+    if cd_from is None:  # the default method brings its own start; a typed --cd: the data
+        cd_from = "data" if methods else defaults.get("cd_from", "data")
     if cd_from != "data" and method != "cd":
         raise click.UsageError("--cd-from is for --cd")
+    sigma = sigma or defaults.get("sigma", "learn")
+    sigma_init = sigma_init if sigma_init is not None else defaults.get("sigma_init", 1.0)
     epochs = epochs if epochs is not None else defaults["epochs"]
     if "lr_final" not in given:
         lr_final = defaults["lr_final"]

@@ -45,6 +45,7 @@ def folder(tmp_path_factory):
         write_dataset("d.h5", {"train": {"images": tr, "labels": tl, "image_shape": (8, 8)},
                                "test": {"images": te, "labels": tel, "image_shape": (8, 8)}})
         assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 16, "--epochs", 3,
+                         "--sigma", "learn", "--sigma-init", 1, "--cd", 1, "--lr", 0.005,
                          "-o", "g.h5", "--validate", "d.h5:test", *FAST))
         assert_ok(invoke("train", "d.h5", "--model", "dbn", "--hidden", "16,8,12", "--epochs", 2,
                          "--lr", 0.1, "-o", "b.h5", *FAST))
@@ -139,6 +140,24 @@ def test_info(work):
 # --------------------------------------------------------------------------- training
 
 
+def test_grbm_defaults_are_the_recipe(work, tmp_path):
+    """`rbm train --model grbm` with no method, sigma or learning-rate options is the
+    recipe of benchmarks/quality/grbm.py (CD-50 from noise, sigma fixed at 0.5, lr 0.002
+    decayed to 0, 3 epochs): the same hyperparameters as typing it out."""
+    recipe = ["--cd", 50, "--cd-from", "noise", "--sigma", "fixed", "--sigma-init", 0.5,
+              "--lr", 0.002, "--lr-final", 0, "--epochs", 3]
+    for name, extra in (("dflt.h5", []), ("typed.h5", recipe)):
+        assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 4, "--batch-size",
+                         200, "-o", tmp_path / name, "--no-pictures", *extra))
+    default, typed = (load_model(tmp_path / n).hyperparameters for n in ("dflt.h5", "typed.h5"))
+    assert default == typed
+    assert (default["method"], default["steps"], default["cd_from"]) == ("cd", 50, "noise")
+    # a typed --cd starts from the data unless --cd-from says otherwise
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 4, "--cd", 2, "--epochs",
+                     1, "-o", tmp_path / "cd2.h5", *FAST))
+    assert load_model(tmp_path / "cd2.h5").hyperparameters["cd_from"] == "data"
+
+
 def test_grbm_learns_and_sigma_moves(work):
     mf = load_model("g.h5")
     assert mf.history["mser_train"][-1] < mf.history["mser_train"][0]
@@ -165,7 +184,7 @@ def test_grbm_resume_matches_an_uninterrupted_run(work, tmp_path):
     for args in (("-o", tmp_path / "a.h5", "--epochs", 3),
                  ("-o", tmp_path / "b.h5", "--epochs", 2)):
         assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 8, "--pcd", 1, *args,
-                         *FAST))
+                         "--lr", 0.005, "--lr-final", 0.005, *FAST))  # constant: see README
     assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 3,
                      *FAST))
     a, b = load_model(tmp_path / "a.h5").model, load_model(tmp_path / "b.h5").model
