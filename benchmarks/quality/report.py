@@ -184,6 +184,32 @@ def section_dbn(out):
     return out + [""] + commands(rec)
 
 
+def section_grbm(out):
+    rec = load("grbm").get("grbm")
+    out += ["## Gaussian-Bernoulli RBM on grey MNIST", "",
+            "500 hidden units, sigma fixed at 0.5 (standardised units), trained by CD-50 "
+            "from white noise (`--cd 50 --cd-from noise`, the start of `rbm sample`), lr "
+            "0.002 decayed to 0 over 3 epochs: `rbm train --model grbm`'s defaults. "
+            "Command: `python benchmarks/quality/grbm.py`.", ""]
+    if not rec:
+        return out + ["*not run*", ""]
+    s, inp = rec["scores"], rec["inpaint_1000"]
+    out += ["| test MSER (standardised) | MSER (pixels) | AIS ll (standardised, nats) | "
+            "ll of the pixel values | sd(log Z) | inpainting error (1,000 digits) | "
+            "mean image |", "|---|---|---|---|---|---|---|",
+            f"| {s['mser']:.4f} | {fmt(s.get('mser_pixels'), '.4f')} | {s['ll']:.2f} | "
+            f"{fmt(s.get('ll_pixels'))} | {fmt(s.get('log_z_sd'))} | "
+            f"{inp['error_unknown']:.4f} | {inp['error_mean_image']:.4f} |", "",
+            "64 samples from noise at the 50 sweeps the model was trained for "
+            "![grbm samples](figures/grbm-samples.png), the same chains at 1,000 sweeps "
+            "(they drift to a few modes) ![grbm 1000](figures/grbm-samples-1000.png), the "
+            "chains as they run: [grbm-chains.gif](figures/grbm-chains.gif). Bottom halves "
+            "of test digits filled in (observed half, 4 completions, truth): "
+            "![grbm inpaint](figures/grbm-inpaint.png)", "", "```"]
+    out += [f"{c['seconds']:7.1f} s  {c['command']}" for c in rec["commands"]]
+    return out + ["```", ""]
+
+
 def section_figures(out):
     rec = load("figures").get("figures")
     out += ["## Inpainting and generation", ""]
@@ -225,7 +251,7 @@ def main():
            "work (in the last session up to five runs at once, one thread each, paused "
            "while speed benchmarks ran), so they are upper bounds.", ""]
     for section in (section_rbm500, section_improvements, section_grid, section_dbn,
-                    section_figures):
+                    section_grbm, section_figures):
         out = section(out)
     (HERE / "REPORT.md").write_text("\n".join(out))
     print(f"wrote {HERE / 'REPORT.md'}")

@@ -9,5 +9,6 @@ python=${PYTHON:-python}
 "$python" improvements.py "$@"
 "$python" grid.py "$@"
 "$python" dbn.py "$@"
+"$python" grbm.py "$@"
 "$python" figures.py "$@"
 "$python" report.py
