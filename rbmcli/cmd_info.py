@@ -55,7 +55,8 @@ def describe_model(mf):
         f"hidden\t{hidden}",
         f"dtype\t{m.dtype}",
         f"binarization\t{mf.binarization}",
-        f"training\t{method} ({hp.get('steps')} {step_name}), lr {hp.get('lr')}"
+        f"training\t{method} ({hp.get('steps')} {step_name}"
+        + (", from noise" if hp.get("cd_from") == "noise" else "") + f"), lr {hp.get('lr')}"
         + (f" -> {hp['lr_final']}" if hp.get("lr_final") not in (None, hp.get("lr")) else "")
         + f", momentum {hp.get('momentum')}"
         + (f" (0.5 for {hp['momentum_warmup']} epochs)" if hp.get("momentum_warmup") else "")

@@ -485,3 +485,11 @@ def test_dbn_first_layer_mismatches_are_refused(work, tmp_path, args, message):
 def test_first_layer_is_for_dbn(work, tmp_path):
     result = invoke("train", "d.h5", "--first-layer", "g.h5", "-o", tmp_path / "x.h5", *FAST)
     assert_error(result, "--first-layer is for --model dbn", code=2)
+
+
+def test_info_says_the_chains_start_from_noise(work, tmp_path):
+    out = tmp_path / "n.h5"
+    assert_ok(invoke("train", "d.h5", "--model", "grbm", "--hidden", 4, "--cd", 2, "--cd-from",
+                     "noise", "--epochs", 1, "-o", out, *FAST))
+    assert "training\tcd (2 steps, from noise), lr" in invoke("info", out).output
+    assert "training\tcd (1 steps), lr" in invoke("info", "g.h5").output
