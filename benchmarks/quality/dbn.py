@@ -13,7 +13,9 @@ Published: DBN 500-500-2000 bound about -86.22 (S&M 2008, Table 2).
 Run: ``python benchmarks/quality/dbn.py [--epochs N] [--first KEY] [--threads T]``.
 """
 
-from common import OUT, Results, ensure_data, parse_args, rel, train_and_score
+import shutil
+
+from common import FIGURES, OUT, Results, ensure_data, parse_args, rel, train_and_score
 
 PUBLISHED = -86.22
 
@@ -31,9 +33,11 @@ def main():
     train_args = ["--model", "dbn", "--hidden", "500,500,2000", "--first-layer", rel(first),
                   "--binarize", "stochastic", "--pcd", 1, "--centering", "--lr", 0.05,
                   "--lr-final", 0, "--momentum", 0.5, "--epochs", args.epochs]
-    train_and_score(results, f"dbn-on-{args.first}", train_args,
-                    OUT / f"dbn-on-{args.first}.h5", args.threads, bracket=False, base=False,
-                    extra={"first_layer": args.first, "published": PUBLISHED})
+    key = f"dbn-on-{args.first}"
+    train_and_score(results, key, train_args, OUT / f"{key}.h5", args.threads, bracket=False,
+                    base=False, extra={"first_layer": args.first, "published": PUBLISHED})
+    # rbm train's own picture: 64 chains, 1,000 Gibbs sweeps of the top RBM, a down pass
+    shutil.copy(OUT / f"{key}-samples.png", FIGURES / f"{key}-samples.png")
 
 
 if __name__ == "__main__":

@@ -181,7 +181,23 @@ def section_dbn(out):
                    f"{fmt(s.get('ll_bound_sd'))} | {s['mser']:.4f} | "
                    f"{minutes(r['train_seconds'])} (layers 1-2) | "
                    f"{minutes(r['score_seconds'])} | {fmt(r['published'])} |")
-    return out + [""] + commands(rec)
+    out.append("")
+    for key, r in rec.items():
+        first = rbms.get(r["first_layer"])
+        if first and r["scores"]["ll_bound"] < first["scores"]["ll"]:
+            out += [f"The bound of `{key}` is "
+                    f"{first['scores']['ll'] - r['scores']['ll_bound']:.2f} nats below the "
+                    "log-likelihood of its own first layer: the upper layers model the first "
+                    "layer's hidden units worse than that RBM's own prior does (a bound can "
+                    "only exceed the RBM when they model them better; Salakhutdinov & Murray "
+                    "gained 0.1 nats). Longer training of the upper layers is the next thing "
+                    "to try.", ""]
+    for key in rec:
+        if (HERE / "figures" / f"{key}-samples.png").exists():
+            out += [f"Samples of `{key}` (64 chains, 1,000 Gibbs sweeps of the top RBM from an "
+                    f"up pass of noise, then a down pass): ![{key}](figures/{key}-samples.png)",
+                    ""]
+    return out + commands(rec)
 
 
 def section_grbm(out):
