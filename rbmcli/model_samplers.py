@@ -32,7 +32,7 @@ from .dbn import DBN
 from .errors import InputError
 from .grbm import GaussianRBM
 from .samplers import (DAMPING, SAMPLERS, SampleResult, _as_states, _check, _check_burn_in,
-                       _frame_rng, _RunningMean, checkpoints, ladder, sweep_stops)
+                       _RunningMean, checkpoints, chunked_gibbs, ladder)
 
 
 def samplers_for(model):
@@ -70,23 +70,13 @@ def grbm_gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, bur
     """Block Gibbs sampling of a Gaussian RBM (module docstring); ``replicas`` is ignored."""
     X0, clamp, V = _start(model, V0, steps, clamp)
     _check_burn_in(burn_in, steps)
-    aux = _frame_rng(rng)
     if on_step:
         on_step(0, X0.astype(model.dtype))
-    running = _RunningMean(burn_in, V.shape)
-    stops, marks = sweep_stops(steps, burn_in)
-    done = 0
-    for end in stops:
-        V, HP = model.gibbs(V, end - done, rng, clamp=clamp)
-        done = end
-        if running.wants(end):
-            H = (aux.random(HP.shape) < HP).astype(np.uint8)
-            running.add(_grbm_images(model, H, X0, clamp))
-        if on_step and end in marks and end != steps:
-            on_step(end, _grbm_images(model, model.sample_hidden(V, aux)[1], X0, clamp))
-    images = _grbm_images(model, model.sample_hidden(V, rng)[1], X0, clamp)
-    if on_step and steps:
-        on_step(steps, images)
+    V, images, running = chunked_gibbs(
+        model, V, steps, rng, clamp, burn_in, on_step,
+        images_of_hidden=lambda H: _grbm_images(model, H, X0, clamp),
+        images_of_visible=lambda V, r: _grbm_images(model, model.sample_hidden(V, r)[1], X0,
+                                                    clamp))
     return SampleResult(images=images, states=_pixels(model, V), method="gibbs",
                         steps=int(steps), mean=running.result(X0, clamp))
 

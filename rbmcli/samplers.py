@@ -210,9 +210,28 @@ def gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, burn_in=
     V0, clamp = _check(model, V0, steps, clamp)
     _check_burn_in(burn_in, steps)
     V = _as_states(V0, rng)
-    aux = _frame_rng(rng)
     if on_step:
         on_step(0, V.astype(model.dtype))
+    V, images, running = chunked_gibbs(
+        model, V, steps, rng, clamp, burn_in, on_step,
+        images_of_hidden=model.visible_probs,
+        images_of_visible=lambda V, r: _gibbs_images(model, V, clamp, r))
+    return SampleResult(images=images, states=V, method="gibbs", steps=int(steps),
+                        mean=running.result(V, clamp))
+
+
+def chunked_gibbs(model, V, steps, rng, clamp, burn_in, on_step, images_of_hidden,
+                  images_of_visible):
+    """The Gibbs loop of the binary and Gaussian samplers: ``model.gibbs`` run to each
+    stop of :func:`sweep_stops`, the running mean fed after ``burn_in``, and ``on_step``
+    called at the checkpoints.
+
+    ``images_of_hidden(H)`` turns hidden states (N, nh) into the images averaged by the
+    running mean; ``images_of_visible(V, rng)`` turns visible states into the images
+    shown, drawing what it needs from ``rng`` (a separate stream for the frames, the
+    chains' own for the final images). Returns (final V, final images, the running mean).
+    """
+    aux = _frame_rng(rng)
     running = _RunningMean(burn_in, V.shape)
     stops, marks = sweep_stops(steps, burn_in)
     done = 0
@@ -220,15 +239,13 @@ def gibbs(model, V0, steps, rng, clamp=None, replicas=10, on_step=None, burn_in=
         V, HP = model.gibbs(V, end - done, rng, clamp=clamp)
         done = end
         if running.wants(end):
-            H = (aux.random(HP.shape) < HP).astype(np.uint8)
-            running.add(model.visible_probs(H))
+            running.add(images_of_hidden((aux.random(HP.shape) < HP).astype(np.uint8)))
         if on_step and end in marks and end != steps:
-            on_step(end, _gibbs_images(model, V, clamp, aux))
-    images = _gibbs_images(model, V, clamp, rng)
+            on_step(end, images_of_visible(V, aux))
+    images = images_of_visible(V, rng)
     if on_step and marks:
         on_step(steps, images)
-    return SampleResult(images=images, states=V, method="gibbs", steps=int(steps),
-                        mean=running.result(V, clamp))
+    return V, images, running
 
 
 def _gibbs_images(model, V, clamp, rng):
