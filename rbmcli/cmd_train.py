@@ -105,10 +105,10 @@ DEFAULTS = {"rbm": RBM_DEFAULTS, "grbm": GRBM_DEFAULTS}
                    "otherwise 10].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=None,
-              help="Learning rate [default: 0.05; grbm 0.005].")
+              help="Learning rate [default: 0.05; grbm 0.002].")
 @click.option("--lr-final", type=FiniteFloat(min=0), default=None,
               help="Decay the learning rate linearly to this in the last epoch (equal to "
-                   "--lr: constant) [default: rbm 0, otherwise constant].")
+                   "--lr: constant) [default: rbm and grbm 0, dbn constant].")
 @click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=0.5,
               show_default=True)
 @click.option("--momentum-warmup", type=click.IntRange(min=0), default=0, show_default=True,
@@ -156,7 +156,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --pt 10 --binarize stochastic -o pt.h5
       rbm train mnist.h5 --resume --epochs 20
       rbm train --hidden 100 --epochs 5          # embedded synthetic digits
-      rbm train mnist.h5 --model grbm --pcd 1 --lr 0.005 -o grbm.h5
+      rbm train mnist.h5 --model grbm -o grbm.h5  # CD-50 from noise
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5
       rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
