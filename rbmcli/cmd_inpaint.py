@@ -186,7 +186,7 @@ def _inpaint_data(spec, model_path, limit, keep, mask, method, steps, samples, r
     from .datasets import as_unit_float, load_dataset
     from .errors import InputError
     from .images import save_grid
-    from .inpainting import half_mask, mean_image, panel_tiles, read_mask, unknown_error
+    from .inpainting import data_mask, mean_image, panel_tiles, unknown_error
     from .samplers import binarize_like
 
     mf = open_model(model_path)
@@ -195,15 +195,8 @@ def _inpaint_data(spec, model_path, limit, keep, mask, method, steps, samples, r
     if ds.images.shape[1] != nv:
         raise InputError(f"has {ds.images.shape[1]} pixels per image, the model {nv} "
                          "visible units", spec)
-    if mask is not None:
-        known = read_mask(mask, mf.image_shape)
-        if known.all():
-            raise InputError("no unknown pixels to fill (every pixel is known)", mask)
-        where = f"mask {mask}"
-    else:
-        keep = keep or "top"
-        known = half_mask(mf.image_shape, keep)
-        where = f"{keep} half known"
+    known = data_mask(mask, keep, mf.image_shape)
+    where = f"mask {mask}" if mask is not None else f"{keep or 'top'} half known"
     fill, fill_source = mean_image(spec, mf)
     rng = np.random.default_rng(seed)
     truth = binarize_like(as_unit_float(ds.images[:limit]), mf.binarization, rng)

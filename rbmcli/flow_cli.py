@@ -207,7 +207,7 @@ def inpaint_flow(inputs, data, model_path, limit, invert, keep, mask, steps, sam
     from .flow_data import as_pixels, to_logit_space, to_unit
     from .flow_inpaint import mala, start_states
     from .images import save_grid
-    from .inpainting import half_mask, load_pngs, panel_tiles, read_mask, unknown_error
+    from .inpainting import data_mask, load_pngs, panel_tiles, unknown_error
     from .progress import ProgressBar
 
     refuse_options(("method", "replicas", "gif"), "is for RBMs; flows use MALA")
@@ -220,12 +220,7 @@ def inpaint_flow(inputs, data, model_path, limit, invert, keep, mask, steps, sam
         if ds.images.shape[1] != d:
             raise InputError(f"has {ds.images.shape[1]} pixels per image, the model {d} "
                              "dimensions", data)
-        if mask is not None:
-            known = read_mask(mask, ff.image_shape)
-            if known.all():
-                raise InputError("no unknown pixels to fill (every pixel is known)", mask)
-        else:
-            known = half_mask(ff.image_shape, keep or "top")
+        known = data_mask(mask, keep, ff.image_shape)
         truth = as_unit_float(ds.images[:limit], np.float64)
         grey = truth
         known = np.broadcast_to(known, grey.shape)

@@ -47,6 +47,18 @@ def _size(shape):
     return f"{shape[1]}x{shape[0]}"
 
 
+def data_mask(mask, keep, image_shape):
+    """Known pixels (D,) bool for every image of a data set: the white pixels of the mask
+    PNG ``mask``, else the ``keep`` half (default top). InputError naming the mask when
+    it leaves no pixel unknown."""
+    if mask is None:
+        return half_mask(image_shape, keep or "top")
+    known = read_mask(mask, image_shape)
+    if known.all():
+        raise InputError("no unknown pixels to fill (every pixel is known)", mask)
+    return known
+
+
 def read_mask(path, image_shape, image_size=None, image_path=None):
     """(D,) bool from a mask PNG: white (grey >= 0.5) = known.
 
