@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from ._config import INLINE, PARALLEL_JIT
-from ._rowops import gather_add
+from ._rowops import active_units, gather_add
 from ._sigmoid import sigmoid
 from .rng import step_key, uniform
 
@@ -67,27 +67,22 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, h_idx, h_cnt, incr
             n_on = 0
             n_off = 0
             vp = V_prev[s]
-            for i in range(nv):
-                if v[i] != 0:
-                    active[m] = i
-                    m += 1
-                if v[i] != vp[i]:
-                    if v[i] != 0:
-                        on[n_on] = i
-                        n_on += 1
-                    else:
-                        off[n_off] = i
-                        n_off += 1
+            for i in range(nv):  # branch-free, as in active_units
+                is_on = v[i] != 0
+                changed = v[i] != vp[i]
+                active[m] = i
+                m += is_on
+                on[n_on] = i
+                n_on += changed & is_on
+                off[n_off] = i
+                n_off += changed & (not is_on)
             if n_on + n_off < m:
                 _add_rows(W, on, n_on, a)
                 _sub_rows(W, off, n_off, a)
             else:
                 gather_add(W, active, m, c, a)
         else:
-            for i in range(nv):
-                if v[i] != 0:
-                    active[m] = i
-                    m += 1
+            m = active_units(v, active)
             gather_add(W, active, m, c, a)
         beta = betas[s]
         hp = HP[s]
@@ -97,14 +92,9 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, h_idx, h_cnt, incr
             key = step_key(keys[s], step)
             h = H[s]
             idx = h_idx[s]
-            m = 0
             for j in range(nh):
-                on_j = uniform(key, j) < hp[j]
-                h[j] = np.uint8(on_j)
-                if on_j:
-                    idx[m] = j
-                    m += 1
-            h_cnt[s] = m
+                h[j] = np.uint8(uniform(key, j) < hp[j])
+            h_cnt[s] = active_units(h, idx)
 
 
 @numba.njit(**PARALLEL_JIT)
@@ -112,12 +102,7 @@ def active_lists(H, h_idx, h_cnt):
     """Indices of the non-zero entries of each row of ``H`` (B, n) uint8 into
     ``h_idx`` (B, n) int32, with their counts in ``h_cnt`` (B,) int64."""
     for s in numba.prange(H.shape[0]):
-        m = 0
-        for j in range(H.shape[1]):
-            if H[s, j] != 0:
-                h_idx[s, m] = j
-                m += 1
-        h_cnt[s] = m
+        h_cnt[s] = active_units(H[s], h_idx[s])
 
 
 @numba.njit(**PARALLEL_JIT)
