@@ -34,13 +34,26 @@ def active_units(row, idx):
 def gather_add(mat, idx, m, bias, out):
     """``out[:] = bias + sum_k mat[idx[k], :]`` for ``k < m``.
 
-    mat: (n_rows, n); idx: (>= m,) int; bias, out: (n,). Rows are added four at a
-    time so that ``out`` is read and written once per four rows.
+    mat: (n_rows, n); idx: (>= m,) int; bias, out: (n,). Rows are added eight at a
+    time (then four, then one) so that ``out`` is read and written once per eight
+    rows: 2% faster per CD-1 batch than four at a time (benchmarks/README.md).
     """
     n = out.shape[0]
     for j in range(n):
         out[j] = bias[j]
     k = 0
+    while k + 8 <= m:
+        r0 = mat[idx[k]]
+        r1 = mat[idx[k + 1]]
+        r2 = mat[idx[k + 2]]
+        r3 = mat[idx[k + 3]]
+        r4 = mat[idx[k + 4]]
+        r5 = mat[idx[k + 5]]
+        r6 = mat[idx[k + 6]]
+        r7 = mat[idx[k + 7]]
+        for j in range(n):
+            out[j] += ((r0[j] + r1[j]) + (r2[j] + r3[j])) + ((r4[j] + r5[j]) + (r6[j] + r7[j]))
+        k += 8
     while k + 4 <= m:
         r0 = mat[idx[k]]
         r1 = mat[idx[k + 1]]
