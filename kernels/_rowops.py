@@ -38,7 +38,16 @@ def gather_add(mat, idx, m, bias, out):
     time (then four, then one) so that ``out`` is read and written once per eight
     rows: 2% faster per CD-1 batch than four at a time (benchmarks/README.md).
     """
+    signed_gather_add(mat, idx, m, 1, bias, out)
+
+
+@numba.njit(**INLINE)
+def signed_gather_add(mat, idx, m, sign, bias, out):
+    """``out[:] = bias + sign * sum_k mat[idx[k], :]`` for ``k < m`` and ``sign`` +1 or
+    -1; ``bias`` may be ``out`` itself (an update in place). Shapes as
+    :func:`gather_add`."""
     n = out.shape[0]
+    sign = out.dtype.type(sign)
     for j in range(n):
         out[j] = bias[j]
     k = 0
@@ -52,7 +61,8 @@ def gather_add(mat, idx, m, bias, out):
         r6 = mat[idx[k + 6]]
         r7 = mat[idx[k + 7]]
         for j in range(n):
-            out[j] += ((r0[j] + r1[j]) + (r2[j] + r3[j])) + ((r4[j] + r5[j]) + (r6[j] + r7[j]))
+            out[j] += sign * (((r0[j] + r1[j]) + (r2[j] + r3[j]))
+                              + ((r4[j] + r5[j]) + (r6[j] + r7[j])))
         k += 8
     while k + 4 <= m:
         r0 = mat[idx[k]]
@@ -60,12 +70,12 @@ def gather_add(mat, idx, m, bias, out):
         r2 = mat[idx[k + 2]]
         r3 = mat[idx[k + 3]]
         for j in range(n):
-            out[j] += (r0[j] + r1[j]) + (r2[j] + r3[j])
+            out[j] += sign * ((r0[j] + r1[j]) + (r2[j] + r3[j]))
         k += 4
     while k < m:
         r0 = mat[idx[k]]
         for j in range(n):
-            out[j] += r0[j]
+            out[j] += sign * r0[j]
         k += 1
 
 

@@ -14,30 +14,10 @@ counts ``h_cnt`` (B,). Random numbers: chain ``s`` draws unit ``j`` of half-step
 import numba
 import numpy as np
 
-from ._config import INLINE, PARALLEL_JIT
-from ._rowops import active_units, gather_add
+from ._config import PARALLEL_JIT
+from ._rowops import active_units, gather_add, signed_gather_add
 from ._sigmoid import sigmoid
 from .rng import step_key, uniform
-
-
-@numba.njit(**INLINE)
-def _add_rows(mat, idx, m, out):
-    """``out += sum_k mat[idx[k]]`` for k < m."""
-    n = out.shape[0]
-    for k in range(m):
-        row = mat[idx[k]]
-        for j in range(n):
-            out[j] += row[j]
-
-
-@numba.njit(**INLINE)
-def _sub_rows(mat, idx, m, out):
-    """``out -= sum_k mat[idx[k]]`` for k < m."""
-    n = out.shape[0]
-    for k in range(m):
-        row = mat[idx[k]]
-        for j in range(n):
-            out[j] -= row[j]
 
 
 @numba.njit(**PARALLEL_JIT)
@@ -77,8 +57,8 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, h_idx, h_cnt, incr
                 off[n_off] = i
                 n_off += changed & (not is_on)
             if n_on + n_off < m:
-                _add_rows(W, on, n_on, a)
-                _sub_rows(W, off, n_off, a)
+                signed_gather_add(W, on, n_on, 1, a, a)
+                signed_gather_add(W, off, n_off, -1, a, a)
             else:
                 gather_add(W, active, m, c, a)
         else:
