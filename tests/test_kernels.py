@@ -337,6 +337,29 @@ def test_gibbs_matches_reference_with_documented_keys(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("flip", [0.0, 0.05, 0.6])
+def test_hidden_step_incremental_matches_fresh_sum(dtype, flip):
+    """Pre-activations carried over from V_prev and updated from the changed units
+    (few changes: the incremental path, turning units both on and off; many: the
+    fresh sum) equal c + V W; so do the probabilities."""
+    from kernels.halfsteps import hidden_step
+    rng = np.random.default_rng(12)
+    B, nv, nh = 30, 64, 37
+    W, _, _, c = make_model(13, nv, nh, dtype)
+    V_prev = binary(rng, (B, nv))
+    flips = rng.random((B, nv)) < flip
+    V = np.where(flips, 1 - V_prev, V_prev).astype(np.uint8)
+    A = (c + V_prev @ W.astype(np.float64)).astype(dtype)
+    HP = np.empty((B, nh), dtype)
+    empty = (np.empty((B, nh), np.uint8), np.empty((B, nh), np.int32), np.empty(B, np.int64))
+    hidden_step(V, V_prev, W, c, np.ones(B, dtype), keys_for(rng, B), 0, A, HP, *empty,
+                True, False)
+    expected = c + V @ W.astype(np.float64)
+    np.testing.assert_allclose(A, expected, rtol=TOL[dtype]["rtol"], atol=20 * TOL[dtype]["atol"])
+    np.testing.assert_allclose(HP, ref.sigmoid(expected), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_gibbs_one_step_is_sample_hidden_then_sample_visible(dtype):
     rng = np.random.default_rng(12)
     B, nv, nh = 30, 11, 9
