@@ -7,6 +7,7 @@ hidden ``h`` (n_hidden,). This class checks every array before a kernel sees it
 
 import numpy as np
 
+from .aligned import aligned
 from .errors import InputError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -51,14 +52,14 @@ class BernoulliRBM(WeightShape):
             raise InputError(f"weights must be a 2-D float32/float64 array, found "
                              f"{weights.ndim}-D {weights.dtype}")
         dtype = weights.dtype
-        self.weights = np.ascontiguousarray(weights)
-        self.visible_bias = np.ascontiguousarray(visible_bias, dtype=dtype)
-        self.hidden_bias = np.ascontiguousarray(hidden_bias, dtype=dtype)
+        self.weights = aligned(weights)
+        self.visible_bias = aligned(visible_bias, dtype=dtype)
+        self.hidden_bias = aligned(hidden_bias, dtype=dtype)
         nv, nh = self.weights.shape
         if self.visible_bias.shape != (nv,) or self.hidden_bias.shape != (nh,):
             raise InputError(f"expected visible_bias ({nv},) and hidden_bias ({nh},), found "
                              f"{self.visible_bias.shape} and {self.hidden_bias.shape}")
-        self.weights_t = np.ascontiguousarray(self.weights.T)
+        self.weights_t = aligned(self.weights.T)
 
     @classmethod
     def initialize(cls, n_visible, n_hidden, data_mean, rng, dtype=np.float32):

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .aligned import aligned, aligned_zeros_like
 from .datasets import binarize_threshold
 from .model import BernoulliRBM, draw_keys
 
@@ -143,7 +144,7 @@ class Trainer:
         for name, like in (("velocity_weights", model.weights),
                            ("velocity_visible_bias", model.visible_bias),
                            ("velocity_hidden_bias", model.hidden_bias)):
-            st.setdefault(name, np.zeros_like(like))
+            st[name] = aligned(st[name]) if name in st else aligned_zeros_like(like)
         n_chains = options.n_chains
         if options.method == "pcd" and "chains" not in st:
             st["chains"] = train.rows(rng.integers(0, len(train), n_chains), rng)
