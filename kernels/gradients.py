@@ -72,8 +72,7 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
     zero = np.zeros(nh, W.dtype)
     centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
-        g_both = np.empty(nh, W.dtype)
-        g_pos = np.empty(nh, W.dtype)
+        g_pos = np.empty(nh, W.dtype)  # sum of D over `both` plus HP_pos over `pos`
         g_neg = np.empty(nh, W.dtype)
         both = np.empty((BLOCK, b_max), np.int32)
         pos = np.empty((BLOCK, b_max), np.int32)
@@ -86,8 +85,8 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
         _block_lists(V_pos, V_neg, i0, i1, paired, both, n_both, pos, n_pos, neg, n_neg)
         for i in range(i0, i1):
             r = i - i0
-            gather_add(D, both[r], n_both[r], zero, g_both)
-            gather_add(HP_pos, pos[r], n_pos[r], zero, g_pos)
+            gather_add(D, both[r], n_both[r], zero, g_pos)
+            gather_add(HP_pos, pos[r], n_pos[r], g_pos, g_pos)
             gather_add(HP_neg, neg[r], n_neg[r], zero, g_neg)
             w = W[i]
             vel = vel_W[i]
@@ -99,7 +98,7 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
                 g_lam = 0.0
                 c_row = c_part[blk]
                 for j in range(nh):
-                    grad = ((g_both[j] + g_pos[j]) * inv_pos - g_neg[j] * inv_neg
+                    grad = (g_pos[j] * inv_pos - g_neg[j] * inv_neg
                             - l2 * w[j] - l1 * np.sign(w[j])
                             - mu_i * g_c[j] - g_b * lam[j])
                     g_lam += grad * lam[j]
@@ -109,12 +108,12 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
                 g_b -= g_lam
             elif l1 == 0.0:
                 for j in range(nh):
-                    grad = (g_both[j] + g_pos[j]) * inv_pos - g_neg[j] * inv_neg - l2 * w[j]
+                    grad = g_pos[j] * inv_pos - g_neg[j] * inv_neg - l2 * w[j]
                     vel[j] = momentum * vel[j] + lr * grad
                     w[j] += vel[j]
             else:
                 for j in range(nh):
-                    grad = ((g_both[j] + g_pos[j]) * inv_pos - g_neg[j] * inv_neg
+                    grad = (g_pos[j] * inv_pos - g_neg[j] * inv_neg
                             - l2 * w[j] - l1 * np.sign(w[j]))
                     vel[j] = momentum * vel[j] + lr * grad
                     w[j] += vel[j]
