@@ -21,6 +21,7 @@ import numpy as np
 
 from ._config import INLINE, JIT, PARALLEL_JIT
 from ._rowops import gather_add
+from ._transpose import copy_transposed
 
 BLOCK = 16  # visible units per parallel block: 16 float32 = one 64-byte line of WT
 
@@ -119,12 +120,7 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
                     w[j] += vel[j]
             vel_b[i] = momentum * vel_b[i] + lr * g_b
             b[i] += vel_b[i]
-        rows = W[i0:i1]
-        n = i1 - i0
-        for j in range(nh):
-            dst = WT[j, i0:i1]
-            for r in range(n):
-                dst[r] = rows[r, j]
+        copy_transposed(W, WT, i0, i1)
 
 
 @numba.njit(**JIT)

@@ -18,6 +18,7 @@ import pytest
 import reference as ref
 from kernels._rowops import softplus as nb_softplus
 from kernels._sigmoid import sigmoid as nb_sigmoid
+from kernels._transpose import copy_transposed
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
 from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
 from kernels.gibbs import gibbs_sweeps
@@ -334,6 +335,26 @@ def test_gibbs_matches_reference_with_documented_keys(dtype):
                  np.zeros((0, nh), dtype), HP_last2)
     np.testing.assert_array_equal(V2, V)
     np.testing.assert_array_equal(HP_last2, HP_last)
+
+
+@numba.njit
+def _transpose_in_blocks(W, WT, block):
+    for i0 in range(0, W.shape[0], block):
+        copy_transposed(W, WT, i0, min(W.shape[0], i0 + block))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nv, nh, block", [(784, 500, 16), (21, 18, 16), (7, 5, 16),
+                                           (33, 64, 8), (16, 16, 16), (50, 9, 16),
+                                           (17, 31, 5)])
+def test_copy_transposed_is_exact(dtype, nv, nh, block):
+    """The 8 x 8 register-tile transpose (float32) and the element loop (float64, and
+    the edges) write exactly W.T, for shapes and blocks that are and are not
+    multiples of the tile."""
+    W = np.random.default_rng(nv * nh).standard_normal((nv, nh)).astype(dtype)
+    WT = np.full((nh, nv), np.nan, dtype)
+    _transpose_in_blocks(W, WT, block)
+    np.testing.assert_array_equal(WT, W.T)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
