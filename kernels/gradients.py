@@ -9,11 +9,11 @@ The log-likelihood gradient is approximated by positive statistics (data ``V+`` 
 followed by momentum ``vel = momentum * vel + lr * grad`` and ``param += vel``. With
 binary ``V`` the products ``V^T HP`` are, for each visible unit ``i``, sums of the
 rows of ``HP`` over the samples where unit ``i`` is on: gather-adds over contiguous
-rows. When B+ == B-, sample ``s`` of each side is paired and a unit that is on in
-both adds the single row ``HP+[s] - HP-[s]``: for CD, where the reconstruction keeps
-most of the data's pixels, that halves the rows read. The loop runs over blocks of 16
-visible units, so threads never write the same row of ``W``, and each block writes
-whole 64-byte lines of the transpose ``WT``.
+rows. Both products come out of one gather-add per unit over a stacked, pre-scaled
+statistics matrix (:func:`_statistics`); when B+ == B-, sample ``s`` of each side is
+paired and a unit that is on in both adds the single row ``HP+[s] - HP-[s]``. The loop
+runs over blocks of 16 visible units, so threads never write the same row of ``W``,
+and each block writes whole 64-byte lines of the transpose ``WT``.
 """
 
 import numba
@@ -27,40 +27,87 @@ BLOCK = 16  # visible units per parallel block: 16 float32 = one 64-byte line of
 
 
 @numba.njit(**INLINE)
-def _block_lists(V_pos, V_neg, i0, i1, paired, both, n_both, pos, n_pos, neg, n_neg):
-    """The samples where each visible unit ``i0 <= i < i1`` is on, as three lists
-    (row ``i - i0`` of ``both``, ``pos``, ``neg``, each (BLOCK, B) int32, with counts
-    ``n_both``, ``n_pos``, ``n_neg`` (BLOCK,) int64): on in both ``V_pos[s]`` and
-    ``V_neg[s]`` (only when ``paired``), on in ``V_pos`` only, on in ``V_neg`` only;
-    each in increasing ``s``."""
-    n_both[:] = 0
-    n_pos[:] = 0
-    n_neg[:] = 0
-    for s in range(V_pos.shape[0]):
-        for i in range(i0, i1):
-            r = i - i0
-            p = V_pos[s, i] != 0
-            q = paired and V_neg[s, i] != 0
-            if p and q:
-                both[r, n_both[r]] = s
-                n_both[r] += 1
-            elif p:
-                pos[r, n_pos[r]] = s
-                n_pos[r] += 1
-            elif q:
-                neg[r, n_neg[r]] = s
-                n_neg[r] += 1
-    if not paired:
-        for s in range(V_neg.shape[0]):
-            for i in range(i0, i1):
+def _block_lists(V_pos, V_neg, i0, i1, paired, rows, n_rows, n_on_pos, n_on_neg):
+    """For each visible unit ``i0 <= i < i1`` (row ``r = i - i0``), the rows of the
+    statistics matrix ``S`` (see :func:`_statistics`) to add up for its weight
+    gradient, in ``rows[r, :n_rows[r]]`` ((BLOCK, B+ + B-) int32, (BLOCK,) int64),
+    and how many positive and negative samples have it on (``n_on_pos``,
+    ``n_on_neg``, (BLOCK,) int64).
+
+    Paired (B+ == B-), sample ``s`` contributes one row: ``s`` (its ``D`` row) when
+    the unit is on in both phases, ``B + s`` when on in ``V+`` only, ``2B + s`` when
+    on in ``V-`` only. Unpaired, ``s`` for ``V+[s]`` and ``B+ + s`` for ``V-[s]``.
+    """
+    b_pos = V_pos.shape[0]
+    for i in range(i0, i1):
+        r = i - i0
+        m = 0
+        on_pos = 0
+        on_neg = 0
+        if paired:
+            for s in range(b_pos):
+                p = V_pos[s, i] != 0
+                q = V_neg[s, i] != 0
+                if p and q:
+                    rows[r, m] = s
+                    m += 1
+                elif p:
+                    rows[r, m] = b_pos + s
+                    m += 1
+                elif q:
+                    rows[r, m] = 2 * b_pos + s
+                    m += 1
+                on_pos += p
+                on_neg += q
+        else:
+            for s in range(b_pos):
+                if V_pos[s, i] != 0:
+                    rows[r, m] = s
+                    m += 1
+            on_pos = m
+            for s in range(V_neg.shape[0]):
                 if V_neg[s, i] != 0:
-                    neg[i - i0, n_neg[i - i0]] = s
-                    n_neg[i - i0] += 1
+                    rows[r, m] = b_pos + s
+                    m += 1
+            on_neg = m - on_pos
+        n_rows[r] = m
+        n_on_pos[r] = on_pos
+        n_on_neg[r] = on_neg
 
 
 @numba.njit(**PARALLEL_JIT)
-def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg,
-                 inv_pos, inv_neg, lr, momentum, l2, l1, mu, lam, g_c, c_part):
+def _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S):
+    """The rows whose sums make the weight gradient, scaled, stacked in ``S``.
+
+    Paired (B+ == B-, so inv_pos == inv_neg): ``S = [(HP+ - HP-) inv; HP+ inv;
+    -HP- inv]`` (3B, nh); unpaired: ``S = [HP+ inv_pos; -HP- inv_neg]`` (B+ + B-, nh).
+    The gradient row of visible unit ``i`` is then one gather-add over the rows that
+    :func:`_block_lists` lists: ``V+^T HP+ / B+ - V-^T HP- / B-``, reading a single
+    ``HP+ - HP-`` row for a sample whose unit is on in both phases (for CD, most of
+    the data's pixels survive the reconstruction: that halves the rows read).
+    """
+    b_pos = HP_pos.shape[0]
+    b_neg = HP_neg.shape[0]
+    nh = HP_pos.shape[1]
+    off = b_pos if paired else 0
+    for s in numba.prange(max(b_pos, b_neg)):
+        if s < b_pos:
+            dst = S[off + s]
+            for j in range(nh):
+                dst[j] = HP_pos[s, j] * inv_pos
+        if s < b_neg:
+            dst = S[off + b_pos + s]
+            for j in range(nh):
+                dst[j] = -HP_neg[s, j] * inv_neg
+            if paired:
+                dst = S[s]
+                for j in range(nh):
+                    dst[j] = (HP_pos[s, j] - HP_neg[s, j]) * inv_pos
+
+
+@numba.njit(**PARALLEL_JIT)
+def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, S, inv_pos, inv_neg,
+                 lr, momentum, l2, l1, mu, lam, g_c, c_part):
     """The weight and visible-bias part of :func:`apply_update`, block by block.
 
     Centered (``mu.shape[0] > 0``): the weight gradient gets ``-mu g_c^T - g_b lam^T``,
@@ -69,38 +116,29 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
     hidden-bias gradient ``g_c - G^T mu``.
     """
     nv, nh = W.shape
-    b_max = max(V_pos.shape[0], V_neg.shape[0])
     zero = np.zeros(nh, W.dtype)
     centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
-        g_pos = np.empty(nh, W.dtype)  # sum of D over `both` plus HP_pos over `pos`
-        g_neg = np.empty(nh, W.dtype)
-        both = np.empty((BLOCK, b_max), np.int32)
-        pos = np.empty((BLOCK, b_max), np.int32)
-        neg = np.empty((BLOCK, b_max), np.int32)
-        n_both = np.empty(BLOCK, np.int64)
-        n_pos = np.empty(BLOCK, np.int64)
-        n_neg = np.empty(BLOCK, np.int64)
+        g = np.empty(nh, W.dtype)  # the data part of the weight gradient's row
+        rows = np.empty((BLOCK, V_pos.shape[0] + V_neg.shape[0]), np.int32)
+        n_rows = np.empty(BLOCK, np.int64)
+        n_on_pos = np.empty(BLOCK, np.int64)
+        n_on_neg = np.empty(BLOCK, np.int64)
         i0 = blk * BLOCK
         i1 = min(nv, i0 + BLOCK)
-        _block_lists(V_pos, V_neg, i0, i1, paired, both, n_both, pos, n_pos, neg, n_neg)
+        _block_lists(V_pos, V_neg, i0, i1, paired, rows, n_rows, n_on_pos, n_on_neg)
         for i in range(i0, i1):
             r = i - i0
-            gather_add(D, both[r], n_both[r], zero, g_pos)
-            gather_add(HP_pos, pos[r], n_pos[r], g_pos, g_pos)
-            gather_add(HP_neg, neg[r], n_neg[r], zero, g_neg)
+            gather_add(S, rows[r], n_rows[r], zero, g)
             w = W[i]
             vel = vel_W[i]
-            n_on_pos = n_both[r] + n_pos[r]
-            n_on_neg = n_both[r] + n_neg[r]
-            g_b = n_on_pos * inv_pos - n_on_neg * inv_neg
+            g_b = n_on_pos[r] * inv_pos - n_on_neg[r] * inv_neg
             if centered:
                 mu_i = mu[i]
                 g_lam = 0.0
                 c_row = c_part[blk]
                 for j in range(nh):
-                    grad = (g_pos[j] * inv_pos - g_neg[j] * inv_neg
-                            - l2 * w[j] - l1 * np.sign(w[j])
+                    grad = (g[j] - l2 * w[j] - l1 * np.sign(w[j])
                             - mu_i * g_c[j] - g_b * lam[j])
                     g_lam += grad * lam[j]
                     c_row[j] += mu_i * grad
@@ -109,13 +147,12 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg
                 g_b -= g_lam
             elif l1 == 0.0:
                 for j in range(nh):
-                    grad = g_pos[j] * inv_pos - g_neg[j] * inv_neg - l2 * w[j]
+                    grad = g[j] - l2 * w[j]
                     vel[j] = momentum * vel[j] + lr * grad
                     w[j] += vel[j]
             else:
                 for j in range(nh):
-                    grad = (g_pos[j] * inv_pos - g_neg[j] * inv_neg
-                            - l2 * w[j] - l1 * np.sign(w[j]))
+                    grad = g[j] - l2 * w[j] - l1 * np.sign(w[j])
                     vel[j] = momentum * vel[j] + lr * grad
                     w[j] += vel[j]
             vel_b[i] = momentum * vel_b[i] + lr * g_b
@@ -152,9 +189,9 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     inv_pos = scales[0]
     inv_neg = scales[1]
     paired = V_pos.shape[0] == V_neg.shape[0]
-    # D = HP+ - HP-, scaled so that (D + HP+ ...) * inv_pos is right when the scales
-    # are equal (they are: same batch size).
-    D = HP_pos - HP_neg if paired else np.empty((0, nh), W.dtype)
+    S = np.empty(((3 if paired else 1) * V_pos.shape[0] + (0 if paired else V_neg.shape[0]),
+                  nh), W.dtype)
+    _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S)
     g_c = np.zeros(nh, np.float64)
     for s in range(HP_pos.shape[0]):
         for j in range(nh):
@@ -165,9 +202,8 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     centered = mu.shape[0] > 0
     n_blocks = (W.shape[0] + BLOCK - 1) // BLOCK if centered else 0
     c_part = np.zeros((n_blocks, nh), W.dtype)
-    _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, D, HP_pos, HP_neg,
-                 inv_pos, inv_neg, lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype),
-                 c_part)
+    _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, S, inv_pos, inv_neg,
+                 lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype), c_part)
     for blk in range(n_blocks):
         for j in range(nh):
             g_c[j] -= c_part[blk, j]

@@ -654,9 +654,11 @@ def update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, l1):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("l1", [0.0, 0.01])
-def test_apply_update(dtype, l1):
+@pytest.mark.parametrize("Bn", [19, 25])
+def test_apply_update(dtype, l1, Bn):
+    """Unpaired (B+ != B-) and paired batches, with and without the L1 prior."""
     rng = np.random.default_rng(27)
-    nv, nh, Bp, Bn = 37, 13, 25, 19  # 37 visible units: three blocks of 16, one partial
+    nv, nh, Bp = 37, 13, 25  # 37 visible units: three blocks of 16, one partial
     W, WT, b, c = make_model(28, nv, nh, dtype)
     W[0, 0] = 0.0  # sign(0) = 0
     WT = np.ascontiguousarray(W.T)
