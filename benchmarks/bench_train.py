@@ -3,9 +3,10 @@
 Data: the raw MNIST idx files in ``../shared/data/mnist`` (beside the project root),
 read with :func:`rbmcli.mnist.load_mnist`; the 60000 training images are binarised
 with ``Binarizer(images, "threshold")``. Model: 784 visible, 500 hidden, batch 100,
-float32. Everything is measured in one process, and the methods take turns round by
-round, so that load from other users of the machine hits them all alike; each
-figure is the median over its rounds.
+float32. Everything is measured in one process. Each epoch is timed in slices (6 of
+100 batches) and the methods take turns within each slice, so that load from other
+users of the machine hits them all alike; each s/epoch figure is the median over
+rounds of the summed slices, each ratio the median over slices.
 
 Run ``python benchmarks/bench_train.py [--quick] [--epochs-subset N]`` (see README.md).
 """
@@ -23,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 N_HIDDEN, BATCH, LR, MOMENTUM = 500, 100, 0.05, 0.5
+SETTLE_SECONDS = 0.5
 
 
 class _StopEpoch(Exception):
@@ -121,6 +123,22 @@ def matmul_seconds(m, k, n, inner, rng):
     return statistics.median(times)
 
 
+class DenseProducts:
+    """The dense bound's work: float32 (100 x 784) @ (784 x 500) products."""
+
+    def __init__(self, rng):
+        self.a = rng.random((BATCH, 784), dtype=np.float32)
+        self.b = rng.random((784, N_HIDDEN), dtype=np.float32)
+        self.out = self.a @ self.b
+
+    def seconds(self, n_products):
+        """Wall time of ``n_products`` products back to back."""
+        start = time.perf_counter()
+        for _ in range(n_products):
+            np.matmul(self.a, self.b, out=self.out)
+        return time.perf_counter() - start
+
+
 def machine_lines(torch_ok, load_start):
     """Thread counts, library versions and load averages, as printed above the table."""
     import numba
@@ -144,6 +162,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="one round instead of 3 (smoke test)")
     p.add_argument("--epochs-subset", type=int, metavar="N", default=0,
                    help="time only the first N batches of each epoch, scaled by 600/N")
+    p.add_argument("--slices", type=int, default=6, metavar="K",
+                   help="time each epoch in K slices, the methods taking turns (default 6)")
     p.add_argument("--mnist-dir", default=str(MNIST_DIR), help=f"default {MNIST_DIR}")
     args = p.parse_args(argv)
     if not os.path.isdir(args.mnist_dir):
@@ -171,44 +191,58 @@ def main(argv=None):
         rbm_epoch_seconds(t, 3)
     sklearn_epoch_seconds(X[:10 * BATCH])                        # warm-up
     rng = np.random.default_rng(0)
-    timers = {  # one round runs these in this order; the bound right after CD-1
-        "rbm CD-1": lambda: rbm_epoch_seconds(trainers["rbm CD-1"], n_batches) * scale,
-        "dense bound": lambda: full * 5 * matmul_seconds(BATCH, 784, N_HIDDEN, 200, rng),
-        "sklearn BernoulliRBM": lambda: sklearn_epoch_seconds(X[:n_batches * BATCH]) * scale,
-        "rbm PCD-1": lambda: rbm_epoch_seconds(trainers["rbm PCD-1"], n_batches) * scale,
-        "rbm PT-10": lambda: rbm_epoch_seconds(trainers["rbm PT-10"], n_batches) * scale,
+    dense = DenseProducts(rng)
+    # An epoch is timed in slices of `per_slice` batches; in each slice every method
+    # runs its share, in this order (the bound right after CD-1), so that all of them
+    # see the same weather on a machine whose speed drifts within a minute.
+    n_slices = min(args.slices, n_batches)
+    per_slice = -(-n_batches // n_slices)
+    bounds = [(k * per_slice, min(n_batches, (k + 1) * per_slice)) for k in range(n_slices)]
+    timers = {
+        "rbm CD-1": lambda lo, hi: rbm_epoch_seconds(trainers["rbm CD-1"], hi - lo),
+        "dense bound": lambda lo, hi: dense.seconds(5 * (hi - lo)),
+        "sklearn BernoulliRBM": lambda lo, hi: sklearn_epoch_seconds(X[lo * BATCH:hi * BATCH]),
+        "rbm PCD-1": lambda lo, hi: rbm_epoch_seconds(trainers["rbm PCD-1"], hi - lo),
+        "rbm PT-10": lambda lo, hi: rbm_epoch_seconds(trainers["rbm PT-10"], hi - lo),
     }
     run_torch = torch_epoch(binary, rbm_trainer(train, "cd", 1).model, numba.get_num_threads())
     if run_torch:
         run_torch(3)
-        timers["torch CD-1"] = lambda: run_torch(n_batches) * scale
+        timers["torch CD-1"] = lambda lo, hi: run_torch(hi - lo)
     max_rounds = {"rbm PT-10": min(rounds, 2)}
 
-    def settled(timer):
-        """Run ``timer`` after 1 s of idling: OpenBLAS worker threads busy-wait for a
-        while after each call (and Numba's after each parallel loop), and would
-        otherwise take the cores from the next method timed in this process."""
-        time.sleep(1.0)
-        return timer()
+    def settled(timer, lo, hi):
+        """Run ``timer`` after idling: OpenBLAS worker threads busy-wait for a while
+        after each call (and Numba's after each parallel loop), and would otherwise
+        take the cores from the next method timed in this process."""
+        time.sleep(SETTLE_SECONDS)
+        return timer(lo, hi)
 
-    per_round, big = [], []
+    per_slice_times, per_round, big = [], [], []
     for r in range(rounds):                                      # methods take turns
-        per_round.append({name: settled(timer) for name, timer in timers.items()
-                          if r < max_rounds.get(name, rounds)})
+        epoch = {}
+        for lo, hi in bounds:
+            times = {name: settled(timer, lo, hi) for name, timer in timers.items()
+                     if r < max_rounds.get(name, rounds)}
+            per_slice_times.append(times)
+            for name, t in times.items():
+                epoch[name] = epoch.get(name, 0.0) + t
+        per_round.append({name: t * scale for name, t in epoch.items()})
         big.append(matmul_seconds(2000, 2000, 2000, 2, rng))
     runs = {name: [d[name] for d in per_round if name in d] for name in timers}
     sec = {name: statistics.median(v) for name, v in runs.items()}
 
     def ratio(a, b):
-        """Median over rounds of a / b, each from timings of the same round."""
-        return statistics.median(d[a] / d[b] for d in per_round if a in d and b in d)
+        """Median over slices of a / b, each pair timed in the same slice."""
+        return statistics.median(d[a] / d[b] for d in per_slice_times if a in d and b in d)
 
     print(f"rbm training benchmark: MNIST train {X.shape[0]} x {X.shape[1]} threshold-binarised, "
           f"{N_HIDDEN} hidden, batch {BATCH}, float32")
     print("\n".join(machine_lines(run_torch is not None, load_start)))
     what = (f"{full} batches" if n_batches == full
             else f"first {n_batches} batches x {scale:g}")
-    print(f"epoch = {what}; {rounds} round(s), methods interleaved; median per method\n")
+    print(f"epoch = {what}, timed in {n_slices} slices of {per_slice} batches, the methods "
+          f"taking turns within each slice; {rounds} round(s); median per method\n")
     print(f"{'method':<34}{'s/epoch':>9}   runs (s)")
     for name, v in runs.items():
         print(f"{name:<34}{sec[name]:9.2f}   " + " ".join(f"{x:.2f}" for x in v))
@@ -227,7 +261,7 @@ def main(argv=None):
             ("rbm PT-10 / rbm CD-1", "rbm PT-10", "rbm CD-1", None, 0)]
     if run_torch:
         rows.append(("torch CD-1 / rbm CD-1 (speed-up)", "torch CD-1", "rbm CD-1", None, 0))
-    print(f"{'ratio (median of per-round ratios)':<40}{'value':>7}   target")
+    print(f"{'ratio (median of per-slice ratios)':<40}{'value':>7}   target")
     for label, a, b, op, target in rows:
         value = ratio(a, b)
         met = value >= target if op == ">=" else value <= target
