@@ -45,18 +45,12 @@ def _block_lists(V_pos, V_neg, i0, i1, paired, rows, n_rows, n_on_pos, n_on_neg)
         on_pos = 0
         on_neg = 0
         if paired:
-            for s in range(b_pos):
-                p = V_pos[s, i] != 0
-                q = V_neg[s, i] != 0
-                if p and q:
-                    rows[r, m] = s
-                    m += 1
-                elif p:
-                    rows[r, m] = b_pos + s
-                    m += 1
-                elif q:
-                    rows[r, m] = 2 * b_pos + s
-                    m += 1
+            for s in range(b_pos):  # branch-free: the row is written, the count moves on
+                p = np.int64(V_pos[s, i] != 0)
+                q = np.int64(V_neg[s, i] != 0)
+                # both on: row s; V+ only: b_pos + s; V- only: 2 b_pos + s
+                rows[r, m] = s + b_pos * (p + 2 * q - 3 * (p & q))
+                m += p | q
                 on_pos += p
                 on_neg += q
         else:
