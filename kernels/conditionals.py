@@ -60,4 +60,4 @@ def sample_visible(H, WT, b, betas, keys, VP, V):
     h_cnt = np.empty(n, np.int64)
     active_lists(H, h_idx, h_cnt)
     visible_step(h_idx, h_cnt, WT, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8),
-                 V, VP)
+                 V, VP, np.empty((0, V.shape[1]), np.uint8))

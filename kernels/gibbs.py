@@ -55,12 +55,12 @@ def gibbs_sweeps(V, W, WT, b, c, betas, keys, n_steps, clamp, HP_first, HP_last)
     no_probs = np.empty((0, nv), W.dtype)
     for t in range(n_steps):
         incremental = t % _REFRESH != 0
-        hidden_step(V, V_prev, W, c, betas, keys, 2 * t, A, HP, H, h_idx, h_cnt,
+        # the first sweep's probabilities go straight to HP_first when it is wanted
+        hp = HP_first if t == 0 and HP_first.shape[0] > 0 else HP
+        hidden_step(V, V_prev, W, c, betas, keys, 2 * t, A, hp, H, h_idx, h_cnt,
                     incremental, True)
-        if t == 0 and HP_first.shape[0] > 0:
-            HP_first[:, :] = HP
-        V_prev[:, :] = V
-        visible_step(h_idx, h_cnt, WT, b, betas, keys, 2 * t + 1, clamp, V, no_probs)
+        visible_step(h_idx, h_cnt, WT, b, betas, keys, 2 * t + 1, clamp, V, no_probs,
+                     V_prev)
     incremental = n_steps % _REFRESH != 0
     hidden_step(V, V_prev, W, c, betas, keys, 2 * n_steps, A, HP_last, H, h_idx, h_cnt,
                 incremental, False)

@@ -86,18 +86,23 @@ def active_lists(H, h_idx, h_cnt):
 
 
 @numba.njit(**PARALLEL_JIT)
-def visible_step(h_idx, h_cnt, WT, b, betas, keys, step, clamp, V, VP):
+def visible_step(h_idx, h_cnt, WT, b, betas, keys, step, clamp, V, VP, V_prev):
     """``V ~ P_beta(v | h)`` for every chain, from its active hidden units.
 
     h_idx: (B, nh) int32 and h_cnt: (B,) active hidden units; WT: (nh, nv) the
     C-contiguous transpose of W; b: (nv,); betas: (B,); keys: (B,) uint64; step: int;
     clamp: (B, nv) or (0, nv) uint8, non-zero units keep their value; V: (B, nv) uint8
-    output; VP: (B, nv) output probabilities, or (0, nv) to skip them.
+    output; VP: (B, nv) output probabilities, or (0, nv) to skip them; V_prev: (B, nv)
+    uint8 output, the states before this step (for the next incremental hidden step),
+    or (0, nv) to skip them.
     """
     nv = V.shape[1]
     use_clamp = clamp.shape[0] > 0
     keep_probs = VP.shape[0] > 0
+    keep_prev = V_prev.shape[0] > 0
     for s in numba.prange(V.shape[0]):
+        if keep_prev:
+            V_prev[s, :] = V[s]
         pre = np.empty(nv, WT.dtype)
         gather_add(WT, h_idx[s], h_cnt[s], b, pre)
         beta = betas[s]

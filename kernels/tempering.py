@@ -45,7 +45,8 @@ def pt_sweep(V, H, W, WT, b, c, betas_per_replica, keys, E, HP):
     h_cnt = np.empty(n, np.int64)
     active_lists(H, h_idx, h_cnt)
     visible_step(h_idx, h_cnt, WT, b, betas_per_replica, keys, 0,
-                 np.zeros((0, nv), np.uint8), V, np.empty((0, nv), W.dtype))
+                 np.zeros((0, nv), np.uint8), V, np.empty((0, nv), W.dtype),
+                 np.empty((0, nv), np.uint8))
     A = np.empty((n, nh), W.dtype)
     hidden_step(V, V, W, c, betas_per_replica, keys, 1, A, HP, H, h_idx, h_cnt, False, True)
     _energies(V, H, A, b, E)
