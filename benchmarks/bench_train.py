@@ -109,32 +109,18 @@ def torch_epoch(binary, model, n_threads):
     return run
 
 
-def matmul_seconds(m, k, n, inner, rng):
-    """Median over 5 blocks of the mean time of ``inner`` float32 (m x k) @ (k x n)."""
-    a = rng.random((m, k), dtype=np.float32)
-    b = rng.random((k, n), dtype=np.float32)
-    out = a @ b
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(inner):
-            np.matmul(a, b, out=out)
-        times.append((time.perf_counter() - start) / inner)
-    return statistics.median(times)
+class Products:
+    """Timed float32 (m x k) @ (k x n) NumPy products, on fixed random operands."""
 
-
-class DenseProducts:
-    """The dense bound's work: float32 (100 x 784) @ (784 x 500) products."""
-
-    def __init__(self, rng):
-        self.a = rng.random((BATCH, 784), dtype=np.float32)
-        self.b = rng.random((784, N_HIDDEN), dtype=np.float32)
+    def __init__(self, m, k, n, rng):
+        self.a = rng.random((m, k), dtype=np.float32)
+        self.b = rng.random((k, n), dtype=np.float32)
         self.out = self.a @ self.b
 
-    def seconds(self, n_products):
-        """Wall time of ``n_products`` products back to back."""
+    def seconds(self, count):
+        """Wall time of ``count`` products back to back."""
         start = time.perf_counter()
-        for _ in range(n_products):
+        for _ in range(count):
             np.matmul(self.a, self.b, out=self.out)
         return time.perf_counter() - start
 
@@ -191,7 +177,8 @@ def main(argv=None):
         rbm_epoch_seconds(t, 3)
     sklearn_epoch_seconds(X[:10 * BATCH])                        # warm-up
     rng = np.random.default_rng(0)
-    dense = DenseProducts(rng)
+    dense = Products(BATCH, 784, N_HIDDEN, rng)  # the dense bound's product
+    peak = Products(2000, 2000, 2000, rng)
     # An epoch is timed in slices of `per_slice` batches; in each slice every method
     # runs its share, in this order (the bound right after CD-1), so that all of them
     # see the same weather on a machine whose speed drifts within a minute.
@@ -228,7 +215,7 @@ def main(argv=None):
             for name, t in times.items():
                 epoch[name] = epoch.get(name, 0.0) + t
         per_round.append({name: t * scale for name, t in epoch.items()})
-        big.append(matmul_seconds(2000, 2000, 2000, 2, rng))
+        big.append(peak.seconds(2) / 2)
     runs = {name: [d[name] for d in per_round if name in d] for name in timers}
     sec = {name: statistics.median(v) for name, v in runs.items()}
 
