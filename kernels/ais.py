@@ -37,7 +37,8 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._config import INLINE, PARALLEL_JIT
-from ._rowops import active_units, gather_add
+from ._masks import active_units
+from ._rowops import gather_add
 from ._sigmoid import sigmoid
 from .rng import step_key, uniform
 

@@ -10,7 +10,8 @@ import numba
 import numpy as np
 
 from ._config import JIT, PARALLEL_JIT
-from ._rowops import active_units, gather_add, sigmoid_sample
+from ._masks import active_units
+from ._rowops import gather_add, sigmoid_sample
 from ._sigmoid import sigmoid
 from .halfsteps import active_lists, visible_step
 from .rng import step_key

@@ -8,7 +8,8 @@ import numba
 import numpy as np
 
 from ._config import PARALLEL_JIT
-from ._rowops import active_units, gather_add, softplus
+from ._masks import active_units
+from ._rowops import gather_add, softplus
 
 
 @numba.njit(**PARALLEL_JIT)

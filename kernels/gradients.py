@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from ._config import INLINE, JIT, PARALLEL_JIT
+from ._masks import append_mask64, nonzero_mask64
 from ._rowops import gather_add
 from ._transpose import copy_transposed
 
@@ -27,42 +28,104 @@ BLOCK = 16  # visible units per parallel block: 16 float32 = one 64-byte line of
 
 
 @numba.njit(**INLINE)
-def _block_lists(V_pos, V_neg, i0, i1, paired, rows, n_rows, n_on_pos, n_on_neg):
+def _transpose64(A):
+    """Transpose the 64 x 64 bit matrix ``A`` (64,) uint64 in place: afterwards bit
+    ``t`` of ``A[u]`` is what bit ``u`` of ``A[t]`` was (bits counted from the least
+    significant). Six rounds, each swapping the off-diagonal halves of every
+    ``2j x 2j`` block (Hacker's Delight, 7-3)."""
+    j = 32
+    mask = np.uint64(0x00000000FFFFFFFF)
+    while j != 0:
+        shift = np.uint64(j)
+        k = 0
+        while k < 64:
+            t = ((A[k] >> shift) ^ A[k + j]) & mask
+            A[k + j] ^= t
+            A[k] ^= t << shift
+            k = (k + j + 1) & ~j
+        j >>= 1
+        mask ^= mask << np.uint64(j)
+
+
+@numba.njit(**PARALLEL_JIT)
+def _unit_masks(V_pos, V_neg, U_pos, U_neg):
+    """For each visible unit ``i``, the samples that have it on, as bits: bit ``t`` of
+    ``U[i, w]`` is ``V[64 w + t, i] != 0``, for both phases.
+
+    V_pos: (B+, nv), V_neg: (B-, nv) uint8; U_pos: (64 n_chunks, ceil(B+ / 64)),
+    U_neg: (64 n_chunks, ceil(B- / 64)) uint64 outputs, n_chunks = ceil(nv / 64) (rows
+    past nv are padding). Each task reads 64 samples x 64 units as per-sample masks
+    (one byte compare each) and transposes that bit matrix.
+    """
+    nv = V_pos.shape[1]
+    n_chunks = U_pos.shape[0] // 64
+    n_words_pos = U_pos.shape[1]
+    n_tasks = n_chunks * (n_words_pos + U_neg.shape[1])
+    for task in numba.prange(n_tasks):
+        c = task % n_chunks
+        w = task // n_chunks
+        V, U = V_pos, U_pos
+        if w >= n_words_pos:
+            V, U = V_neg, U_neg
+            w -= n_words_pos
+        A = np.zeros(64, np.uint64)
+        i0 = 64 * c
+        for t in range(min(64, V.shape[0] - 64 * w)):
+            row = V[64 * w + t]
+            if i0 + 64 <= nv:
+                A[t] = nonzero_mask64(row, i0)
+            else:
+                bits = np.uint64(0)
+                for u in range(nv - i0):
+                    bits |= np.uint64(row[i0 + u] != 0) << np.uint64(u)
+                A[t] = bits
+        _transpose64(A)
+        for u in range(64):
+            U[i0 + u, w] = A[u]
+
+
+@numba.njit(**INLINE)
+def _block_lists(U_pos, U_neg, i0, i1, b_pos, paired, rows, n_rows, n_on_pos, n_on_neg):
     """For each visible unit ``i0 <= i < i1`` (row ``r = i - i0``), the rows of the
     statistics matrix ``S`` (see :func:`_statistics`) to add up for its weight
-    gradient, in ``rows[r, :n_rows[r]]`` ((BLOCK, B+ + B-) int32, (BLOCK,) int64),
-    and how many positive and negative samples have it on (``n_on_pos``,
-    ``n_on_neg``, (BLOCK,) int64).
+    gradient, in ``rows[r, :n_rows[r]]`` ((BLOCK, B+ + B- + 16) int32, the 16 being
+    slack for :func:`append_mask64`; (BLOCK,) int64), and how many positive and
+    negative samples have it on (``n_on_pos``, ``n_on_neg``, (BLOCK,) int64).
+    ``U_pos``, ``U_neg``: the sample masks of :func:`_unit_masks`; ``b_pos``: B+.
 
     Paired (B+ == B-), sample ``s`` contributes one row: ``s`` (its ``D`` row) when
     the unit is on in both phases, ``B + s`` when on in ``V+`` only, ``2B + s`` when
     on in ``V-`` only. Unpaired, ``s`` for ``V+[s]`` and ``B+ + s`` for ``V-[s]``.
+    Each 64-sample word splits into the three cases with two bit operations; the
+    lists come out of :func:`append_mask64` (vector compress). Built without masks,
+    one branch-free step per sample and unit, the lists took ~0.11 ms of a 1.15 ms
+    CD-1 step on MNIST.
     """
-    b_pos = V_pos.shape[0]
     for i in range(i0, i1):
         r = i - i0
+        row = rows[r]
         m = 0
-        on_pos = 0
-        on_neg = 0
         if paired:
-            for s in range(b_pos):  # branch-free: the row is written, the count moves on
-                p = np.int64(V_pos[s, i] != 0)
-                q = np.int64(V_neg[s, i] != 0)
-                # both on: row s; V+ only: b_pos + s; V- only: 2 b_pos + s
-                rows[r, m] = s + b_pos * (p + 2 * q - 3 * (p & q))
-                m += p | q
-                on_pos += p
-                on_neg += q
+            on_pos = 0
+            on_neg = 0
+            for w in range(U_pos.shape[1]):
+                p = U_pos[i, w]
+                q = U_neg[i, w]
+                base = 64 * w
+                m0 = m
+                m = append_mask64(p & q, base, row, m)
+                m1 = m
+                m = append_mask64(p & ~q, b_pos + base, row, m)
+                m2 = m
+                m = append_mask64(q & ~p, 2 * b_pos + base, row, m)
+                on_pos += m2 - m0
+                on_neg += (m1 - m0) + (m - m2)
         else:
-            for s in range(b_pos):
-                if V_pos[s, i] != 0:
-                    rows[r, m] = s
-                    m += 1
+            for w in range(U_pos.shape[1]):
+                m = append_mask64(U_pos[i, w], 64 * w, row, m)
             on_pos = m
-            for s in range(V_neg.shape[0]):
-                if V_neg[s, i] != 0:
-                    rows[r, m] = b_pos + s
-                    m += 1
+            for w in range(U_neg.shape[1]):
+                m = append_mask64(U_neg[i, w], b_pos + 64 * w, row, m)
             on_neg = m - on_pos
         n_rows[r] = m
         n_on_pos[r] = on_pos
@@ -100,8 +163,8 @@ def _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S):
 
 
 @numba.njit(**PARALLEL_JIT)
-def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, S, inv_pos, inv_neg,
-                 lr, momentum, l2, l1, mu, lam, g_c, c_part):
+def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
+                 inv_neg, lr, momentum, l2, l1, mu, lam, g_c, c_part):
     """The weight and visible-bias part of :func:`apply_update`, block by block.
 
     Centered (``mu.shape[0] > 0``): the weight gradient gets ``-mu g_c^T - g_b lam^T``,
@@ -114,13 +177,14 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, S, inv_pos, inv_n
     centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
         g = np.empty(nh, W.dtype)  # the data part of the weight gradient's row
-        rows = np.empty((BLOCK, V_pos.shape[0] + V_neg.shape[0]), np.int32)
+        rows = np.empty((BLOCK, V_pos.shape[0] + V_neg.shape[0] + 16), np.int32)
         n_rows = np.empty(BLOCK, np.int64)
         n_on_pos = np.empty(BLOCK, np.int64)
         n_on_neg = np.empty(BLOCK, np.int64)
         i0 = blk * BLOCK
         i1 = min(nv, i0 + BLOCK)
-        _block_lists(V_pos, V_neg, i0, i1, paired, rows, n_rows, n_on_pos, n_on_neg)
+        _block_lists(U_pos, U_neg, i0, i1, V_pos.shape[0], paired, rows, n_rows, n_on_pos,
+                     n_on_neg)
         for i in range(i0, i1):
             r = i - i0
             gather_add(S, rows[r], n_rows[r], zero, g)
@@ -196,8 +260,12 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     centered = mu.shape[0] > 0
     n_blocks = (W.shape[0] + BLOCK - 1) // BLOCK if centered else 0
     c_part = np.zeros((n_blocks, nh), W.dtype)
-    _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, paired, S, inv_pos, inv_neg,
-                 lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype), c_part)
+    n_unit_rows = 64 * ((W.shape[0] + 63) // 64)
+    U_pos = np.empty((n_unit_rows, (V_pos.shape[0] + 63) // 64), np.uint64)
+    U_neg = np.empty((n_unit_rows, (V_neg.shape[0] + 63) // 64), np.uint64)
+    _unit_masks(V_pos, V_neg, U_pos, U_neg)
+    _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
+                 inv_neg, lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype), c_part)
     for blk in range(n_blocks):
         for j in range(nh):
             g_c[j] -= c_part[blk, j]

@@ -15,7 +15,8 @@ import numba
 import numpy as np
 
 from ._config import PARALLEL_JIT
-from ._rowops import active_units, gather_add, signed_gather_add
+from ._masks import active_units, changed_units
+from ._rowops import gather_add, signed_gather_add
 from ._sigmoid import sigmoid
 from .rng import step_key, uniform
 
@@ -44,18 +45,7 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, h_idx, h_cnt, incr
         if incremental:
             on = np.empty(nv, np.int32)
             off = np.empty(nv, np.int32)
-            n_on = 0
-            n_off = 0
-            vp = V_prev[s]
-            for i in range(nv):  # branch-free, as in active_units
-                is_on = v[i] != 0
-                changed = v[i] != vp[i]
-                active[m] = i
-                m += is_on
-                on[n_on] = i
-                n_on += changed & is_on
-                off[n_off] = i
-                n_off += changed & (not is_on)
+            m, n_on, n_off = changed_units(v, V_prev[s], active, on, off)
             if n_on + n_off < m:
                 signed_gather_add(W, on, n_on, 1, a, a)
                 signed_gather_add(W, off, n_off, -1, a, a)

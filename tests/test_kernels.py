@@ -18,6 +18,7 @@ import pytest
 import reference as ref
 from kernels._rowops import softplus as nb_softplus
 from kernels._sigmoid import sigmoid as nb_sigmoid
+from kernels._masks import active_units, changed_units
 from kernels._transpose import copy_transposed
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
 from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
@@ -357,6 +358,59 @@ def test_copy_transposed_is_exact(dtype, nv, nh, block):
     np.testing.assert_array_equal(WT, W.T)
 
 
+@numba.njit
+def _lists(rows, prevs):
+    n = rows.shape[1]
+    out = np.full((rows.shape[0], 4, n), -1, np.int32)
+    counts = np.zeros((rows.shape[0], 4), np.int64)
+    for s in range(rows.shape[0]):
+        counts[s, 0] = active_units(rows[s], out[s, 0])
+        counts[s, 1], counts[s, 2], counts[s, 3] = changed_units(rows[s], prevs[s], out[s, 1],
+                                                                 out[s, 2], out[s, 3])
+    return out, counts  # per row: active_units; changed_units' active, on, off
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 63, 64, 65, 128, 200, 784])
+@pytest.mark.parametrize("density", [0.0, 0.13, 0.5, 1.0])
+def test_active_and_changed_unit_lists(n, density):
+    """The index lists (64-unit masks and vector compress where the CPU has AVX-512,
+    a scalar loop for the rest) equal np.flatnonzero, for lengths below, at and past
+    multiples of 64, empty and full rows, and states other than 0/1 (any non-zero
+    byte counts as on). Entries past a list's length may be overwritten (slack), but
+    never past the row's length."""
+    rng = np.random.default_rng(n + int(100 * density))
+    rows = (rng.random((6, n)) < density) * rng.integers(1, 256, (6, n))
+    prevs = np.where(rng.random((6, n)) < 0.2, rng.integers(0, 2, (6, n)), rows)
+    rows, prevs = rows.astype(np.uint8), prevs.astype(np.uint8)
+    out, counts = _lists(rows, prevs)
+    for s in range(6):
+        on, was_on = rows[s] != 0, prevs[s] != 0
+        active = np.flatnonzero(on)
+        for k, expected in enumerate((active, active, np.flatnonzero(on & ~was_on),
+                                      np.flatnonzero(was_on & ~on))):
+            assert counts[s, k] == len(expected)
+            np.testing.assert_array_equal(out[s, k, :counts[s, k]], expected)
+
+
+@pytest.mark.parametrize("b_pos, b_neg, nv", [(130, 70, 150), (64, 1, 64), (5, 5, 20)])
+def test_unit_masks_are_the_transposed_states(b_pos, b_neg, nv):
+    """The update's per-unit sample masks (a 64 x 64 bit transpose of per-sample masks):
+    bit t of U[i, w] is V[64 w + t, i] != 0, and the bits past the batch are clear."""
+    from kernels.gradients import _unit_masks
+    rng = np.random.default_rng(b_pos + nv)
+    V_pos = ((rng.random((b_pos, nv)) < 0.3) * rng.integers(1, 3, (b_pos, nv))).astype(np.uint8)
+    V_neg = binary(rng, (b_neg, nv))
+    n_rows = 64 * ((nv + 63) // 64)
+    U_pos = np.empty((n_rows, (b_pos + 63) // 64), np.uint64)
+    U_neg = np.empty((n_rows, (b_neg + 63) // 64), np.uint64)
+    _unit_masks(V_pos, V_neg, U_pos, U_neg)
+    for V, U in ((V_pos, U_pos), (V_neg, U_neg)):
+        bits = (U[:nv, :, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+        bits = bits.reshape(nv, -1)  # (nv, 64 n_words): sample 64 w + t
+        np.testing.assert_array_equal(bits[:, :len(V)], (V != 0).T)
+        assert not bits[:, len(V):].any()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("flip", [0.0, 0.05, 0.6])
 def test_hidden_step_incremental_matches_fresh_sum(dtype, flip):
@@ -654,11 +708,13 @@ def update_reference(W, b, c, vW, vb, vc, Vp, HPp, Vn, HPn, lr, mom, l2, l1):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("l1", [0.0, 0.01])
-@pytest.mark.parametrize("Bn", [19, 25])
-def test_apply_update(dtype, l1, Bn):
-    """Unpaired (B+ != B-) and paired batches, with and without the L1 prior."""
+@pytest.mark.parametrize("Bp, Bn", [(25, 19), (25, 25), (130, 70), (100, 100)])
+def test_apply_update(dtype, l1, Bp, Bn):
+    """Unpaired (B+ != B-) and paired batches, with and without the L1 prior; batches
+    of more than 64 samples span several of the 64-bit words that list the samples
+    where a unit is on."""
     rng = np.random.default_rng(27)
-    nv, nh, Bp = 37, 13, 25  # 37 visible units: three blocks of 16, one partial
+    nv, nh = 37, 13  # 37 visible units: three blocks of 16, one partial
     W, WT, b, c = make_model(28, nv, nh, dtype)
     W[0, 0] = 0.0  # sign(0) = 0
     WT = np.ascontiguousarray(W.T)
