@@ -11,14 +11,19 @@ float32 ones to ~1e-5 (the kernels sum in float32 with fast-math reassociation a
 use a polynomial ``expf``, so the last few bits may differ from NumPy's).
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
 
 import reference as ref
+from kernels._masks import active_units, changed_units
 from kernels._rowops import softplus as nb_softplus
 from kernels._sigmoid import sigmoid as nb_sigmoid
-from kernels._masks import active_units, changed_units
 from kernels._transpose import copy_transposed
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
 from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
@@ -28,6 +33,7 @@ from kernels.rng import step_key, uniform
 from kernels.tempering import pt_swap_pass, pt_sweep
 
 DTYPES = [np.float32, np.float64]
+ROOT = Path(__file__).resolve().parents[1]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 # float32 vs float64 on the same inputs: probabilities within this absolute error.
 F32_PROB_ATOL = 2e-6
@@ -390,6 +396,31 @@ def test_active_and_changed_unit_lists(n, density):
                                       np.flatnonzero(was_on & ~on))):
             assert counts[s, k] == len(expected)
             np.testing.assert_array_equal(out[s, k, :counts[s, k]], expected)
+
+
+HASWELL = dict(NUMBA_CPU_NAME="haswell",
+               NUMBA_CPU_FEATURES="+64bit,+cmov,+cx16,+mmx,+sse,+sse2,+sse3,+ssse3,+sse4.1,"
+                                  "+sse4.2,+popcnt,+avx,+avx2,+fma,+f16c,+bmi,+bmi2,+lzcnt,"
+                                  "+movbe")
+"""Numba told to compile for a CPU with AVX2 but no AVX-512."""
+
+
+def test_list_kernels_without_avx512(tmp_path):
+    """The portable paths of kernels/_masks.py (taken on CPUs without AVX-512, where
+    VECTOR_MASKS is False) pass the same tests: they run in a subprocess whose Numba
+    targets Haswell, with a fresh cache."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), **HASWELL)
+    probe = subprocess.run([sys.executable, "-c",
+                            "import kernels._masks as m; print(m.VECTOR_MASKS)"],
+                           env=env, cwd=ROOT, capture_output=True, text=True)
+    assert probe.stdout.strip() == "False", probe.stderr
+    tests = ("test_active_and_changed_unit_lists or test_unit_masks or test_apply_update "
+             "or test_hidden_step_incremental")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(Path(__file__)), "-k", tests], env=env, cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "deselected" in run.stdout
 
 
 @pytest.mark.parametrize("b_pos, b_neg, nv", [(130, 70, 150), (64, 1, 64), (5, 5, 20)])
