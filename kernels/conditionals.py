@@ -1,8 +1,8 @@
 """The RBM's conditionals on binary states, with the sigmoid and the Bernoulli draw fused.
 
-Shapes: B chains, nv visible units, nh hidden units. ``W`` is (nv, nh) and ``WT`` its
-C-contiguous transpose (nh, nv), kept in step by the Python layer, so that both
-directions are gather-adds over contiguous rows. A tempered conditional at inverse
+Shapes: B chains, nv visible units, nh hidden units. ``W`` is (nv, nh) and ``WTt`` its
+transpose in tiles of 16 visible units (:mod:`kernels._tiles`), kept in step by the
+Python layer, so that both directions are sums over contiguous rows. A tempered conditional at inverse
 temperature beta is ``P(h_j = 1 | v) = sigmoid(beta * (c_j + (v W)_j))``.
 """
 
@@ -49,10 +49,10 @@ def sample_hidden(V, W, c, betas, keys, HP, H):
 
 
 @numba.njit(**JIT)
-def sample_visible(H, WT, b, betas, keys, VP, V):
+def sample_visible(H, WTt, b, betas, keys, VP, V):
     """Draw ``V[s] ~ P_beta(v | H[s])`` and keep the probabilities in ``VP``.
 
-    H: (B, nh) uint8; WT: (nh, nv) C-contiguous transpose of W; b: (nv,);
+    H: (B, nh) uint8; WTt: the tiled transpose of W (:mod:`kernels._tiles`); b: (nv,);
     betas: (B,); keys: (B,) uint64 (uniforms from ``step_key(keys[s], 1)``);
     VP: (B, nv) float output; V: (B, nv) uint8 output.
     """
@@ -60,5 +60,5 @@ def sample_visible(H, WT, b, betas, keys, VP, V):
     h_idx = np.empty((n, nh), np.int32)
     h_cnt = np.empty(n, np.int64)
     active_lists(H, h_idx, h_cnt)
-    visible_step(h_idx, h_cnt, WT, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8),
+    visible_step(h_idx, h_cnt, WTt, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8),
                  V, VP, np.empty((0, V.shape[1]), np.uint8))

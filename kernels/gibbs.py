@@ -10,7 +10,7 @@ _REFRESH = 16  # recompute pre-activations from scratch every 16 sweeps (no drif
 
 
 @numba.njit(**JIT)
-def gibbs_sweeps(V, W, WT, b, c, betas, keys, n_steps, clamp, HP_first, HP_last):
+def gibbs_sweeps(V, W, WTt, b, c, betas, keys, n_steps, clamp, HP_first, HP_last):
     """Run ``n_steps`` block Gibbs sweeps ``h ~ P(h|v)``, ``v ~ P(v|h)`` on every chain.
 
     Each chain ``s`` runs at inverse temperature ``betas[s]``; sweep ``t`` draws its
@@ -25,8 +25,8 @@ def gibbs_sweeps(V, W, WT, b, c, betas, keys, n_steps, clamp, HP_first, HP_last)
         Visible states, updated in place.
     W : (nv, nh) float
         Weights.
-    WT : (nh, nv) float
-        Their C-contiguous transpose.
+    WTt : (ceil(nv / 16), nh, 16) float
+        Their tiled transpose (:mod:`kernels._tiles`).
     b, c : (nv,) and (nh,) float
         Visible and hidden biases.
     betas : (B,) float
@@ -59,7 +59,7 @@ def gibbs_sweeps(V, W, WT, b, c, betas, keys, n_steps, clamp, HP_first, HP_last)
         hp = HP_first if t == 0 and HP_first.shape[0] > 0 else HP
         hidden_step(V, V_prev, W, c, betas, keys, 2 * t, A, hp, H, h_idx, h_cnt,
                     incremental, True)
-        visible_step(h_idx, h_cnt, WT, b, betas, keys, 2 * t + 1, clamp, V, no_probs,
+        visible_step(h_idx, h_cnt, WTt, b, betas, keys, 2 * t + 1, clamp, V, no_probs,
                      V_prev)
     incremental = n_steps % _REFRESH != 0
     hidden_step(V, V_prev, W, c, betas, keys, 2 * n_steps, A, HP_last, H, h_idx, h_cnt,

@@ -13,7 +13,7 @@ rows. Both products come out of one gather-add per unit over a stacked, pre-scal
 statistics matrix (:func:`_statistics`); when B+ == B-, sample ``s`` of each side is
 paired and a unit that is on in both adds the single row ``HP+[s] - HP-[s]``. The loop
 runs over blocks of 16 visible units, so threads never write the same row of ``W``,
-and each block writes whole 64-byte lines of the transpose ``WT``.
+and each block refreshes one tile of the tiled transpose ``WTt`` (:mod:`kernels._tiles`).
 """
 
 import numba
@@ -22,9 +22,10 @@ import numpy as np
 from ._config import INLINE, JIT, PARALLEL_JIT
 from ._masks import append_mask64, nonzero_mask64
 from ._rowops import gather_add
+from ._tiles import TILE
 from ._transpose import copy_transposed
 
-BLOCK = 16  # visible units per parallel block: 16 float32 = one 64-byte line of WT
+BLOCK = TILE  # visible units per parallel block: one tile of WTt
 
 
 @numba.njit(**INLINE)
@@ -163,7 +164,7 @@ def _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S):
 
 
 @numba.njit(**PARALLEL_JIT)
-def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
+def _update_rows(W, WTt, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
                  inv_neg, lr, momentum, l2, l1, mu, lam, g_c, c_part):
     """The weight and visible-bias part of :func:`apply_update`, block by block.
 
@@ -215,14 +216,14 @@ def _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, 
                     w[j] += vel[j]
             vel_b[i] = momentum * vel_b[i] + lr * g_b
             b[i] += vel_b[i]
-        copy_transposed(W, WT, i0, i1)
+        copy_transposed(W, WTt, i0, i1)
 
 
 @numba.njit(**JIT)
-def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
+def apply_update(W, WTt, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
                  lr, momentum, l2, l1, mu, lam):
-    """Update ``W`` (nv, nh), its transpose ``WT`` (nh, nv), ``b`` (nv,) and ``c`` (nh,)
-    in place from one batch of statistics.
+    """Update ``W`` (nv, nh), its tiled transpose ``WTt`` (ceil(nv / 16), nh, 16),
+    ``b`` (nv,) and ``c`` (nh,) in place from one batch of statistics.
 
     V_pos: (B+, nv) uint8; HP_pos: (B+, nh); V_neg: (B-, nv) uint8; HP_neg: (B-, nh);
     vel_W, vel_b, vel_c: momentum buffers shaped like W, b, c; lr, momentum, l2, l1:
@@ -264,7 +265,7 @@ def apply_update(W, WT, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg,
     U_pos = np.empty((n_unit_rows, (V_pos.shape[0] + 63) // 64), np.uint64)
     U_neg = np.empty((n_unit_rows, (V_neg.shape[0] + 63) // 64), np.uint64)
     _unit_masks(V_pos, V_neg, U_pos, U_neg)
-    _update_rows(W, WT, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
+    _update_rows(W, WTt, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
                  inv_neg, lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype), c_part)
     for blk in range(n_blocks):
         for j in range(nh):

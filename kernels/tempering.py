@@ -30,11 +30,11 @@ def _energies(V, H, A, b, E):
 
 
 @numba.njit(**JIT)
-def pt_sweep(V, H, W, WT, b, c, betas_per_replica, keys, E, HP):
+def pt_sweep(V, H, W, WTt, b, c, betas_per_replica, keys, E, HP):
     """One Gibbs sweep ``v ~ P_beta(v|h)``, then ``h ~ P_beta(h|v)``, of every replica.
 
     V: (R, nv) uint8 and H: (R, nh) uint8, updated in place; W: (nv, nh);
-    WT: (nh, nv) C-contiguous transpose of W; b: (nv,); c: (nh,); betas_per_replica: (R,);
+    WTt: the tiled transpose of W (:mod:`kernels._tiles`); b: (nv,); c: (nh,); betas_per_replica: (R,);
     keys: (R,) uint64 (visible uniforms from step 0, hidden from step 1);
     E: (R,) float64 output, the energies of the new states; HP: (R, nh) output,
     ``P_beta(h | v)`` of the new visible states.
@@ -44,7 +44,7 @@ def pt_sweep(V, H, W, WT, b, c, betas_per_replica, keys, E, HP):
     h_idx = np.empty((n, nh), np.int32)
     h_cnt = np.empty(n, np.int64)
     active_lists(H, h_idx, h_cnt)
-    visible_step(h_idx, h_cnt, WT, b, betas_per_replica, keys, 0,
+    visible_step(h_idx, h_cnt, WTt, b, betas_per_replica, keys, 0,
                  np.zeros((0, nv), np.uint8), V, np.empty((0, nv), W.dtype),
                  np.empty((0, nv), np.uint8))
     A = np.empty((n, nh), W.dtype)

@@ -7,15 +7,38 @@ hidden ``h`` (n_hidden,). This class checks every array before a kernel sees it
 
 import numpy as np
 
-from .aligned import aligned
+from .aligned import aligned, aligned_empty
 from .errors import InputError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+TILE = 16
+"""Visible units per tile of ``weights_tiles`` (kernels._tiles.TILE; importing that
+would load Numba)."""
 
 
 def draw_keys(rng, n):
     """(n,) uint64 random keys for the counter-based kernels, from a numpy Generator."""
     return rng.bit_generator.random_raw(n).astype(np.uint64)
+
+
+def transposed_tiles(weights, out=None):
+    """``weights.T`` (nv, nh) as tiles of 16 visible units, the layout of
+    :mod:`kernels._tiles`: ``tiles[t, j, r] = weights[16 t + r, j]``, shape
+    (ceil(nv / 16), nh, 16), zero past ``nv``, 64-byte aligned; written into ``out``
+    when given. NumPy only, so that loading a model compiles nothing."""
+    nv, nh = weights.shape
+    n_tiles = -(-nv // TILE)
+    padded = np.zeros((n_tiles * TILE, nh), weights.dtype)
+    padded[:nv] = weights
+    if out is None:
+        out = aligned_empty((n_tiles, nh, TILE), weights.dtype)
+    out[...] = padded.reshape(n_tiles, TILE, nh).transpose(0, 2, 1)
+    return out
+
+
+def untiled(tiles, n_visible):
+    """The (n_visible, nh) matrix whose :func:`transposed_tiles` are ``tiles``."""
+    return tiles.transpose(0, 2, 1).reshape(-1, tiles.shape[1])[:n_visible]
 
 
 class WeightShape:
@@ -42,6 +65,10 @@ class BernoulliRBM(WeightShape):
     weights : (n_visible, n_hidden) float32 or float64
     visible_bias : (n_visible,) same dtype
     hidden_bias : (n_hidden,) same dtype
+
+    Attributes ``weights``, ``visible_bias``, ``hidden_bias`` are the parameters;
+    ``weights_tiles`` is a copy of ``weights.T`` in the layout the visible half-step
+    reads, kept in step by the training kernels (see :func:`transposed_tiles`).
     """
 
     model_type = "bernoulli-rbm"
@@ -59,7 +86,7 @@ class BernoulliRBM(WeightShape):
         if self.visible_bias.shape != (nv,) or self.hidden_bias.shape != (nh,):
             raise InputError(f"expected visible_bias ({nv},) and hidden_bias ({nh},), found "
                              f"{self.visible_bias.shape} and {self.hidden_bias.shape}")
-        self.weights_t = aligned(self.weights.T)
+        self.weights_tiles = transposed_tiles(self.weights)
 
     @classmethod
     def initialize(cls, n_visible, n_hidden, data_mean, rng, dtype=np.float32):
@@ -70,8 +97,9 @@ class BernoulliRBM(WeightShape):
         return cls(weights, np.log(p / (1 - p)).astype(dtype), np.zeros(n_hidden, dtype))
 
     def refresh_transpose(self):
-        """Copy ``weights`` into ``weights_t`` after changing ``weights`` outside a kernel."""
-        np.copyto(self.weights_t, self.weights.T)
+        """Copy ``weights`` into ``weights_tiles`` after changing ``weights`` outside a
+        kernel."""
+        transposed_tiles(self.weights, out=self.weights_tiles)
 
     def is_finite(self):
         """True when every parameter is finite (the training NaN guard)."""
@@ -129,7 +157,7 @@ class BernoulliRBM(WeightShape):
         n = H.shape[0]
         VP = np.empty((n, self.n_visible), self.dtype)
         V = np.empty((n, self.n_visible), np.uint8)
-        sample_visible(H, self.weights_t, self.visible_bias, self._betas(beta, n),
+        sample_visible(H, self.weights_tiles, self.visible_bias, self._betas(beta, n),
                        draw_keys(rng, n), VP, V)
         return VP, V
 
@@ -147,7 +175,7 @@ class BernoulliRBM(WeightShape):
         else:
             clamp = np.ascontiguousarray(np.broadcast_to(clamp, V.shape), dtype=np.uint8)
         HP = np.empty((n, self.n_hidden), self.dtype)
-        gibbs_sweeps(V, self.weights, self.weights_t, self.visible_bias, self.hidden_bias,
+        gibbs_sweeps(V, self.weights, self.weights_tiles, self.visible_bias, self.hidden_bias,
                      self._betas(beta, n), draw_keys(rng, n), int(n_steps), clamp,
                      np.empty((0, self.n_hidden), self.dtype), HP)
         return V, HP
@@ -165,7 +193,7 @@ class BernoulliRBM(WeightShape):
         n = V.shape[0]
         E = np.empty(n, np.float64)
         HP = np.empty((n, self.n_hidden), self.dtype)
-        pt_sweep(V, H, self.weights, self.weights_t, self.visible_bias, self.hidden_bias,
+        pt_sweep(V, H, self.weights, self.weights_tiles, self.visible_bias, self.hidden_bias,
                  self._betas(betas_per_replica, n), draw_keys(rng, n), E, HP)
         return E, HP
 

@@ -228,7 +228,7 @@ class Trainer:
             hp_neg = np.empty_like(hp_pos)
             if from_noise:
                 hp_pos = m.hidden_probs(v_pos)
-            gibbs_sweeps(v_neg, m.weights, m.weights_t, m.visible_bias, m.hidden_bias,
+            gibbs_sweeps(v_neg, m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
                          np.ones(n, m.dtype), draw_keys(self.rng, n), opts.steps,
                          np.zeros((0, m.n_visible), np.uint8),
                          np.empty((0, m.n_hidden), m.dtype) if from_noise else hp_pos, hp_neg)
@@ -237,13 +237,13 @@ class Trainer:
             if opts.method == "pcd":
                 v_neg = st["chains"]
                 hp_neg = np.empty((v_neg.shape[0], m.n_hidden), m.dtype)
-                gibbs_sweeps(v_neg, m.weights, m.weights_t, m.visible_bias, m.hidden_bias,
+                gibbs_sweeps(v_neg, m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
                              np.ones(v_neg.shape[0], m.dtype), draw_keys(self.rng, len(v_neg)),
                              opts.steps, np.zeros((0, m.n_visible), np.uint8),
                              np.empty((0, m.n_hidden), m.dtype), hp_neg)
             else:
                 v_neg, hp_neg = self._tempering_step()
-        apply_update(m.weights, m.weights_t, m.visible_bias, m.hidden_bias,
+        apply_update(m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
                      st["velocity_weights"], st["velocity_visible_bias"],
                      st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
                      dt(self.lr), dt(self.momentum), dt(opts.l2), dt(opts.l1),

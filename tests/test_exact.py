@@ -39,6 +39,7 @@ from kernels.free_energy import free_energy_binary
 from kernels.gibbs import gibbs_sweeps
 from kernels.gradients import apply_update
 from kernels.tempering import pt_swap_pass, pt_sweep
+from rbmcli.model import transposed_tiles
 
 Z = 5.0
 ALPHA = 1e-6
@@ -130,7 +131,7 @@ def run_gibbs(W, b, c, V0, n_steps, rng, beta=1.0, clamp=None):
     nh = W.shape[1]
     HP = np.empty((B, nh), W.dtype)
     clamp = np.zeros((0, nv), np.uint8) if clamp is None else clamp
-    gibbs_sweeps(V, W, np.ascontiguousarray(W.T), b, c, np.full(B, beta, dt), keys(rng, B),
+    gibbs_sweeps(V, W, transposed_tiles(W), b, c, np.full(B, beta, dt), keys(rng, B),
                  n_steps, clamp, np.zeros((0, nh), W.dtype), HP)
     return V, HP
 
@@ -340,7 +341,7 @@ def test_gradient_is_data_minus_long_chain_statistics(model8x5):
     # data term - sampled model term; its error against the exact gradient is the
     # Monte Carlo error of the model term, so the same SEs apply.
     W2, b2, c2 = W.copy(), b.copy(), c.copy()
-    apply_update(W2, np.ascontiguousarray(W2.T), b2, c2, np.zeros_like(W), np.zeros_like(b),
+    apply_update(W2, transposed_tiles(W2), b2, c2, np.zeros_like(W), np.zeros_like(b),
                  np.zeros_like(c), data, HP_data, V, HP, 1.0, 0.0, 0.0, 0.0, np.zeros(0),
                  np.zeros(0))
     se_W = prods.std(0, ddof=1).reshape(nv, nh) / np.sqrt(N)
@@ -365,7 +366,7 @@ def run_pt(W, b, c, betas, V0, H0, n_sweeps, rng, count_last=0):
     R = V0.shape[0]
     C = R // K
     V, H = V0.copy(), H0.copy()
-    WT = np.ascontiguousarray(W.T)
+    WT = transposed_tiles(W)
     betas = np.asarray(betas, W.dtype)
     betas_r = np.repeat(betas, C)
     E = np.empty(R)

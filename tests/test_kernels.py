@@ -24,6 +24,7 @@ import reference as ref
 from kernels._masks import active_units, changed_units
 from kernels._rowops import softplus as nb_softplus
 from kernels._sigmoid import sigmoid as nb_sigmoid
+from kernels._tiles import tile_gather
 from kernels._transpose import copy_transposed
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
 from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
@@ -31,6 +32,7 @@ from kernels.gibbs import gibbs_sweeps
 from kernels.gradients import apply_update
 from kernels.rng import step_key, uniform
 from kernels.tempering import pt_swap_pass, pt_sweep
+from rbmcli.model import transposed_tiles, untiled
 
 DTYPES = [np.float32, np.float64]
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,12 +82,18 @@ def _softplus_array(x):
 # --------------------------------------------------------------------------- helpers
 
 def make_model(seed, nv, nh, dtype, scale=1.0):
-    """Random (W, WT, b, c) in ``dtype``, C-contiguous, WT = W.T."""
+    """Random (W, WT, b, c) in ``dtype``, C-contiguous, WT = W.T in tiles."""
     rng = np.random.default_rng(seed)
     W = (scale * rng.normal(size=(nv, nh))).astype(dtype)
     b = (0.5 * rng.normal(size=nv)).astype(dtype)
     c = (0.5 * rng.normal(size=nh)).astype(dtype)
-    return W, np.ascontiguousarray(W.T), b, c
+    return W, transposed_tiles(W), b, c
+
+
+def assert_tiles_hold(WT, W):
+    """WT is exactly W.T in tiles, with zeros past the last visible unit."""
+    np.testing.assert_array_equal(untiled(WT, W.shape[0]), W)
+    np.testing.assert_array_equal(WT, transposed_tiles(W))
 
 
 def binary(rng, shape, p=0.4):
@@ -250,14 +258,14 @@ def test_sample_with_saturated_probabilities_is_deterministic(dtype):
     rng = np.random.default_rng(7)
     B, nv, nh = 64, 9, 6
     W = (2000.0 * (2 * rng.integers(0, 2, (nv, nh)) - 1)).astype(dtype)
-    WT = np.ascontiguousarray(W.T)
+    WT = transposed_tiles(W)
     b = (1000.0 * (2 * rng.integers(0, 2, nv) - 1)).astype(dtype)
     c = (1000.0 * (2 * rng.integers(0, 2, nh) - 1)).astype(dtype)
     V = binary(rng, (B, nv), 0.5)
     H_in = binary(rng, (B, nh), 0.5)
     betas = np.ones(B, dtype)
     pre_h = c.astype(np.float64) + V @ W.astype(np.float64)  # odd multiples of 1000: never 0
-    pre_v = b.astype(np.float64) + H_in @ WT.astype(np.float64)
+    pre_v = b.astype(np.float64) + H_in @ W.T.astype(np.float64)
     for trial in range(3):
         keys = keys_for(rng, B)
         HP = np.empty((B, nh), dtype)
@@ -345,6 +353,30 @@ def test_gibbs_matches_reference_with_documented_keys(dtype):
 
 
 @numba.njit
+def _tile_sums(tile, idx, counts, bias, col):
+    out = np.full((idx.shape[0], 16), np.nan, tile.dtype)
+    for s in range(idx.shape[0]):
+        tile_gather(tile, idx[s], counts[s], bias, col, out[s], 0)
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tile_gather_sums_the_listed_rows(dtype):
+    """bias[col:col + 16] + the sum of the listed rows of a (n, 16) tile, for lists of
+    every length around the four-way unrolling (0 to 9 rows) and a long one, with
+    repeated rows."""
+    rng = np.random.default_rng(41)
+    tile = rng.standard_normal((37, 16)).astype(dtype)
+    bias = rng.standard_normal(48).astype(dtype)
+    counts = np.array(list(range(10)) + [37, 120])
+    idx = rng.integers(0, 37, (len(counts), 120)).astype(np.int32)
+    got = _tile_sums(tile, idx, counts, bias, 16)
+    for s, m in enumerate(counts):
+        expected = bias[16:32].astype(np.float64) + tile[idx[s, :m]].astype(np.float64).sum(0)
+        np.testing.assert_allclose(got[s], expected, **TOL[dtype])
+
+
+@numba.njit
 def _transpose_in_blocks(W, WT, block):
     for i0 in range(0, W.shape[0], block):
         copy_transposed(W, WT, i0, min(W.shape[0], i0 + block))
@@ -356,12 +388,13 @@ def _transpose_in_blocks(W, WT, block):
                                            (17, 31, 5)])
 def test_copy_transposed_is_exact(dtype, nv, nh, block):
     """The 8 x 8 register-tile transpose (float32) and the element loop (float64, and
-    the edges) write exactly W.T, for shapes and blocks that are and are not
-    multiples of the tile."""
+    the edges) write exactly W.T into the 16-unit tiles, for shapes and blocks that
+    are and are not multiples of the tiles, and nothing past the last visible unit."""
     W = np.random.default_rng(nv * nh).standard_normal((nv, nh)).astype(dtype)
-    WT = np.full((nh, nv), np.nan, dtype)
+    WT = np.full(((nv + 15) // 16, nh, 16), np.nan, dtype)
     _transpose_in_blocks(W, WT, block)
-    np.testing.assert_array_equal(WT, W.T)
+    np.testing.assert_array_equal(untiled(WT, nv), W)
+    assert np.isnan(WT.transpose(0, 2, 1).reshape(-1, nh)[nv:]).all()
 
 
 @numba.njit
@@ -748,7 +781,7 @@ def test_apply_update(dtype, l1, Bp, Bn):
     nv, nh = 37, 13  # 37 visible units: three blocks of 16, one partial
     W, WT, b, c = make_model(28, nv, nh, dtype)
     W[0, 0] = 0.0  # sign(0) = 0
-    WT = np.ascontiguousarray(W.T)
+    WT = transposed_tiles(W)
     vW = (0.01 * rng.normal(size=(nv, nh))).astype(dtype)
     vb = (0.01 * rng.normal(size=nv)).astype(dtype)
     vc = (0.01 * rng.normal(size=nh)).astype(dtype)
@@ -762,7 +795,7 @@ def test_apply_update(dtype, l1, Bp, Bn):
     for got, exp in zip((W, b, c, vW, vb, vc), expected):
         assert got.dtype == dtype
         np.testing.assert_allclose(got, exp, **TOL[dtype])
-    np.testing.assert_array_equal(WT, W.T)
+    assert_tiles_hold(WT, W)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -786,7 +819,7 @@ def test_apply_update_centered(dtype, l1, Bn):
     for got, exp, other in zip((W, b, c, vW, vb, vc), expected, plain):
         np.testing.assert_allclose(got, exp, **TOL[dtype])
         assert not np.allclose(exp, other, **TOL[dtype])      # centering changes the step
-    np.testing.assert_array_equal(WT, W.T)
+    assert_tiles_hold(WT, W)
 
 
 def test_centered_step_is_the_centered_models_gradient_step():

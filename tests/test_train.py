@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from rbmcli.model import untiled
 from rbmcli.train import (Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics,
                           new_model)
 
@@ -186,7 +187,7 @@ def test_a_seed_reproduces_a_run_exactly(method, steps):
     a, ta, ma = run(method, steps, seed=3, epochs=2)
     b, tb, mb = run(method, steps, seed=3, epochs=2)
     for x, y in ((a.weights, b.weights), (a.visible_bias, b.visible_bias),
-                 (a.hidden_bias, b.hidden_bias), (a.weights_t, b.weights_t)):
+                 (a.hidden_bias, b.hidden_bias), (a.weights_tiles, b.weights_tiles)):
         np.testing.assert_array_equal(x, y)
     for key in ta.state:
         np.testing.assert_array_equal(ta.state[key], tb.state[key])
@@ -223,7 +224,7 @@ def test_float32_and_float64_agree_after_one_epoch(method, steps):
 def test_weights_transpose_stays_in_sync():
     for method, steps in (("cd", 1), ("pcd", 1), ("pt", 3)):
         m, _, _ = run(method, steps)
-        np.testing.assert_array_equal(m.weights_t, m.weights.T)
+        np.testing.assert_array_equal(untiled(m.weights_tiles, m.n_visible), m.weights)
 
 
 def test_result_does_not_depend_on_the_thread_count():
