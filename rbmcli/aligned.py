@@ -1,8 +1,9 @@
 """Parameter arrays whose data start on a 64-byte boundary (one cache line).
 
 NumPy aligns large arrays to 16 bytes only. The RBM kernels read and write ``W``, its
-transpose and the momentum buffers in vector-sized pieces (the update refreshes each
-16-unit block of ``WT`` columns in 8 x 8 tiles); misaligned, pieces straddle lines. On
+tiled transpose and the momentum buffers in vector-sized pieces (the update refreshes
+one 16-unit tile of the transpose per block, in 8 x 8 register tiles; the visible
+half-step reads 64-byte tile rows); misaligned, pieces straddle lines. On
 the 2-core development machine, aligning them made a CD-1 Gibbs sweep and an update
 each ~5% faster (MNIST, 500 hidden, batch 100; old and new layouts interleaved in one
 process, 30 rounds).
