@@ -440,7 +440,8 @@ HASWELL = dict(NUMBA_CPU_NAME="haswell",
 
 def test_list_kernels_without_avx512(tmp_path):
     """The portable paths of kernels/_masks.py (taken on CPUs without AVX-512, where
-    VECTOR_MASKS is False) pass the same tests: they run in a subprocess whose Numba
+    VECTOR_MASKS is False), and the vector intrinsics of _tiles.py and _transpose.py
+    compiled for AVX2, pass the same tests: they run in a subprocess whose Numba
     targets Haswell, with a fresh cache."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), **HASWELL)
     probe = subprocess.run([sys.executable, "-c",
@@ -448,7 +449,8 @@ def test_list_kernels_without_avx512(tmp_path):
                            env=env, cwd=ROOT, capture_output=True, text=True)
     assert probe.stdout.strip() == "False", probe.stderr
     tests = ("test_active_and_changed_unit_lists or test_unit_masks or test_apply_update "
-             "or test_hidden_step_incremental")
+             "or test_hidden_step_incremental or test_tile_gather or test_copy_transposed "
+             "or test_gibbs_matches_reference")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(Path(__file__)), "-k", tests], env=env, cwd=ROOT,
                          capture_output=True, text=True)
