@@ -63,6 +63,19 @@ def nonzero_mask64(typingctx, row, start):
     return types.uint64(row, start), codegen
 
 
+@numba.njit(**INLINE)
+def nonzero_mask(row, start):
+    """:func:`nonzero_mask64` that also takes the last, partial chunk of ``row``: bits
+    past ``row.shape[0]`` are clear."""
+    n = row.shape[0] - start
+    if n >= 64:
+        return nonzero_mask64(row, start)
+    bits = np.uint64(0)
+    for u in range(n):
+        bits |= np.uint64(row[start + u] != 0) << np.uint64(u)
+    return bits
+
+
 @intrinsic
 def _compress16(typingctx, mask, base, out, m):
     """``out[m:m + 16] = [base + k for each set bit k < 16 of mask] + filler``, returns

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._config import INLINE, JIT, PARALLEL_JIT
-from ._masks import append_mask64, nonzero_mask64
+from ._masks import append_mask64, nonzero_mask
 from ._rowops import gather_add
 from ._tiles import TILE
 from ._transpose import copy_transposed
@@ -58,7 +58,6 @@ def _unit_masks(V_pos, V_neg, U_pos, U_neg):
     past nv are padding). Each task reads 64 samples x 64 units as per-sample masks
     (one byte compare each) and transposes that bit matrix.
     """
-    nv = V_pos.shape[1]
     n_chunks = U_pos.shape[0] // 64
     n_words_pos = U_pos.shape[1]
     n_tasks = n_chunks * (n_words_pos + U_neg.shape[1])
@@ -72,14 +71,7 @@ def _unit_masks(V_pos, V_neg, U_pos, U_neg):
         A = np.zeros(64, np.uint64)
         i0 = 64 * c
         for t in range(min(64, V.shape[0] - 64 * w)):
-            row = V[64 * w + t]
-            if i0 + 64 <= nv:
-                A[t] = nonzero_mask64(row, i0)
-            else:
-                bits = np.uint64(0)
-                for u in range(nv - i0):
-                    bits |= np.uint64(row[i0 + u] != 0) << np.uint64(u)
-                A[t] = bits
+            A[t] = nonzero_mask(V[64 * w + t], i0)
         _transpose64(A)
         for u in range(64):
             U[i0 + u, w] = A[u]
