@@ -352,6 +352,14 @@ def test_gibbs_matches_reference_with_documented_keys(dtype):
     np.testing.assert_array_equal(HP_last2, HP_last)
 
 
+def test_model_and_kernels_agree_on_the_tile_width():
+    """rbmcli.model keeps its own copy of the tile width (importing kernels would load
+    Numba when a model is loaded); the two must not drift apart."""
+    import kernels._tiles
+    import rbmcli.model
+    assert rbmcli.model.TILE == kernels._tiles.TILE
+
+
 @numba.njit
 def _tile_sums(tile, idx, counts, bias, col):
     out = np.full((idx.shape[0], 16), np.nan, tile.dtype)
