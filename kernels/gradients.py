@@ -11,9 +11,12 @@ binary ``V`` the products ``V^T HP`` are, for each visible unit ``i``, sums of t
 rows of ``HP`` over the samples where unit ``i`` is on: gather-adds over contiguous
 rows. Both products come out of one gather-add per unit over a stacked, pre-scaled
 statistics matrix (:func:`_statistics`); when B+ == B-, sample ``s`` of each side is
-paired and a unit that is on in both adds the single row ``HP+[s] - HP-[s]``. The loop
-runs over blocks of 16 visible units, so threads never write the same row of ``W``,
-and each block refreshes one tile of the tiled transpose ``WTt`` (:mod:`kernels._tiles`).
+paired and a unit that is on in both adds the single row ``HP+[s] - HP-[s]``. The
+gather-adds run strip by strip in registers over a 64-byte-aligned, padded statistics
+matrix (:mod:`kernels._strips`): 0.95 and 0.96 of a CD-1 step with row-by-row
+gather-adds (ab_kernels.py, 16 and 20 rounds). The loop runs over blocks of 16 visible
+units, so threads never write the same row of ``W``, and each block refreshes one tile
+of the tiled transpose ``WTt`` (:mod:`kernels._tiles`).
 """
 
 import numba
@@ -21,7 +24,7 @@ import numpy as np
 
 from ._config import INLINE, JIT, PARALLEL_JIT
 from ._masks import append_mask64, nonzero_mask
-from ._rowops import gather_add
+from ._strips import aligned_matrix, strip_cols, strip_sum
 from ._tiles import TILE
 from ._transpose import copy_transposed
 
@@ -135,6 +138,8 @@ def _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S):
     :func:`_block_lists` lists: ``V+^T HP+ / B+ - V-^T HP- / B-``, reading a single
     ``HP+ - HP-`` row for a sample whose unit is on in both phases (for CD, most of
     the data's pixels survive the reconstruction: that halves the rows read).
+    ``S`` has whole strips of columns (:mod:`kernels._strips`); those past nh are
+    zeroed.
     """
     b_pos = HP_pos.shape[0]
     b_neg = HP_neg.shape[0]
@@ -145,14 +150,17 @@ def _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S):
             dst = S[off + s]
             for j in range(nh):
                 dst[j] = HP_pos[s, j] * inv_pos
+            dst[nh:] = 0
         if s < b_neg:
             dst = S[off + b_pos + s]
             for j in range(nh):
                 dst[j] = -HP_neg[s, j] * inv_neg
+            dst[nh:] = 0
             if paired:
                 dst = S[s]
                 for j in range(nh):
                     dst[j] = (HP_pos[s, j] - HP_neg[s, j]) * inv_pos
+                dst[nh:] = 0
 
 
 @numba.njit(**PARALLEL_JIT)
@@ -166,10 +174,11 @@ def _update_rows(W, WTt, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S,
     hidden-bias gradient ``g_c - G^T mu``.
     """
     nv, nh = W.shape
-    zero = np.zeros(nh, W.dtype)
+    n_cols = S.shape[1]
+    per_strip = strip_cols(1, S)
     centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
-        g = np.empty(nh, W.dtype)  # the data part of the weight gradient's row
+        g = np.empty(n_cols, W.dtype)  # the data part of the weight gradient's row
         rows = np.empty((BLOCK, V_pos.shape[0] + V_neg.shape[0] + 16), np.int32)
         n_rows = np.empty(BLOCK, np.int64)
         n_on_pos = np.empty(BLOCK, np.int64)
@@ -180,7 +189,8 @@ def _update_rows(W, WTt, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S,
                      n_on_neg)
         for i in range(i0, i1):
             r = i - i0
-            gather_add(S, rows[r], n_rows[r], zero, g)
+            for col in range(0, n_cols, per_strip):
+                strip_sum(S, rows[r], n_rows[r], col, g)
             w = W[i]
             vel = vel_W[i]
             g_b = n_on_pos[r] * inv_pos - n_on_neg[r] * inv_neg
@@ -240,8 +250,8 @@ def apply_update(W, WTt, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg
     inv_pos = scales[0]
     inv_neg = scales[1]
     paired = V_pos.shape[0] == V_neg.shape[0]
-    S = np.empty(((3 if paired else 1) * V_pos.shape[0] + (0 if paired else V_neg.shape[0]),
-                  nh), W.dtype)
+    S = aligned_matrix((3 if paired else 1) * V_pos.shape[0]
+                       + (0 if paired else V_neg.shape[0]), strip_cols(nh, W), W)
     _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S)
     g_c = np.zeros(nh, np.float64)
     for s in range(HP_pos.shape[0]):

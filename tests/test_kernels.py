@@ -24,6 +24,7 @@ import reference as ref
 from kernels._masks import active_units, changed_units
 from kernels._rowops import softplus as nb_softplus
 from kernels._sigmoid import sigmoid as nb_sigmoid
+from kernels._strips import aligned_matrix, strip_cols, strip_sum
 from kernels._tiles import tile_gather
 from kernels._transpose import copy_transposed
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
@@ -385,6 +386,39 @@ def test_tile_gather_sums_the_listed_rows(dtype):
 
 
 @numba.njit
+def _strip_sums(rows, idx, counts):
+    mat = aligned_matrix(rows.shape[0], strip_cols(rows.shape[1], rows), rows)
+    mat[:, :rows.shape[1]] = rows
+    mat[:, rows.shape[1]:] = 0
+    out = np.full((idx.shape[0], mat.shape[1]), np.nan, rows.dtype)
+    for s in range(idx.shape[0]):
+        for col in range(0, mat.shape[1], strip_cols(1, mat)):
+            strip_sum(mat, idx[s], counts[s], col, out[s])
+    return out, mat.ctypes.data % 64, mat.shape[1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 32, 64, 65, 500])
+def test_strip_sum_sums_the_listed_rows(dtype, n_cols):
+    """Strip by strip (64 float32 or 32 float64 columns), the sum of the listed rows,
+    for lists of 0 to 5 rows (around the two-row unrolling), a long one with repeated
+    rows, and row lengths that are and are not whole strips; the scratch matrix is
+    64-byte aligned and its padding columns sum to zero."""
+    rng = np.random.default_rng(n_cols)
+    rows = rng.standard_normal((37, n_cols)).astype(dtype)
+    counts = np.array([0, 1, 2, 3, 4, 5, 37, 90])
+    idx = rng.integers(0, 37, (len(counts), 90)).astype(np.int32)
+    got, misalignment, padded = _strip_sums(rows, idx, counts)
+    per_strip = 256 // np.dtype(dtype).itemsize
+    assert misalignment == 0
+    assert padded == -(-n_cols // per_strip) * per_strip
+    for s, m in enumerate(counts):
+        expected = rows[idx[s, :m]].astype(np.float64).sum(0)
+        np.testing.assert_allclose(got[s, :n_cols], expected, **TOL[dtype])
+        assert (got[s, n_cols:] == 0).all()
+
+
+@numba.njit
 def _transpose_in_blocks(W, WT, block):
     for i0 in range(0, W.shape[0], block):
         copy_transposed(W, WT, i0, min(W.shape[0], i0 + block))
@@ -448,8 +482,8 @@ HASWELL = dict(NUMBA_CPU_NAME="haswell",
 
 def test_list_kernels_without_avx512(tmp_path):
     """The portable paths of kernels/_masks.py (taken on CPUs without AVX-512, where
-    VECTOR_MASKS is False), and the vector intrinsics of _tiles.py and _transpose.py
-    compiled for AVX2, pass the same tests: they run in a subprocess whose Numba
+    VECTOR_MASKS is False), and the vector intrinsics of _tiles.py, _strips.py and
+    _transpose.py compiled for AVX2, pass the same tests: they run in a subprocess whose Numba
     targets Haswell, with a fresh cache."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), **HASWELL)
     probe = subprocess.run([sys.executable, "-c",
@@ -458,6 +492,7 @@ def test_list_kernels_without_avx512(tmp_path):
     assert probe.stdout.strip() == "False", probe.stderr
     tests = ("test_active_and_changed_unit_lists or test_unit_masks or test_apply_update "
              "or test_hidden_step_incremental or test_tile_gather or test_copy_transposed "
+             "or test_strip_sum "
              "or test_gibbs_matches_reference")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(Path(__file__)), "-k", tests], env=env, cwd=ROOT,
