@@ -59,7 +59,6 @@ def main(argv=None):
     A = np.empty((n, nh), m.dtype)
     HP_pos, HP_neg = np.empty_like(A), np.empty_like(A)
     H = np.empty((n, nh), np.uint8)
-    h_idx, h_cnt = np.empty((n, nh), np.int32), np.empty(n, np.int64)
     betas = np.ones(n, m.dtype)
     no_clamp, no_probs = np.zeros((0, nv), np.uint8), np.empty((0, nv), m.dtype)
     no_prev = np.empty((0, nv), np.uint8)
@@ -73,14 +72,11 @@ def main(argv=None):
             keys = draw_keys(rng, n)
             v_neg = v_pos.copy()
             t0 = perf_counter()
-            hidden_step(v_pos, v_pos, W, c, betas, keys, 0, A, HP_pos, H, h_idx, h_cnt,
-                        False, True)
+            hidden_step(v_pos, v_pos, W, c, betas, keys, 0, A, HP_pos, H, False, True)
             t1 = perf_counter()
-            visible_step(h_idx, h_cnt, WTt, b, betas, keys, 1, no_clamp, v_neg, no_probs,
-                         no_prev)
+            visible_step(H, WTt, b, betas, keys, 1, no_clamp, v_neg, no_probs, no_prev)
             t2 = perf_counter()
-            hidden_step(v_neg, v_pos, W, c, betas, keys, 2, A, HP_neg, H, h_idx, h_cnt,
-                        True, False)
+            hidden_step(v_neg, v_pos, W, c, betas, keys, 2, A, HP_neg, H, True, False)
             t3 = perf_counter()
             apply_update(W, WTt, b, c, *velocities, v_pos, HP_pos, v_neg, HP_neg, lr,
                          momentum, zero, zero, none, none)

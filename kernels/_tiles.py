@@ -7,7 +7,8 @@ streams its rows from L2/L3 again. Stored as tiles of 16 visible units,
     WTt[t, j, r] = W[16 t + r, j]        (n_tiles, nh, 16), n_tiles = ceil(nv / 16),
 
 one tile (500 hidden units: 32 KB in float32) stays in L1 while every chain of the batch
-sums its rows into one 16-lane register. Units past ``nv`` in the last tile are zero.
+sums its rows into one 16-lane register (two chains at a time, see
+:func:`tile_pair_gather`). Units past ``nv`` in the last tile are zero.
 """
 
 import numba
@@ -23,69 +24,87 @@ _UNROLL = 4  # independent accumulators, to hide the add latency
 
 
 @intrinsic
-def tile_gather(typingctx, tile, idx, m, bias, bias_col, out, out_col):
-    """``out[out_col:out_col + 16] = bias[bias_col:bias_col + 16] + sum_k tile[idx[k]]``
-    for ``k < m``.
+def tile_pair_gather(typingctx, tile, idx, counts, bias, col, out_a, out_b):
+    """The sums of the listed rows of a tile for two chains that share some of their
+    active units.
 
-    tile: (n, 16) C-contiguous float32 or float64; idx: 1-D C int32; bias, out: 1-D C
-    arrays of the tile's dtype. No bounds checks: the caller keeps every index inside.
-    The rows are summed in four interleaved accumulators of <16 x float>, added up at
-    the end (a different order from a sequential sum: float32 results may differ from
-    NumPy's in the last bits).
+    ``idx`` (3, >= max(counts)) int32 lists the units both chains have on (row 0), those
+    only chain a has on (row 1) and those only chain b has on (row 2); ``counts`` (3,)
+    int64 says how many of each. Writes ``out_a[col:col + 16] = bias[col:col + 16] +
+    sum over rows 0 and 1`` and ``out_b[...]`` the same over rows 0 and 2: each shared
+    row is read and added once for both chains. tile: (n, 16) C-contiguous float32 or
+    float64; bias, out_a, out_b: 1-D arrays of the tile's dtype; no bounds checks.
+    Each list is summed in four interleaved accumulators of <16 x float> (to hide the
+    add latency), added up at the end: a different order from a sequential sum, so
+    float32 results may differ from NumPy's in the last bits.
     """
     if not (isinstance(tile, types.Array) and tile.ndim == 2 and tile.layout == "C"
             and tile.dtype in (types.float32, types.float64)):
         return None
-    if not (isinstance(idx, types.Array) and idx.dtype == types.int32 and idx.ndim == 1):
+    if not (isinstance(idx, types.Array) and idx.dtype == types.int32 and idx.ndim == 2):
         return None
-    for vec in (bias, out):
+    if not (isinstance(counts, types.Array) and counts.dtype == types.int64):
+        return None
+    for vec in (bias, out_a, out_b):
         if not (isinstance(vec, types.Array) and vec.dtype == tile.dtype and vec.ndim == 1):
             return None
 
     def codegen(context, builder, signature, args):
-        tile_v, idx_v, m_v, bias_v, bias_col_v, out_v, out_col_v = args
+        tile_v, idx_v, counts_v, bias_v, col_v, out_a_v, out_b_v = args
         tys = signature.args
         i64 = ir.IntType(64)
         vec_t = ir.VectorType(context.get_value_type(tys[0].dtype), TILE)
         tile_a = context.make_array(tys[0])(context, builder, tile_v)
         idx_a = context.make_array(tys[1])(context, builder, idx_v)
-        bias_a = context.make_array(tys[3])(context, builder, bias_v)
-        out_a = context.make_array(tys[5])(context, builder, out_v)
-        m64 = context.cast(builder, m_v, tys[2], types.int64)
-        bias_col = context.cast(builder, bias_col_v, tys[4], types.int64)
-        out_col = context.cast(builder, out_col_v, tys[6], types.int64)
+        counts_a = context.make_array(tys[2])(context, builder, counts_v)
+        idx_stride = builder.extract_value(idx_a.shape, 1)
+        col = context.cast(builder, col_v, tys[4], types.int64)
         zero = ir.Constant(vec_t, [0.0] * TILE)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(_UNROLL)]
 
-        def row(k):
-            r = builder.sext(builder.load(builder.gep(idx_a.data, [k])), i64)
-            ptr = builder.gep(tile_a.data, [builder.mul(r, ir.Constant(i64, TILE))])
-            load = builder.load(builder.bitcast(ptr, vec_t.as_pointer()))
-            load.align = 4
-            return load
+        def list_sum(which):
+            """The sum of the rows listed in idx[which], as one vector."""
+            for acc in accs:
+                builder.store(zero, acc)
+            first_idx = builder.gep(idx_a.data, [builder.mul(idx_stride,
+                                                             ir.Constant(i64, which))])
+            m64 = builder.load(builder.gep(counts_a.data, [ir.Constant(i64, which)]))
 
-        def accumulate(acc, value):
-            builder.store(builder.fadd(builder.load(acc), value, flags=("fast",)), acc)
+            def row(k):
+                r = builder.sext(builder.load(builder.gep(first_idx, [k])), i64)
+                ptr = builder.gep(tile_a.data, [builder.mul(r, ir.Constant(i64, TILE))])
+                load = builder.load(builder.bitcast(ptr, vec_t.as_pointer()))
+                load.align = 4
+                return load
 
-        n_groups = builder.sdiv(m64, ir.Constant(i64, _UNROLL))
-        with cgutils.for_range(builder, n_groups) as loop:
-            first = builder.mul(loop.index, ir.Constant(i64, _UNROLL))
-            for u in range(_UNROLL):
-                accumulate(accs[u], row(builder.add(first, ir.Constant(i64, u))))
-        done = builder.mul(n_groups, ir.Constant(i64, _UNROLL))
-        with cgutils.for_range(builder, builder.sub(m64, done)) as loop:
-            accumulate(accs[0], row(builder.add(done, loop.index)))
-        a = [builder.load(acc) for acc in accs]
-        total = builder.fadd(builder.fadd(a[0], a[1]), builder.fadd(a[2], a[3]))
-        bias_ptr = builder.bitcast(builder.gep(bias_a.data, [bias_col]), vec_t.as_pointer())
-        bias_vec = builder.load(bias_ptr)
+            def accumulate(acc, value):
+                builder.store(builder.fadd(builder.load(acc), value, flags=("fast",)), acc)
+
+            n_groups = builder.sdiv(m64, ir.Constant(i64, _UNROLL))
+            with cgutils.for_range(builder, n_groups) as loop:
+                first = builder.mul(loop.index, ir.Constant(i64, _UNROLL))
+                for u in range(_UNROLL):
+                    accumulate(accs[u], row(builder.add(first, ir.Constant(i64, u))))
+            done = builder.mul(n_groups, ir.Constant(i64, _UNROLL))
+            with cgutils.for_range(builder, builder.sub(m64, done)) as loop:
+                accumulate(accs[0], row(builder.add(done, loop.index)))
+            a = [builder.load(acc) for acc in accs]
+            return builder.fadd(builder.fadd(a[0], a[1]), builder.fadd(a[2], a[3]))
+
+        def vector_at(aryty, value):
+            ary = context.make_array(aryty)(context, builder, value)
+            return builder.bitcast(builder.gep(ary.data, [col]), vec_t.as_pointer())
+
+        bias_vec = builder.load(vector_at(tys[3], bias_v))
         bias_vec.align = 4
-        out_ptr = builder.bitcast(builder.gep(out_a.data, [out_col]), vec_t.as_pointer())
-        store = builder.store(builder.fadd(total, bias_vec), out_ptr)
-        store.align = 4
+        shared = builder.fadd(bias_vec, list_sum(0))
+        for which, (aryty, value) in ((1, (tys[5], out_a_v)), (2, (tys[6], out_b_v))):
+            store = builder.store(builder.fadd(shared, list_sum(which)),
+                                  vector_at(aryty, value))
+            store.align = 4
         return context.get_dummy_value()
 
-    return types.none(tile, idx, m, bias, bias_col, out, out_col), codegen
+    return types.none(tile, idx, counts, bias, col, out_a, out_b), codegen
 
 
 @numba.njit(**INLINE)

@@ -13,7 +13,7 @@ from ._config import JIT, PARALLEL_JIT
 from ._masks import active_units
 from ._rowops import gather_add, sigmoid_sample
 from ._sigmoid import sigmoid
-from .halfsteps import active_lists, visible_step
+from .halfsteps import visible_step
 from .rng import step_key
 
 
@@ -56,9 +56,5 @@ def sample_visible(H, WTt, b, betas, keys, VP, V):
     betas: (B,); keys: (B,) uint64 (uniforms from ``step_key(keys[s], 1)``);
     VP: (B, nv) float output; V: (B, nv) uint8 output.
     """
-    n, nh = H.shape
-    h_idx = np.empty((n, nh), np.int32)
-    h_cnt = np.empty(n, np.int64)
-    active_lists(H, h_idx, h_cnt)
-    visible_step(h_idx, h_cnt, WTt, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8),
-                 V, VP, np.empty((0, V.shape[1]), np.uint8))
+    visible_step(H, WTt, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8), V, VP,
+                 np.empty((0, V.shape[1]), np.uint8))

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from ._config import JIT, PARALLEL_JIT
-from .halfsteps import active_lists, hidden_step, visible_step
+from .halfsteps import hidden_step, visible_step
 from .rng import uniform
 
 
@@ -41,14 +41,10 @@ def pt_sweep(V, H, W, WTt, b, c, betas_per_replica, keys, E, HP):
     """
     n, nv = V.shape
     nh = H.shape[1]
-    h_idx = np.empty((n, nh), np.int32)
-    h_cnt = np.empty(n, np.int64)
-    active_lists(H, h_idx, h_cnt)
-    visible_step(h_idx, h_cnt, WTt, b, betas_per_replica, keys, 0,
-                 np.zeros((0, nv), np.uint8), V, np.empty((0, nv), W.dtype),
-                 np.empty((0, nv), np.uint8))
+    visible_step(H, WTt, b, betas_per_replica, keys, 0, np.zeros((0, nv), np.uint8), V,
+                 np.empty((0, nv), W.dtype), np.empty((0, nv), np.uint8))
     A = np.empty((n, nh), W.dtype)
-    hidden_step(V, V, W, c, betas_per_replica, keys, 1, A, HP, H, h_idx, h_cnt, False, True)
+    hidden_step(V, V, W, c, betas_per_replica, keys, 1, A, HP, H, False, True)
     _energies(V, H, A, b, E)
 
 

@@ -25,7 +25,7 @@ from kernels._masks import active_units, changed_units
 from kernels._rowops import softplus as nb_softplus
 from kernels._sigmoid import sigmoid as nb_sigmoid
 from kernels._strips import aligned_matrix, strip_cols, strip_sum
-from kernels._tiles import tile_gather
+from kernels._tiles import tile_pair_gather
 from kernels._transpose import copy_transposed
 from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
 from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
@@ -362,27 +362,54 @@ def test_model_and_kernels_agree_on_the_tile_width():
 
 
 @numba.njit
-def _tile_sums(tile, idx, counts, bias, col):
-    out = np.full((idx.shape[0], 16), np.nan, tile.dtype)
-    for s in range(idx.shape[0]):
-        tile_gather(tile, idx[s], counts[s], bias, col, out[s], 0)
+def _tile_pair_sums(tile, lists, counts, bias, col):
+    out = np.full((2, lists.shape[0], bias.shape[0]), np.nan, tile.dtype)
+    for p in range(lists.shape[0]):
+        tile_pair_gather(tile, lists[p], counts[p], bias, col, out[0, p], out[1, p])
     return out
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_tile_gather_sums_the_listed_rows(dtype):
-    """bias[col:col + 16] + the sum of the listed rows of a (n, 16) tile, for lists of
-    every length around the four-way unrolling (0 to 9 rows) and a long one, with
-    repeated rows."""
+def test_tile_pair_gather_sums_the_listed_rows(dtype):
+    """For each pair, bias[col:col + 16] + the rows of the shared list and of each
+    chain's own list, written at col only, for lists of every length around the
+    four-way unrolling (0 to 9 rows) and long ones, with repeated rows."""
     rng = np.random.default_rng(41)
     tile = rng.standard_normal((37, 16)).astype(dtype)
     bias = rng.standard_normal(48).astype(dtype)
-    counts = np.array(list(range(10)) + [37, 120])
-    idx = rng.integers(0, 37, (len(counts), 120)).astype(np.int32)
-    got = _tile_sums(tile, idx, counts, bias, 16)
-    for s, m in enumerate(counts):
-        expected = bias[16:32].astype(np.float64) + tile[idx[s, :m]].astype(np.float64).sum(0)
-        np.testing.assert_allclose(got[s], expected, **TOL[dtype])
+    counts = np.array([[a, b, c] for a in (0, 3, 9, 37) for b in range(10)
+                       for c in (0, 1, 5, 120)])
+    lists = rng.integers(0, 37, (len(counts), 3, 120)).astype(np.int32)
+    got = _tile_pair_sums(tile, lists, counts, bias, 16)
+    for p, (m0, m1, m2) in enumerate(counts):
+        shared = bias[16:32].astype(np.float64) + tile[lists[p, 0, :m0]].astype(np.float64).sum(0)
+        for side, (own, m) in enumerate(((1, m1), (2, m2))):
+            expected = shared + tile[lists[p, own, :m]].astype(np.float64).sum(0)
+            # rounding grows with the number of rows added (up to 157 here)
+            atol = TOL[dtype]["atol"] * max(1.0, (m0 + m) / 10)
+            np.testing.assert_allclose(got[side, p, 16:32], expected,
+                                       rtol=TOL[dtype]["rtol"], atol=atol)
+            assert np.isnan(got[side, p, :16]).all() and np.isnan(got[side, p, 32:]).all()
+
+
+@pytest.mark.parametrize("B, n", [(1, 20), (7, 64), (10, 130), (9, 500)])
+def test_pair_lists_split_each_pair_into_shared_and_own_units(B, n):
+    """Per pair of chains (the last one alone when B is odd): the units both have on,
+    the first only, the second only, in increasing order (states other than 0/1
+    count as on)."""
+    from kernels.halfsteps import pair_lists
+    rng = np.random.default_rng(B * n)
+    H = ((rng.random((B, n)) < 0.35) * rng.integers(1, 256, (B, n))).astype(np.uint8)
+    n_pairs = (B + 1) // 2
+    lists = np.full((n_pairs, 3, n + 64), -1, np.int32)
+    counts = np.zeros((n_pairs, 3), np.int64)
+    pair_lists(H, lists, counts)
+    for p in range(n_pairs):
+        a = H[2 * p] != 0
+        b = H[2 * p + 1] != 0 if 2 * p + 1 < B else np.zeros(n, bool)
+        for k, expected in enumerate((a & b, a & ~b, b & ~a)):
+            assert counts[p, k] == expected.sum()
+            np.testing.assert_array_equal(lists[p, k, :counts[p, k]], np.flatnonzero(expected))
 
 
 @numba.njit
@@ -491,7 +518,8 @@ def test_list_kernels_without_avx512(tmp_path):
                            env=env, cwd=ROOT, capture_output=True, text=True)
     assert probe.stdout.strip() == "False", probe.stderr
     tests = ("test_active_and_changed_unit_lists or test_unit_masks or test_apply_update "
-             "or test_hidden_step_incremental or test_tile_gather or test_copy_transposed "
+             "or test_hidden_step_incremental or test_tile_pair_gather or test_pair_lists "
+             "or test_copy_transposed "
              "or test_strip_sum "
              "or test_gibbs_matches_reference")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -535,9 +563,8 @@ def test_hidden_step_incremental_matches_fresh_sum(dtype, flip):
     V = np.where(flips, 1 - V_prev, V_prev).astype(np.uint8)
     A = (c + V_prev @ W.astype(np.float64)).astype(dtype)
     HP = np.empty((B, nh), dtype)
-    empty = (np.empty((B, nh), np.uint8), np.empty((B, nh), np.int32), np.empty(B, np.int64))
-    hidden_step(V, V_prev, W, c, np.ones(B, dtype), keys_for(rng, B), 0, A, HP, *empty,
-                True, False)
+    hidden_step(V, V_prev, W, c, np.ones(B, dtype), keys_for(rng, B), 0, A, HP,
+                np.empty((B, nh), np.uint8), True, False)
     expected = c + V @ W.astype(np.float64)
     np.testing.assert_allclose(A, expected, rtol=TOL[dtype]["rtol"], atol=20 * TOL[dtype]["atol"])
     np.testing.assert_allclose(HP, ref.sigmoid(expected), **TOL[dtype])
