@@ -199,3 +199,25 @@ def changed_units(row, prev, active, on, off):
         off[n_off] = j
         n_off += changed & (not is_on)
     return m, n_on, n_off
+
+
+@numba.njit(**INLINE)
+def split_pair(row_a, row_b, has_b, lists):
+    """Split the active units of two rows into those both have on, those only
+    ``row_a`` has on and those only ``row_b`` has on.
+
+    row_a, row_b: (n,) uint8 (``row_b`` is read only when ``has_b``; without it, it
+    counts as all off); lists: (3, >= n + 64) int32 output, the 64 being slack for
+    :func:`append_mask64`. Returns the three counts; each list is in increasing order.
+    """
+    n = row_a.shape[0]
+    n_shared = 0
+    n_a = 0
+    n_b = 0
+    for i in range(0, n, 64):
+        on_a = nonzero_mask(row_a, i)
+        on_b = nonzero_mask(row_b, i) if has_b else np.uint64(0)
+        n_shared = append_mask64(on_a & on_b, i, lists[0], n_shared)
+        n_a = append_mask64(on_a & ~on_b, i, lists[1], n_a)
+        n_b = append_mask64(on_b & ~on_a, i, lists[2], n_b)
+    return n_shared, n_a, n_b

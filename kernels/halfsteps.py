@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from ._config import PARALLEL_JIT
-from ._masks import active_units, append_mask64, changed_units, nonzero_mask
+from ._masks import changed_units, split_pair
 from ._rowops import gather_add, signed_gather_add
 from ._sigmoid import sigmoid
 from ._tiles import TILE, tile_pair_gather
@@ -26,42 +26,54 @@ from .rng import step_key, uniform
 def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, incremental, sample_states):
     """``HP = sigmoid(beta * A)`` and ``H ~ Bernoulli(HP)``, where ``A = c + V @ W``.
 
-    With ``incremental``, ``A`` holds on entry the pre-activations of ``V_prev`` and each
-    chain adds the rows of the visible units that turned on and subtracts those that
-    turned off, whenever that is fewer rows than a fresh sum over the active units.
+    A fresh sum goes over two chains at a time: the rows of the visible units both have
+    on are added once, into the first chain's sum, which then starts the second's (on
+    MNIST, two random images share ~17% of their active pixels). With ``incremental``,
+    ``A`` holds on entry the pre-activations of ``V_prev`` and each chain adds the rows
+    of the visible units that turned on and subtracts those that turned off, whenever
+    that is fewer rows than a fresh sum over the active units.
 
     V, V_prev: (B, nv) uint8; W: (nv, nh); c: (nh,); betas: (B,); keys: (B,) uint64;
     step: int; A: (B, nh) pre-activations (updated); HP: (B, nh) output; H: (B, nh) uint8
     output, the states, written only when ``sample_states``.
     """
-    nv = V.shape[1]
+    B, nv = V.shape
     nh = W.shape[1]
-    for s in numba.prange(V.shape[0]):
-        a = A[s]
-        v = V[s]
-        active = np.empty(nv, np.int32)
-        m = 0
+    for p in numba.prange((B + 1) // 2):
+        first = 2 * p
+        has_second = first + 1 < B
         if incremental:
+            active = np.empty(nv, np.int32)
             on = np.empty(nv, np.int32)
             off = np.empty(nv, np.int32)
-            m, n_on, n_off = changed_units(v, V_prev[s], active, on, off)
-            if n_on + n_off < m:
-                signed_gather_add(W, on, n_on, 1, a, a)
-                signed_gather_add(W, off, n_off, -1, a, a)
-            else:
-                gather_add(W, active, m, c, a)
-        else:
-            m = active_units(v, active)
-            gather_add(W, active, m, c, a)
-        beta = betas[s]
-        hp = HP[s]
-        for j in range(nh):
-            hp[j] = sigmoid(beta * a[j])
-        if sample_states:
-            key = step_key(keys[s], step)
-            h = H[s]
+            for s in range(first, first + 1 + has_second):
+                a = A[s]
+                m, n_on, n_off = changed_units(V[s], V_prev[s], active, on, off)
+                if n_on + n_off < m:
+                    signed_gather_add(W, on, n_on, 1, a, a)
+                    signed_gather_add(W, off, n_off, -1, a, a)
+                else:
+                    gather_add(W, active, m, c, a)
+        else:  # the rows both chains have on are read once for both
+            lists = np.empty((3, nv + 64), np.int32)
+            n_shared, n_first, n_second = split_pair(V[first], V[first + has_second],
+                                                     has_second, lists)
+            a = A[first]
+            gather_add(W, lists[0], n_shared, c, a)
+            if has_second:
+                signed_gather_add(W, lists[2], n_second, 1, a, A[first + 1])
+            signed_gather_add(W, lists[1], n_first, 1, a, a)
+        for s in range(first, first + 1 + has_second):
+            a = A[s]
+            beta = betas[s]
+            hp = HP[s]
             for j in range(nh):
-                h[j] = np.uint8(uniform(key, j) < hp[j])
+                hp[j] = sigmoid(beta * a[j])
+            if sample_states:
+                key = step_key(keys[s], step)
+                h = H[s]
+                for j in range(nh):
+                    h[j] = np.uint8(uniform(key, j) < hp[j])
 
 
 @numba.njit(**PARALLEL_JIT)
@@ -71,22 +83,12 @@ def pair_lists(H, lists, counts):
     ``lists[p, k, :counts[p, k]]`` for k = 0, 1, 2 ((ceil(B / 2), 3, >= n + 64) int32,
     the 64 being slack for :func:`kernels._masks.append_mask64`; (ceil(B / 2), 3)
     int64). With B odd, the last chain is paired with a chain that has nothing on."""
-    B, n = H.shape
+    B = H.shape[0]
     for p in numba.prange((B + 1) // 2):
-        a = 2 * p
-        lists_p = lists[p]
-        n_shared = 0
-        n_a = 0
-        n_b = 0
-        for i in range(0, n, 64):
-            on_a = nonzero_mask(H[a], i)
-            on_b = nonzero_mask(H[a + 1], i) if a + 1 < B else np.uint64(0)
-            n_shared = append_mask64(on_a & on_b, i, lists_p[0], n_shared)
-            n_a = append_mask64(on_a & ~on_b, i, lists_p[1], n_a)
-            n_b = append_mask64(on_b & ~on_a, i, lists_p[2], n_b)
-        counts[p, 0] = n_shared
-        counts[p, 1] = n_a
-        counts[p, 2] = n_b
+        first = 2 * p
+        has_second = first + 1 < B
+        counts[p, 0], counts[p, 1], counts[p, 2] = split_pair(
+            H[first], H[first + has_second], has_second, lists[p])
 
 
 @numba.njit(**PARALLEL_JIT)

@@ -518,7 +518,7 @@ def test_list_kernels_without_avx512(tmp_path):
                            env=env, cwd=ROOT, capture_output=True, text=True)
     assert probe.stdout.strip() == "False", probe.stderr
     tests = ("test_active_and_changed_unit_lists or test_unit_masks or test_apply_update "
-             "or test_hidden_step_incremental or test_tile_pair_gather or test_pair_lists "
+             "or test_hidden_step or test_tile_pair_gather or test_pair_lists "
              "or test_copy_transposed "
              "or test_strip_sum "
              "or test_gibbs_matches_reference")
@@ -546,6 +546,31 @@ def test_unit_masks_are_the_transposed_states(b_pos, b_neg, nv):
         bits = bits.reshape(nv, -1)  # (nv, 64 n_words): sample 64 w + t
         np.testing.assert_array_equal(bits[:, :len(V)], (V != 0).T)
         assert not bits[:, len(V):].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B", [1, 2, 7, 30])
+def test_hidden_step_fresh_sum_in_pairs(dtype, B):
+    """The fresh sum, two chains at a time (shared rows added once), gives c + V W for
+    every chain, the last one alone when B is odd, including pairs of identical and
+    of empty rows; the states are Bernoulli draws of the probabilities."""
+    from kernels.halfsteps import hidden_step
+    rng = np.random.default_rng(B)
+    nv, nh = 150, 37
+    W, _, _, c = make_model(14, nv, nh, dtype)
+    V = binary(rng, (B, nv))
+    if B >= 7:
+        V[3] = V[2]
+        V[4:6] = 0
+    A = np.full((B, nh), np.nan, dtype)
+    HP = np.empty((B, nh), dtype)
+    H = np.empty((B, nh), np.uint8)
+    hidden_step(V, V, W, c, np.ones(B, dtype), keys_for(rng, B), 0, A, HP, H, False, True)
+    expected = c + V @ W.astype(np.float64)
+    np.testing.assert_allclose(A, expected, rtol=TOL[dtype]["rtol"], atol=20 * TOL[dtype]["atol"])
+    np.testing.assert_allclose(HP, ref.sigmoid(expected), **TOL[dtype])
+    assert set(np.unique(H)) <= {0, 1}
+    assert not H[HP < 1e-6].any() and H[HP > 1 - 1e-6].all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
