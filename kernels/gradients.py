@@ -253,13 +253,13 @@ def apply_update(W, WTt, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg
     S = aligned_matrix((3 if paired else 1) * V_pos.shape[0]
                        + (0 if paired else V_neg.shape[0]), strip_cols(nh, W), W)
     _statistics(HP_pos, HP_neg, inv_pos, inv_neg, paired, S)
-    g_c = np.zeros(nh, np.float64)
-    for s in range(HP_pos.shape[0]):
-        for j in range(nh):
-            g_c[j] += HP_pos[s, j] * inv_pos
-    for s in range(HP_neg.shape[0]):
-        for j in range(nh):
-            g_c[j] -= HP_neg[s, j] * inv_neg
+    # g_c = mean(HP+) - mean(HP-): the sum of the rows of S that hold both phases,
+    # paired its D rows, unpaired all of them (whole strips: they vectorise fully)
+    g_c = np.zeros(S.shape[1], W.dtype)
+    for r in range(V_pos.shape[0] if paired else S.shape[0]):
+        row = S[r]
+        for j in range(S.shape[1]):
+            g_c[j] += row[j]
     centered = mu.shape[0] > 0
     n_blocks = (W.shape[0] + BLOCK - 1) // BLOCK if centered else 0
     c_part = np.zeros((n_blocks, nh), W.dtype)
@@ -268,7 +268,7 @@ def apply_update(W, WTt, b, c, vel_W, vel_b, vel_c, V_pos, HP_pos, V_neg, HP_neg
     U_neg = np.empty((n_unit_rows, (V_neg.shape[0] + 63) // 64), np.uint64)
     _unit_masks(V_pos, V_neg, U_pos, U_neg)
     _update_rows(W, WTt, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S, inv_pos,
-                 inv_neg, lr, momentum, l2, l1, mu, lam, g_c.astype(W.dtype), c_part)
+                 inv_neg, lr, momentum, l2, l1, mu, lam, g_c, c_part)
     for blk in range(n_blocks):
         for j in range(nh):
             g_c[j] -= c_part[blk, j]
