@@ -212,51 +212,71 @@ class Trainer:
         return self.evaluate(time.perf_counter() - start)
 
     def update(self, v_pos):
-        """One parameter update from the binary data batch ``v_pos`` (B, nv) uint8."""
+        """One parameter update from the binary data batch ``v_pos`` (B, nv) uint8.
+
+        The per-batch Python is kept short (constant arguments come from
+        :meth:`_constants`): while it runs, the second core waits."""
         from kernels.gibbs import gibbs_sweeps
         from kernels.gradients import apply_update
 
-        from .samplers import noise
-
         m, opts, st = self.model, self.options, self.state
-        dt = m.dtype.type
-        n = v_pos.shape[0]
-        hp_pos = np.empty((n, m.n_hidden), m.dtype)
+        k = self._constants(v_pos.shape[0])
         if opts.method == "cd":
             from_noise = opts.cd_from == "noise"
-            v_neg = noise(n, m.n_visible, self.rng) if from_noise else v_pos.copy()
-            hp_neg = np.empty_like(hp_pos)
             if from_noise:
+                from .samplers import noise
+                v_neg = noise(len(v_pos), m.n_visible, self.rng)
                 hp_pos = m.hidden_probs(v_pos)
+            else:
+                v_neg = v_pos.copy()
+                hp_pos = k["hp_pos"]
+            hp_neg = k["hp_neg"]
             gibbs_sweeps(v_neg, m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
-                         np.ones(n, m.dtype), draw_keys(self.rng, n), opts.steps,
-                         np.zeros((0, m.n_visible), np.uint8),
-                         np.empty((0, m.n_hidden), m.dtype) if from_noise else hp_pos, hp_neg)
+                         k["betas"], draw_keys(self.rng, len(v_neg)), opts.steps,
+                         k["no_clamp"], k["no_probs"] if from_noise else hp_pos, hp_neg)
         else:
             hp_pos = m.hidden_probs(v_pos)
             if opts.method == "pcd":
                 v_neg = st["chains"]
-                hp_neg = np.empty((v_neg.shape[0], m.n_hidden), m.dtype)
+                hp_neg = k["hp_neg"]
                 gibbs_sweeps(v_neg, m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
-                             np.ones(v_neg.shape[0], m.dtype), draw_keys(self.rng, len(v_neg)),
-                             opts.steps, np.zeros((0, m.n_visible), np.uint8),
-                             np.empty((0, m.n_hidden), m.dtype), hp_neg)
+                             k["betas"], draw_keys(self.rng, len(v_neg)), opts.steps,
+                             k["no_clamp"], k["no_probs"], hp_neg)
             else:
                 v_neg, hp_neg = self._tempering_step()
         apply_update(m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
                      st["velocity_weights"], st["velocity_visible_bias"],
                      st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
-                     dt(self.lr), dt(self.momentum), dt(opts.l2), dt(opts.l1),
-                     *self._offsets(hp_pos))
+                     *k["scalars"], *self._offsets(hp_pos, k["no_offsets"]))
 
-    def _offsets(self, hp_pos):
-        """(mu, lam) for :func:`kernels.gradients.apply_update`: empty arrays for the
-        plain gradient; with centering, the training data mean and the hidden offset,
-        first moved towards this batch's mean of ``P(h | v+)`` (a running mean with
-        sliding factor :data:`CENTERING_SLIDE`, as in Melchior et al. 2016)."""
-        dtype = self.model.dtype
+    def _constants(self, batch_size):
+        """Arguments of :meth:`update` that stay the same from batch to batch: made once
+        per batch size, learning rate and momentum (the last batch of an epoch may be
+        shorter)."""
+        m, opts = self.model, self.options
+        key = (batch_size, self.lr, self.momentum)
+        if getattr(self, "_constants_key", None) != key:
+            n_neg = batch_size if opts.method == "cd" else opts.n_chains
+            dt = m.dtype.type
+            self._constants_cache = {
+                "betas": np.ones(n_neg, m.dtype),
+                "hp_pos": np.empty((batch_size, m.n_hidden), m.dtype),
+                "hp_neg": np.empty((n_neg, m.n_hidden), m.dtype),
+                "no_clamp": np.zeros((0, m.n_visible), np.uint8),
+                "no_probs": np.empty((0, m.n_hidden), m.dtype),
+                "no_offsets": (np.zeros(0, m.dtype), np.zeros(0, m.dtype)),
+                "scalars": (dt(self.lr), dt(self.momentum), dt(opts.l2), dt(opts.l1))}
+            self._constants_key = key
+        return self._constants_cache
+
+    def _offsets(self, hp_pos, no_offsets):
+        """(mu, lam) for :func:`kernels.gradients.apply_update`: ``no_offsets`` (empty
+        arrays) for the plain gradient; with centering, the training data mean and the
+        hidden offset, first moved towards this batch's mean of ``P(h | v+)`` (a running
+        mean with sliding factor :data:`CENTERING_SLIDE`, as in Melchior et al. 2016)."""
         if not self.options.centering:
-            return np.zeros(0, dtype), np.zeros(0, dtype)
+            return no_offsets
+        dtype = self.model.dtype
         st = self.state
         lam = st["offset_hidden"]
         lam += dtype.type(CENTERING_SLIDE) * (hp_pos.mean(axis=0, dtype=dtype) - lam)
