@@ -138,6 +138,7 @@ class Trainer:
         self.valid = valid
         self.rng = rng
         self.lr, self.momentum = options.schedule(0)  # run_epoch sets them per epoch
+        self._constants_key = self._constants_cache = None  # see _constants
         dtype = model.dtype
         self.state = dict(state or {})
         st = self.state
@@ -255,7 +256,7 @@ class Trainer:
         shorter)."""
         m, opts = self.model, self.options
         key = (batch_size, self.lr, self.momentum)
-        if getattr(self, "_constants_key", None) != key:
+        if self._constants_key != key:
             n_neg = batch_size if opts.method == "cd" else opts.n_chains
             dt = m.dtype.type
             self._constants_cache = {
