@@ -17,10 +17,10 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._config import INLINE
+from ._list_sum_ir import emit_list_sum, load_vector
 
 STRIP_BYTES = 256
 _VECTOR_BYTES = 64
@@ -76,31 +76,14 @@ def strip_sum(typingctx, mat, idx, m, col, out):
         row_len = builder.extract_value(mat_a.shape, 1)
         m64 = context.cast(builder, m_v, tys[2], types.int64)
         col = context.cast(builder, col_v, tys[3], types.int64)
-        zero = ir.Constant(vec_t, [0.0] * lanes)
-        accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(_N_VEC)]
-                for _ in range(_ROWS)]
 
-        def add_row(k, acc_set):
-            r = builder.sext(builder.load(builder.gep(idx_a.data, [k])), i64)
+        def row_vectors(r):
             start = builder.add(builder.mul(r, row_len), col)
-            for v, acc in enumerate(acc_set):
-                ptr = builder.gep(mat_a.data, [builder.add(start, ir.Constant(i64, v * lanes))])
-                load = builder.load(builder.bitcast(ptr, vec_t.as_pointer()))
-                load.align = 4  # alignment is for speed only: no aligned-only moves
-                builder.store(builder.fadd(builder.load(acc), load, flags=("fast",)), acc)
+            return [load_vector(builder, builder.gep(mat_a.data, [builder.add(
+                start, ir.Constant(i64, v * lanes))]), vec_t) for v in range(_N_VEC)]
 
-        n_steps = builder.sdiv(m64, ir.Constant(i64, _ROWS))
-        with cgutils.for_range(builder, n_steps) as loop:
-            first = builder.mul(loop.index, ir.Constant(i64, _ROWS))
-            for u, acc_set in enumerate(accs):
-                add_row(builder.add(first, ir.Constant(i64, u)), acc_set)
-        done = builder.mul(n_steps, ir.Constant(i64, _ROWS))
-        with cgutils.for_range(builder, builder.sub(m64, done)) as loop:
-            add_row(builder.add(done, loop.index), accs[0])
-        for v in range(_N_VEC):
-            total = builder.load(accs[0][v])
-            for acc_set in accs[1:]:
-                total = builder.fadd(total, builder.load(acc_set[v]), flags=("fast",))
+        sums = emit_list_sum(builder, idx_a.data, m64, row_vectors, vec_t, _N_VEC, _ROWS)
+        for v, total in enumerate(sums):
             ptr = builder.gep(out_a.data, [builder.add(col, ir.Constant(i64, v * lanes))])
             store = builder.store(total, builder.bitcast(ptr, vec_t.as_pointer()))
             store.align = 4

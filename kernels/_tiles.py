@@ -14,13 +14,13 @@ sums its rows into one 16-lane register (two chains at a time, see
 import numba
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._config import INLINE
+from ._list_sum_ir import emit_list_sum, load_vector
 
 TILE = 16
-_UNROLL = 4  # independent accumulators, to hide the add latency
+_UNROLL = 4  # rows per loop step, each into its own accumulator
 
 
 @intrinsic
@@ -34,9 +34,8 @@ def tile_pair_gather(typingctx, tile, idx, counts, bias, col, out_a, out_b):
     sum over rows 0 and 1`` and ``out_b[...]`` the same over rows 0 and 2: each shared
     row is read and added once for both chains. tile: (n, 16) C-contiguous float32 or
     float64; bias, out_a, out_b: 1-D arrays of the tile's dtype; no bounds checks.
-    Each list is summed in four interleaved accumulators of <16 x float> (to hide the
-    add latency), added up at the end: a different order from a sequential sum, so
-    float32 results may differ from NumPy's in the last bits.
+    Each list is summed in four interleaved accumulators of <16 x float> (see
+    :func:`kernels._list_sum_ir.emit_list_sum`).
     """
     if not (isinstance(tile, types.Array) and tile.ndim == 2 and tile.layout == "C"
             and tile.dtype in (types.float32, types.float64)):
@@ -59,37 +58,17 @@ def tile_pair_gather(typingctx, tile, idx, counts, bias, col, out_a, out_b):
         counts_a = context.make_array(tys[2])(context, builder, counts_v)
         idx_stride = builder.extract_value(idx_a.shape, 1)
         col = context.cast(builder, col_v, tys[4], types.int64)
-        zero = ir.Constant(vec_t, [0.0] * TILE)
-        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(_UNROLL)]
+
+        def row_vector(r):
+            return [load_vector(builder, builder.gep(
+                tile_a.data, [builder.mul(r, ir.Constant(i64, TILE))]), vec_t)]
 
         def list_sum(which):
             """The sum of the rows listed in idx[which], as one vector."""
-            for acc in accs:
-                builder.store(zero, acc)
             first_idx = builder.gep(idx_a.data, [builder.mul(idx_stride,
                                                              ir.Constant(i64, which))])
             m64 = builder.load(builder.gep(counts_a.data, [ir.Constant(i64, which)]))
-
-            def row(k):
-                r = builder.sext(builder.load(builder.gep(first_idx, [k])), i64)
-                ptr = builder.gep(tile_a.data, [builder.mul(r, ir.Constant(i64, TILE))])
-                load = builder.load(builder.bitcast(ptr, vec_t.as_pointer()))
-                load.align = 4
-                return load
-
-            def accumulate(acc, value):
-                builder.store(builder.fadd(builder.load(acc), value, flags=("fast",)), acc)
-
-            n_groups = builder.sdiv(m64, ir.Constant(i64, _UNROLL))
-            with cgutils.for_range(builder, n_groups) as loop:
-                first = builder.mul(loop.index, ir.Constant(i64, _UNROLL))
-                for u in range(_UNROLL):
-                    accumulate(accs[u], row(builder.add(first, ir.Constant(i64, u))))
-            done = builder.mul(n_groups, ir.Constant(i64, _UNROLL))
-            with cgutils.for_range(builder, builder.sub(m64, done)) as loop:
-                accumulate(accs[0], row(builder.add(done, loop.index)))
-            a = [builder.load(acc) for acc in accs]
-            return builder.fadd(builder.fadd(a[0], a[1]), builder.fadd(a[2], a[3]))
+            return emit_list_sum(builder, first_idx, m64, row_vector, vec_t, 1, _UNROLL)[0]
 
         def vector_at(aryty, value):
             ary = context.make_array(aryty)(context, builder, value)
