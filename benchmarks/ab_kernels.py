@@ -84,8 +84,8 @@ def main(argv=None):
         print(f"skipped: no MNIST folder at {args.mnist_dir}")
         return 0
     from bench_train import rbm_epoch_seconds, rbm_trainer
-    from rbmcli.mnist import load_mnist
-    from rbmcli.train import Binarizer
+    from rbmcli.io.mnist import load_mnist
+    from rbmcli.training.rbm import Binarizer
 
     extract_base(args.base, tempfile.mkdtemp(prefix="rbm-ab-"))
     swaps = sides()

@@ -7,12 +7,12 @@ Base rates: ``logit((count + 1) / (N + 2))`` of the threshold-binarised MNIST tr
 images when ``../shared/data/mnist`` exists, else logit(0.13) for every pixel.
 
 AIS, 100 runs. Both implementations run Salakhutdinov & Murray's schedule rescaled to
-fewer steps (:func:`rbmcli.partition.ais_schedule` keeps the 500:4000:10000 shares of
+fewer steps (:func:`rbmcli.scoring.partition.ais_schedule` keeps the 500:4000:10000 shares of
 the three beta segments, so the mix of betas, and with it the activity of the units,
 is that of the full schedule); each time is scaled to the full 14,500 steps:
 
-* ``rbm``: :func:`rbmcli.partition.ais_log_partition` (the kernel
-  ``kernels.ais.ais_anneal``: gather-adds over active units, fused sampling, one
+* ``rbm``: :func:`rbmcli.scoring.partition.ais_log_partition` (the kernel
+  ``rbmcli.kernels.rbm.ais.ais_anneal``: gather-adds over active units, fused sampling, one
   prange over runs, float64 log weights), ``--rbm-steps`` steps (default 2,900).
 * ``numpy``: the same maths with dense matrix products in the model's dtype
   (``V @ W``, ``H @ W.T``), ``np.logaddexp`` in float64 for the log-weight increments,
@@ -25,7 +25,7 @@ Sampling throughput (100 chains, float32), with 1 thread and with Numba's defaul
 
 * Gibbs: ``model.gibbs`` for 1,000 sweeps: chain-sweeps per second.
 * PT: 10 temperatures (linear from 1 to 0) x 100 chains, ``model.tempering_sweep`` then
-  ``kernels.tempering.pt_swap_pass`` (alternating parity), 200 rounds: beta = 1 samples
+  ``rbmcli.kernels.rbm.tempering.pt_swap_pass`` (alternating parity), 200 rounds: beta = 1 samples
   per second (one per chain per round) and replica-sweeps per second.
 
 Run ``python benchmarks/bench_ais.py [--rounds N] [--rbm-steps S] [--numpy-steps S]``.
@@ -51,8 +51,8 @@ FULL = 14500
 
 
 def load_model(path):
-    from rbmcli.model import BernoulliRBM
-    from rbmcli.modelfile import load_model as read
+    from rbmcli.models.rbm import BernoulliRBM
+    from rbmcli.io.modelfile import load_model as read
 
     if path and Path(path).is_file():
         return read(path).model, str(path)
@@ -65,11 +65,11 @@ def load_model(path):
 
 
 def base_rates(n_visible):
-    from rbmcli.partition import base_rate_biases
+    from rbmcli.scoring.partition import base_rate_biases
 
     if n_visible == 784 and MNIST_DIR.is_dir():
-        from rbmcli.datasets import binarize_threshold
-        from rbmcli.mnist import load_mnist
+        from rbmcli.io.datasets import binarize_threshold
+        from rbmcli.io.mnist import load_mnist
         images, _ = load_mnist(source_dir=MNIST_DIR)["train"]
         return base_rate_biases(binarize_threshold(images)), "MNIST training means"
     return np.full(n_visible, np.log(0.13 / 0.87)), "logit(0.13)"
@@ -77,7 +77,7 @@ def base_rates(n_visible):
 
 def numpy_ais(model, b_base, runs, steps, seed=0):
     """Forward AIS with dense products: returns the (runs,) log weights."""
-    from rbmcli.partition import ais_schedule
+    from rbmcli.scoring.partition import ais_schedule
 
     betas = ais_schedule(steps)
     rng = np.random.default_rng(seed)
@@ -117,8 +117,8 @@ def gibbs_rate(model, chains=100, sweeps=1000):
 
 
 def pt_rate(model, chains=100, temps=10, rounds=200):
-    from kernels.tempering import pt_swap_pass
-    from rbmcli.model import draw_keys
+    from rbmcli.kernels.rbm.tempering import pt_swap_pass
+    from rbmcli.models.rbm import draw_keys
 
     rng = np.random.default_rng(2)
     betas = np.linspace(1.0, 0.0, temps)
@@ -149,7 +149,7 @@ def main(argv=None):
 
     import numba
 
-    from rbmcli.partition import ais_log_partition
+    from rbmcli.scoring.partition import ais_log_partition
 
     load_start = os.getloadavg()[0]
     model, name = load_model(args.model)

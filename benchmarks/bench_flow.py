@@ -43,8 +43,8 @@ class _Stop(Exception):
 def rbm_trainer(pixels):
     import numpy as np
 
-    from rbmcli.flow_model import FlowModel
-    from rbmcli.flow_train import FlowOptions, FlowTrainer
+    from rbmcli.flows.model import FlowModel
+    from rbmcli.flows.train import FlowOptions, FlowTrainer
 
     opts = FlowOptions(model="realnvp", layers=LAYERS, hidden_units=HIDDEN, hidden_layers=1,
                        batch_size=BATCH, lr=1e-3, warmup=500, clip=100.0, weight_decay=1e-6)
@@ -213,7 +213,7 @@ def main():
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from rbmcli.mnist import load_mnist
+    from rbmcli.io.mnist import load_mnist
 
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     images, _ = load_mnist(source_dir=args.mnist_dir)["train"]

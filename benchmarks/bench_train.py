@@ -1,7 +1,7 @@
 """Time one training epoch of ``rbm`` on MNIST against scikit-learn and the dense-BLAS bound.
 
 Data: the raw MNIST idx files in ``../shared/data/mnist`` (beside the project root),
-read with :func:`rbmcli.mnist.load_mnist`; the 60000 training images are binarised
+read with :func:`rbmcli.io.mnist.load_mnist`; the 60000 training images are binarised
 with ``Binarizer(images, "threshold")``. Model: 784 visible, 500 hidden, batch 100,
 float32. Everything is measured in one process. Each epoch is timed in slices (6 of
 100 batches) and the methods take turns within each slice, so that load from other
@@ -33,7 +33,7 @@ class _StopEpoch(Exception):
 
 def rbm_trainer(binarizer, method, steps):
     """A fresh ``rbm`` Trainer (seed 0) set up as ``rbm train`` would do it."""
-    from rbmcli.train import Trainer, TrainOptions, new_model
+    from rbmcli.training.rbm import Trainer, TrainOptions, new_model
     opts = TrainOptions(n_hidden=N_HIDDEN, method=method, steps=steps, batch_size=BATCH)
     return Trainer(new_model(opts, binarizer), opts, binarizer, None, np.random.default_rng(0))
 
@@ -158,8 +158,8 @@ def main(argv=None):
 
     load_start = os.getloadavg()[0]
     import numba
-    from rbmcli.mnist import load_mnist
-    from rbmcli.train import Binarizer
+    from rbmcli.io.mnist import load_mnist
+    from rbmcli.training.rbm import Binarizer
 
     images, _ = load_mnist(source_dir=args.mnist_dir)["train"]
     train = Binarizer(images, "threshold")

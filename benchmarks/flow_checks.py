@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rbmcli.flow_data import bits_per_pixel, to_logit_space  # noqa: E402
+from rbmcli.flows.data import bits_per_pixel, to_logit_space  # noqa: E402
 
 
 def gaussian(data):
@@ -43,8 +43,8 @@ def gaussian(data):
 
 
 def jacobian(model_path, data, n=3, eps=1e-5):
-    from rbmcli.flow_model import FlowModel
-    from rbmcli.modelfile import load_model
+    from rbmcli.flows.model import FlowModel
+    from rbmcli.io.modelfile import load_model
 
     m32 = load_model(model_path).model
     m = FlowModel.from_architecture(m32.flow_type, m32.architecture(), m32.params,

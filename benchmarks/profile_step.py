@@ -41,10 +41,10 @@ def main(argv=None):
     if not MNIST_DIR.is_dir():
         sys.exit(f"skipped: no MNIST at {MNIST_DIR}")
 
-    from kernels.gradients import apply_update
-    from kernels.halfsteps import hidden_step, visible_step
-    from rbmcli.mnist import load_mnist
-    from rbmcli.train import Binarizer, draw_keys
+    from rbmcli.kernels.rbm.gradients import apply_update
+    from rbmcli.kernels.rbm.halfsteps import hidden_step, visible_step
+    from rbmcli.io.mnist import load_mnist
+    from rbmcli.training.rbm import Binarizer, draw_keys
 
     images, _ = load_mnist(source_dir=MNIST_DIR)["train"]
     train = Binarizer(images, "threshold")

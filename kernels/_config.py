@@ -8,7 +8,7 @@
   user cache when that is read-only), so only the first run of a new install compiles.
 * threads: parallel kernels use Numba's thread pool (``NUMBA_NUM_THREADS``); results
   never depend on the thread count because random numbers come from counter-based keys
-  (see :mod:`kernels.rng`), not from per-thread streams.
+  (see :mod:`rbmcli.kernels.rng`), not from per-thread streams.
 """
 
 import numba

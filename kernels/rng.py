@@ -13,7 +13,7 @@ consecutive counters is SplitMix64 itself and passes BigCrush.
 import numba
 import numpy as np
 
-from ._config import INLINE
+from rbmcli.kernels._config import INLINE
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _STEP = np.uint64(0xD1B54A32D192ED03)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rbmcli import samplers
+from rbmcli.sampling import bernoulli as samplers
 
 
 def assert_ok(result):

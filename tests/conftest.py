@@ -52,7 +52,7 @@ def http_serve():
 def fake(monkeypatch):
     """Replace every sampler of the registry by a recorder; returns the dict."""
     from clihelpers import FakeSampler
-    from rbmcli import samplers
+    from rbmcli.sampling import bernoulli as samplers
 
     fakes = {name: FakeSampler(name) for name in samplers.SAMPLERS}
     for name, f in fakes.items():

@@ -1,11 +1,11 @@
 """log Z: exact enumeration, the AIS kernel, and forward / reverse AIS against exact
 answers.
 
-* Exact enumeration (``rbmcli.partition.log_partition_exact``) is checked against the
+* Exact enumeration (``rbmcli.scoring.partition.log_partition_exact``) is checked against the
   brute-force sum over every joint state (v, h) in ``tests/reference.py``, in both
   orientations (enumerating v or h), across chunk boundaries and with parameters
   large enough that a naive sum would overflow.
-* The kernel (``kernels.ais.ais_anneal``) is checked step by step against a plain
+* The kernel (``rbmcli.kernels.rbm.ais.ais_anneal``) is checked step by step against a plain
   NumPy/float64 transcription of its docstring that draws the same counter-based
   uniforms: the visible states must agree exactly and the log weights to 1e-9. The
   result must not depend on the number of threads (bit for bit) nor on how the
@@ -35,11 +35,11 @@ import numpy as np
 import pytest
 
 import reference as ref
-from kernels.ais import ais_anneal, exp_nonpositive, hidden_log_ratio
-from kernels.rng import step_key, uniform
-from rbmcli import partition as pt
+from rbmcli.kernels.rbm.ais import ais_anneal, exp_nonpositive, hidden_log_ratio
+from rbmcli.kernels.rng import step_key, uniform
+from rbmcli.scoring import partition as pt
 from rbmcli.errors import InputError
-from rbmcli.model import BernoulliRBM, draw_keys
+from rbmcli.models.rbm import BernoulliRBM, draw_keys
 
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from rbmcli.cli import cli
-from rbmcli.mnist import FILES, SHA256
+from rbmcli.cli.main import cli
+from rbmcli.io.mnist import FILES, SHA256
 
 MNIST_NAMES = [name for pair in FILES.values() for name in pair]
 
@@ -283,6 +283,6 @@ def test_help_has_examples(run):
 
 
 def test_module_imports_no_heavy_packages():
-    code = "import sys, rbmcli.cmd_data; print(sorted({'numpy', 'h5py', 'PIL'} & set(sys.modules)))"
+    code = "import sys, rbmcli.cli.data; print(sorted({'numpy', 'h5py', 'PIL'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

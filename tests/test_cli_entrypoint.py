@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rbmcli import __version__
-from rbmcli.cli import cli
+from rbmcli.cli.main import cli
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,8 @@ def test_input_error_through_the_console_script(rbm, tmp_path):
 
 
 def test_help_imports_no_numba():
-    code = ("import rbmcli.cli, sys; from click.testing import CliRunner; "
-            "CliRunner().invoke(rbmcli.cli.cli, ['--help']); print('numba' in sys.modules)")
+    code = ("import rbmcli.cli.main, sys; from click.testing import CliRunner; "
+            "CliRunner().invoke(rbmcli.cli.main.cli, ['--help']); print('numba' in sys.modules)")
     proc = run(sys.executable, "-c", code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "False\n"
@@ -72,12 +72,12 @@ def test_help_imports_no_numba():
 
 def test_no_help_imports_numba_numpy_or_h5py():
     code = (
-        "import rbmcli.cli, sys; from click.testing import CliRunner\n"
+        "import rbmcli.cli.main, sys; from click.testing import CliRunner\n"
         "for args in (['--help'], ['data', '--help'], ['data', 'mnist', '--help'],\n"
         "             ['data', 'synthetic', '--help'], ['data', 'images', '--help'],\n"
         "             ['data', 'show', '--help'], ['train', '--help'], ['info', '--help']):\n"
-        "    assert CliRunner().invoke(rbmcli.cli.cli, args).exit_code == 0, args\n"
-        "print(sorted(m for m in ('numba', 'numpy', 'h5py', 'PIL', 'kernels') if m in sys.modules))\n"
+        "    assert CliRunner().invoke(rbmcli.cli.main.cli, args).exit_code == 0, args\n"
+        "print(sorted(m for m in ('numba', 'numpy', 'h5py', 'PIL', 'rbmcli.kernels') if m in sys.modules))\n"
     )
     proc = run(sys.executable, "-c", code)
     assert proc.returncode == 0, proc.stderr

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from clihelpers import assert_error, assert_ok
-from rbmcli.cli import cli
-from rbmcli.datasets import write_dataset
-from rbmcli.flow_data import to_logit_space
-from rbmcli.modelfile import load_model
+from rbmcli.cli.main import cli
+from rbmcli.io.datasets import write_dataset
+from rbmcli.flows.data import to_logit_space
+from rbmcli.io.modelfile import load_model
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
@@ -94,7 +94,7 @@ def test_option_mix_ups_are_usage_errors(files, tmp_path):
 
 
 def test_nan_guard_keeps_the_last_good_epoch(files, tmp_path, monkeypatch):
-    from rbmcli import flow_model
+    from rbmcli.flows import model as flow_model
 
     data, _ = files
     out = tmp_path / "n.h5"

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from rbmcli.cli import cli
-from rbmcli.datasets import load_dataset, write_dataset
-from rbmcli.inpainting import half_mask
-from rbmcli.modelfile import load_model, save_model
+from rbmcli.cli.main import cli
+from rbmcli.io.datasets import load_dataset, write_dataset
+from rbmcli.sampling.inpainting import half_mask
+from rbmcli.io.modelfile import load_model, save_model
 
 from clihelpers import assert_error, assert_ok
 from test_cli_sample import (NV, SHAPE, check_png,

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from rbmcli.cli import cli
-from rbmcli.datasets import write_dataset
-from rbmcli.dbn import DBN
-from rbmcli.grbm import GaussianRBM
-from rbmcli.model_samplers import samplers_for
-from rbmcli.modelfile import load_model, save_model
+from rbmcli.cli.main import cli
+from rbmcli.io.datasets import write_dataset
+from rbmcli.models.dbn import DBN
+from rbmcli.models.grbm import GaussianRBM
+from rbmcli.sampling.layered import samplers_for
+from rbmcli.io.modelfile import load_model, save_model
 
 from clihelpers import assert_error, assert_ok
 
@@ -93,8 +93,8 @@ def test_dbn_centering_reaches_every_layer(work, tmp_path):
     """--centering trains every binary layer with the centered gradient: the weights differ
     from the plain run's in every layer, and the checkpointed visible offset of the last
     layer is the mean of that layer's training input (the up pass of the data)."""
-    from rbmcli.datasets import load_dataset
-    from rbmcli.train_dbn import DBNTrainOptions, first_layer_rows
+    from rbmcli.io.datasets import load_dataset
+    from rbmcli.training.dbn import DBNTrainOptions, first_layer_rows
 
     common = ("d.h5", "--model", "dbn", "--hidden", "16,8,12", "--epochs", 2, "--lr", 0.1,
               "--pcd", 1, *FAST)
@@ -430,7 +430,7 @@ def test_grbm_cd_from_noise_is_stored_and_sets_the_sampling_steps(work, tmp_path
 def test_grbm_cd_from_noise_chains_do_not_see_the_batch():
     """The GRBM's negative phase from noise gives the same chains for any batch (same
     RNG state); from the data it does not."""
-    from rbmcli.train_grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
+    from rbmcli.training.grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
     rng = np.random.default_rng(0)
     images = rng.random((40, 16))
     for cd_from, same in (("noise", True), ("data", False)):

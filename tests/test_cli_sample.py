@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from rbmcli.cli import cli
+from rbmcli.cli.main import cli
 
 from clihelpers import assert_error, assert_ok
-from rbmcli.datasets import load_dataset, write_dataset
-from rbmcli.model import BernoulliRBM
-from rbmcli.modelfile import ModelFile, save_model
+from rbmcli.io.datasets import load_dataset, write_dataset
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.io.modelfile import ModelFile, save_model
 
 SHAPE = (4, 3)
 NV = 12
@@ -277,10 +277,10 @@ def test_pipe_through_the_installed_script(work):
 
 
 def test_help_imports_no_numpy():
-    code = ("import rbmcli.cli, sys; from click.testing import CliRunner\n"
+    code = ("import rbmcli.cli.main, sys; from click.testing import CliRunner\n"
             "for args in (['sample', '--help'], ['inpaint', '--help']):\n"
-            "    assert CliRunner().invoke(rbmcli.cli.cli, args).exit_code == 0, args\n"
-            "print(sorted(m for m in ('numba', 'numpy', 'h5py', 'PIL', 'kernels') "
+            "    assert CliRunner().invoke(rbmcli.cli.main.cli, args).exit_code == 0, args\n"
+            "print(sorted(m for m in ('numba', 'numpy', 'h5py', 'PIL', 'rbmcli.kernels') "
             "if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)

@@ -18,13 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 import reference as ref
-from rbmcli import cmd_score, modelfile, scoring
-from rbmcli.cli import cli
+from rbmcli.cli import score as cmd_score
+from rbmcli.io import modelfile
+from rbmcli.scoring import bernoulli as scoring
+from rbmcli.cli.main import cli
 
 from clihelpers import assert_error, assert_ok
-from rbmcli.datasets import binarize_threshold, write_dataset
-from rbmcli.model import BernoulliRBM
-from rbmcli.modelfile import ModelFile, load_model, save_model
+from rbmcli.io.datasets import binarize_threshold, write_dataset
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.io.modelfile import ModelFile, load_model, save_model
 
 AIS = ["--ais", "--ais-runs", "30", "--ais-steps", "400"]
 

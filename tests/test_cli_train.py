@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-import rbmcli.train
+import rbmcli.training.rbm
 from rbmcli import __version__
-from rbmcli.cli import cli
+from rbmcli.cli.main import cli
 
 from clihelpers import assert_error, assert_ok
-from rbmcli.datasets import load_dataset, write_dataset
-from rbmcli.modelfile import load_model
+from rbmcli.io.datasets import load_dataset, write_dataset
+from rbmcli.io.modelfile import load_model
 
 # Small, fast and learnable: 20 updates per epoch.
 FAST = ["--hidden", "16", "--batch-size", "20", "--lr", "0.1", "--lr-final", "0.1",
@@ -424,7 +424,7 @@ def test_non_finite_hyperparameters_are_refused(work, option, value):
 
 def interrupt_on_call(monkeypatch, attr, n):
     """Make ``Trainer.<attr>`` raise KeyboardInterrupt on its n-th call."""
-    original = getattr(rbmcli.train.Trainer, attr)
+    original = getattr(rbmcli.training.rbm.Trainer, attr)
     calls = []
 
     def patched(self, *args, **kwargs):
@@ -433,9 +433,9 @@ def interrupt_on_call(monkeypatch, attr, n):
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(rbmcli.train.Trainer, attr, patched)
+    monkeypatch.setattr(rbmcli.training.rbm.Trainer, attr, patched)
     # (not monkeypatch.undo(): that would also undo the fixture's chdir)
-    return lambda: monkeypatch.setattr(rbmcli.train.Trainer, attr, original)
+    return lambda: monkeypatch.setattr(rbmcli.training.rbm.Trainer, attr, original)
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(work, monkeypatch):

@@ -1,4 +1,4 @@
-"""rbmcli.datasets: loading and checking HDF5 data files, conversions, atomic writing."""
+"""rbmcli.io.datasets: loading and checking HDF5 data files, conversions, atomic writing."""
 
 import io
 import os
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rbmcli import __version__
-from rbmcli.datasets import (
+from rbmcli.io.datasets import (
     as_unit_float,
     binarize_stochastic,
     binarize_threshold,

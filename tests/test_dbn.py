@@ -6,11 +6,11 @@ import itertools
 import numpy as np
 import pytest
 
-from rbmcli.dbn import DBN
+from rbmcli.models.dbn import DBN
 from rbmcli.errors import InputError
-from rbmcli.grbm import GaussianRBM
-from rbmcli.model import BernoulliRBM
-from rbmcli.partition import log_partition_exact
+from rbmcli.models.grbm import GaussianRBM
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.scoring.partition import log_partition_exact
 
 import reference as ref
 

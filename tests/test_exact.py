@@ -34,12 +34,12 @@ import numpy as np
 import pytest
 
 import reference as ref
-from kernels.conditionals import hidden_probs_binary
-from kernels.free_energy import free_energy_binary
-from kernels.gibbs import gibbs_sweeps
-from kernels.gradients import apply_update
-from kernels.tempering import pt_swap_pass, pt_sweep
-from rbmcli.model import transposed_tiles
+from rbmcli.kernels.rbm.conditionals import hidden_probs_binary
+from rbmcli.kernels.rbm.free_energy import free_energy_binary
+from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
+from rbmcli.kernels.rbm.gradients import apply_update
+from rbmcli.kernels.rbm.tempering import pt_swap_pass, pt_sweep
+from rbmcli.models.rbm import transposed_tiles
 
 Z = 5.0
 ALPHA = 1e-6
@@ -489,8 +489,8 @@ def test_cd_from_noise_update_is_the_exact_gradient(model8x5):
     checked exactly): its update (lr = 1, no momentum) averaged over many batches is the
     exact log-likelihood gradient within 5 SE per entry; CD-1 from the data, whose bias
     is large on this model, is rejected by the same check."""
-    from rbmcli.model import BernoulliRBM
-    from rbmcli.train import Binarizer, Trainer, TrainOptions
+    from rbmcli.models.rbm import BernoulliRBM
+    from rbmcli.training.rbm import Binarizer, Trainer, TrainOptions
 
     W, b, c = model8x5
     nv, nh = W.shape

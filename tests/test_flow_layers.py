@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import flow_reference as ref
-from rbmcli.flow_layers import (ActNorm, Composite, Coupling, DiagonalScale, Logit,
+from rbmcli.flows.layers import (ActNorm, Composite, Coupling, DiagonalScale, Logit,
                                 LULinear, coupling_split)
-from rbmcli.flow_maf import MaskedAutoregressive
+from rbmcli.flows.maf import MaskedAutoregressive
 
 D, SHAPE, B = 6, (2, 3), 5
 
@@ -203,7 +203,7 @@ def test_maf_is_autoregressive_in_its_order():
 
 
 def test_lu_decompose_is_a_pivoted_factorisation():
-    from rbmcli.flow_layers import lu_decompose
+    from rbmcli.flows.layers import lu_decompose
     rng = np.random.default_rng(5)
     for n in (1, 3, 17):
         a = rng.standard_normal((n, n))

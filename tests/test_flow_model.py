@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import flow_reference as ref
-from rbmcli.flow_data import bits_per_pixel, to_logit_space, to_unit
-from rbmcli.flow_model import FlowModel
-from rbmcli.flow_modelfile import FlowFile, save_flow
-from rbmcli.flow_train import FlowOptions, FlowTrainer, TrainingDiverged
-from rbmcli.modelfile import load_model
+from rbmcli.flows.data import bits_per_pixel, to_logit_space, to_unit
+from rbmcli.flows.model import FlowModel
+from rbmcli.io.flowfile import FlowFile, save_flow
+from rbmcli.flows.train import FlowOptions, FlowTrainer, TrainingDiverged
+from rbmcli.io.modelfile import load_model
 from test_flow_layers import randomize
 
 
@@ -41,7 +41,7 @@ def test_two_dimensional_density_integrates_to_one(flow_type):
 
 
 def test_one_dimensional_logit_density_integrates_to_one():
-    from rbmcli.flow_layers import Logit
+    from rbmcli.flows.layers import Logit
 
     # p(y) of u ~ U(0, 1) mapped by the logit flow: exp(log|du/dy|) on its range
     lg = Logit(1, 1e-2)
@@ -102,7 +102,7 @@ def test_reloaded_model_is_identical(tmp_path):
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
 def test_adam_kernel_matches_reference(dtype, rtol):
-    from kernels.adam import adam_scalars, adam_step
+    from rbmcli.kernels.flows.adam import adam_scalars, adam_step
 
     rng = np.random.default_rng(0)
     p, g, m, v = (rng.standard_normal(11) for _ in range(4))
@@ -204,7 +204,7 @@ def test_nan_guard():
 def test_mala_samples_the_conditional_density():
     """Final states of independent MALA chains with y_0 clamped against the exact
     conditional p(y_1 | y_0) of a 2-D flow, computed on a grid."""
-    from rbmcli.flow_inpaint import mala
+    from rbmcli.flows.inpaint import mala
 
     m = tiny("glow", dim=2, seed=4)
     for t in m.flow.transforms:

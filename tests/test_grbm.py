@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from rbmcli.errors import InputError
-from rbmcli.grbm import GaussianRBM, Standardizer, LOG_SIGMA_MAX, LOG_SIGMA_MIN, STD_FLOOR
-from rbmcli.grbm_partition import ais_log_partition, log_partition_exact
-from rbmcli.train_grbm import (GaussianTrainer, GaussianTrainOptions, StandardizedData,
+from rbmcli.models.grbm import GaussianRBM, Standardizer, LOG_SIGMA_MAX, LOG_SIGMA_MIN, STD_FLOOR
+from rbmcli.scoring.grbm_partition import ais_log_partition, log_partition_exact
+from rbmcli.training.grbm import (GaussianTrainer, GaussianTrainOptions, StandardizedData,
                                new_grbm)
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")

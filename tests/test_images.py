@@ -1,4 +1,4 @@
-"""rbmcli.images: PNG grids and filters, reading PNGs as grey levels (with alpha)."""
+"""rbmcli.io.images: PNG grids and filters, reading PNGs as grey levels (with alpha)."""
 
 import os
 
@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from rbmcli.errors import InputError
-from rbmcli.images import read_png, save_filters, save_grid
+from rbmcli.io.images import read_png, save_filters, save_grid
 
 
 def png_array(path):

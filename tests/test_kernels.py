@@ -21,19 +21,19 @@ import numpy as np
 import pytest
 
 import reference as ref
-from kernels._masks import active_units, changed_units
-from kernels._rowops import softplus as nb_softplus
-from kernels._sigmoid import sigmoid as nb_sigmoid
-from kernels._strips import aligned_matrix, strip_cols, strip_sum
-from kernels._tiles import tile_pair_gather
-from kernels._transpose import copy_transposed
-from kernels.conditionals import hidden_probs_binary, sample_hidden, sample_visible
-from kernels.free_energy import free_energy_binary, free_energy_from_preactivation
-from kernels.gibbs import gibbs_sweeps
-from kernels.gradients import apply_update
-from kernels.rng import step_key, uniform
-from kernels.tempering import pt_swap_pass, pt_sweep
-from rbmcli.model import transposed_tiles, untiled
+from rbmcli.kernels.intrinsics.masks import active_units, changed_units
+from rbmcli.kernels.rbm.rowops import softplus as nb_softplus
+from rbmcli.kernels.intrinsics.sigmoid import sigmoid as nb_sigmoid
+from rbmcli.kernels.intrinsics.strips import aligned_matrix, strip_cols, strip_sum
+from rbmcli.kernels.intrinsics.tiles import tile_pair_gather
+from rbmcli.kernels.intrinsics.transpose import copy_transposed
+from rbmcli.kernels.rbm.conditionals import hidden_probs_binary, sample_hidden, sample_visible
+from rbmcli.kernels.rbm.free_energy import free_energy_binary, free_energy_from_preactivation
+from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
+from rbmcli.kernels.rbm.gradients import apply_update
+from rbmcli.kernels.rng import step_key, uniform
+from rbmcli.kernels.rbm.tempering import pt_swap_pass, pt_sweep
+from rbmcli.models.rbm import transposed_tiles, untiled
 
 DTYPES = [np.float32, np.float64]
 ROOT = Path(__file__).resolve().parents[1]
@@ -354,11 +354,11 @@ def test_gibbs_matches_reference_with_documented_keys(dtype):
 
 
 def test_model_and_kernels_agree_on_the_tile_width():
-    """rbmcli.model keeps its own copy of the tile width (importing kernels would load
+    """rbmcli.models.rbm keeps its own copy of the tile width (importing kernels would load
     Numba when a model is loaded); the two must not drift apart."""
-    import kernels._tiles
-    import rbmcli.model
-    assert rbmcli.model.TILE == kernels._tiles.TILE
+    import rbmcli.kernels.intrinsics.tiles
+    import rbmcli.models.rbm
+    assert rbmcli.models.rbm.TILE == rbmcli.kernels.intrinsics.tiles.TILE
 
 
 @numba.njit
@@ -397,7 +397,7 @@ def test_pair_lists_split_each_pair_into_shared_and_own_units(B, n):
     """Per pair of chains (the last one alone when B is odd): the units both have on,
     the first only, the second only, in increasing order (states other than 0/1
     count as on)."""
-    from kernels.halfsteps import pair_lists
+    from rbmcli.kernels.rbm.halfsteps import pair_lists
     rng = np.random.default_rng(B * n)
     H = ((rng.random((B, n)) < 0.35) * rng.integers(1, 256, (B, n))).astype(np.uint8)
     n_pairs = (B + 1) // 2
@@ -514,7 +514,7 @@ def test_list_kernels_without_avx512(tmp_path):
     targets Haswell, with a fresh cache."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), **HASWELL)
     probe = subprocess.run([sys.executable, "-c",
-                            "import kernels._masks as m; print(m.VECTOR_MASKS)"],
+                            "import rbmcli.kernels.intrinsics.masks as m; print(m.VECTOR_MASKS)"],
                            env=env, cwd=ROOT, capture_output=True, text=True)
     assert probe.stdout.strip() == "False", probe.stderr
     tests = ("test_active_and_changed_unit_lists or test_unit_masks or test_apply_update "
@@ -533,7 +533,7 @@ def test_list_kernels_without_avx512(tmp_path):
 def test_unit_masks_are_the_transposed_states(b_pos, b_neg, nv):
     """The update's per-unit sample masks (a 64 x 64 bit transpose of per-sample masks):
     bit t of U[i, w] is V[64 w + t, i] != 0, and the bits past the batch are clear."""
-    from kernels.gradients import _unit_masks
+    from rbmcli.kernels.rbm.gradients import _unit_masks
     rng = np.random.default_rng(b_pos + nv)
     V_pos = ((rng.random((b_pos, nv)) < 0.3) * rng.integers(1, 3, (b_pos, nv))).astype(np.uint8)
     V_neg = binary(rng, (b_neg, nv))
@@ -554,7 +554,7 @@ def test_hidden_step_fresh_sum_in_pairs(dtype, B):
     """The fresh sum, two chains at a time (shared rows added once), gives c + V W for
     every chain, the last one alone when B is odd, including pairs of identical and
     of empty rows; the states are Bernoulli draws of the probabilities."""
-    from kernels.halfsteps import hidden_step
+    from rbmcli.kernels.rbm.halfsteps import hidden_step
     rng = np.random.default_rng(B)
     nv, nh = 150, 37
     W, _, _, c = make_model(14, nv, nh, dtype)
@@ -579,7 +579,7 @@ def test_hidden_step_incremental_matches_fresh_sum(dtype, flip):
     """Pre-activations carried over from V_prev and updated from the changed units
     (few changes: the incremental path, turning units both on and off; many: the
     fresh sum) equal c + V W; so do the probabilities."""
-    from kernels.halfsteps import hidden_step
+    from rbmcli.kernels.rbm.halfsteps import hidden_step
     rng = np.random.default_rng(12)
     B, nv, nh = 30, 64, 37
     W, _, _, c = make_model(13, nv, nh, dtype)

@@ -1,4 +1,4 @@
-"""rbmcli.mnist: idx parsing (hand-made bytes), loading from a folder, downloading, checksums."""
+"""rbmcli.io.mnist: idx parsing (hand-made bytes), loading from a folder, downloading, checksums."""
 
 import gzip
 import hashlib
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rbmcli.errors import InputError
-from rbmcli.mnist import FILES, SHA256, load_mnist, read_idx
+from rbmcli.io.mnist import FILES, SHA256, load_mnist, read_idx
 
 MNIST_NAMES = [name for pair in FILES.values() for name in pair]
 

@@ -1,4 +1,4 @@
-"""rbmcli.modelfile: the schema, exact round trips, rejected files and atomic writes."""
+"""rbmcli.io.modelfile: the schema, exact round trips, rejected files and atomic writes."""
 
 import errno
 import json
@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from rbmcli import __version__
-from rbmcli.cli import cli
-from rbmcli.datasets import write_dataset
+from rbmcli.cli.main import cli
+from rbmcli.io.datasets import write_dataset
 from rbmcli.errors import InputError
-from rbmcli.model import BernoulliRBM
-from rbmcli.modelfile import FORMAT, FORMAT_VERSION, ModelFile, is_model_file, load_model, save_model
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.io.modelfile import FORMAT, FORMAT_VERSION, ModelFile, is_model_file, load_model, save_model
 
 
 def make_mf(dtype=np.float32, nv=12, nh=5, seed=0):

@@ -1,4 +1,4 @@
-"""kernels.rng: counter-based uniforms (SplitMix64), tested through small njit wrappers.
+"""rbmcli.kernels.rng: counter-based uniforms (SplitMix64), tested through small njit wrappers.
 
 Statistical checks use fixed keys and 5-sigma (or chi-square at 1e-6) tolerances, so
 a false alarm has probability ~1e-6 per check while a biased or correlated generator
@@ -8,7 +8,7 @@ a false alarm has probability ~1e-6 per check while a biased or correlated gener
 import numba
 import numpy as np
 
-from kernels.rng import mix64, step_key, uniform
+from rbmcli.kernels.rng import mix64, step_key, uniform
 
 N = 1 << 20
 Z = 5.0

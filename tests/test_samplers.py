@@ -10,8 +10,8 @@ import itertools
 import numpy as np
 import pytest
 
-from rbmcli.model import BernoulliRBM
-from rbmcli.samplers import (SAMPLERS, SampleResult, checkpoints, gibbs, ladder, mean_field,
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.sampling.bernoulli import (SAMPLERS, SampleResult, checkpoints, gibbs, ladder, mean_field,
                              noise, parallel_tempering)
 
 

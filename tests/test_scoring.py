@@ -1,4 +1,4 @@
-"""rbmcli.scoring and the /partition cache of rbmcli.modelfile, against direct references.
+"""rbmcli.scoring.bernoulli and the /partition cache of rbmcli.io.modelfile, against direct references.
 
 * pseudo-log-likelihood: each term log P(x_i | x_-i) from the reference's exact
   conditional of one pixel given the others (``reference.conditional_distribution``);
@@ -10,7 +10,7 @@
   ``q_i = sum_h P(h|x) P(v_i = 1 | h)`` by enumerating h.
 * the cache: a checksum that sees every parameter, an atomic rewrite that keeps every
   other group, refusal to write over a model that changed meanwhile, reuse and
-  invalidation by :func:`rbmcli.scoring.estimate_log_partition`.
+  invalidation by :func:`rbmcli.scoring.bernoulli.estimate_log_partition`.
 """
 
 import h5py
@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 import reference as ref
-from rbmcli import modelfile, scoring
+from rbmcli.io import modelfile
+from rbmcli.scoring import bernoulli as scoring
 from rbmcli.errors import InputError
-from rbmcli.model import BernoulliRBM
-from rbmcli.modelfile import ModelFile, save_model
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.io.modelfile import ModelFile, save_model
 
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")

@@ -1,12 +1,12 @@
-"""rbmcli.synthetic: the embedded digits are MNIST-like, labelled correctly, reproducible, fast."""
+"""rbmcli.io.synthetic: the embedded digits are MNIST-like, labelled correctly, reproducible, fast."""
 
 
 import numpy as np
 import pytest
 from PIL import ImageFont
 
-import rbmcli.synthetic as synthetic
-from rbmcli.synthetic import synthetic_digits
+import rbmcli.io.synthetic as synthetic
+from rbmcli.io.synthetic import synthetic_digits
 
 
 def nearest_centroid_accuracy(train, test):

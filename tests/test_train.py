@@ -1,4 +1,4 @@
-"""Units of rbmcli.train: Binarizer, TrainOptions, new_model, Trainer (seeds, dtypes, PT).
+"""Units of rbmcli.training.rbm: Binarizer, TrainOptions, new_model, Trainer (seeds, dtypes, PT).
 
 Numba runs single-threaded here (the ``one_numba_thread`` fixture), except in the test that
 checks that the thread count does not change the result.
@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from rbmcli.model import untiled
-from rbmcli.train import (Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics,
+from rbmcli.models.rbm import untiled
+from rbmcli.training.rbm import (Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics,
                           new_model)
 
 
@@ -305,7 +305,7 @@ def test_cd_from_noise_chains_do_not_see_the_batch(cd_from):
     """With cd_from = "noise" the negative chains start from white noise, so two updates
     from the same RNG state on different batches differ by the positive statistics only;
     from the data they differ in the negative statistics too."""
-    from rbmcli.model import BernoulliRBM
+    from rbmcli.models.rbm import BernoulliRBM
 
     opts = TrainOptions(n_hidden=16, method="cd", steps=3, batch_size=20, lr=1.0,
                         momentum=0.0, dtype="float64", cd_from=cd_from)

@@ -34,7 +34,7 @@ def half_six(data):
     """Write out/half-six.png: the first test six, bottom half transparent."""
     from PIL import Image
 
-    from rbmcli.datasets import load_dataset
+    from rbmcli.io.datasets import load_dataset
     ds = load_dataset(f"{data}:test")
     index = int(np.flatnonzero(ds.labels == 6)[0])
     grey = ds.images[index].reshape(28, 28).astype(np.uint8)

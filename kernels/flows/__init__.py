@@ -1,0 +1,1 @@
+"""Numba kernels of the flows: coupling passes, actnorm, logit, MLP parts, Adam."""

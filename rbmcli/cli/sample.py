@@ -1,0 +1,182 @@
+"""``rbm sample``: draw images from a model by Gibbs sampling, parallel tempering or
+mean-field, as a PNG grid, an HDF5 data file (or HDF5 bytes on stdout), and a GIF.
+
+Only Click and the standard library are imported at module level.
+"""
+
+import hashlib
+import os
+
+import click
+
+from rbmcli.cli.common import model_option
+
+METHODS = ("gibbs", "pt", "mf")
+OUTPUT_KINDS = {".png": "png", ".h5": "h5", ".hdf5": "h5"}
+
+
+def output_kind(path):
+    """``"png"``, ``"h5"`` or ``"-"`` for an output path; UsageError otherwise."""
+    if path == "-":
+        return "-"
+    kind = OUTPUT_KINDS.get(os.path.splitext(path)[1].lower())
+    if kind is None:
+        raise click.UsageError(f"-o {path}: expected a .png or .h5 file, or - for HDF5 on "
+                               "standard output")
+    return kind
+
+
+def check_folder(path):
+    """InputError now (before any sampling) when ``path`` cannot be created there."""
+    from rbmcli.errors import InputError
+
+    if path in (None, "-"):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write: no such directory {folder!r}", path)
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shown(path):
+    return "<stdout>" if path == "-" else path
+
+
+@click.command()
+@model_option
+@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Number of samples (independent chains).")
+@click.option("--method", type=click.Choice(METHODS), default="gibbs", show_default=True,
+              help="gibbs: block Gibbs; pt: parallel tempering; mf: mean-field fixed point.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Sweeps (gibbs, pt) or iterations (mf) [default: 1000; mf 200; gibbs "
+                   "on a model trained with --cd K --cd-from noise: K].")
+@click.option("--init", "init", default="noise", show_default=True, metavar="noise|DATA",
+              help="Start from white noise, or from the first N images of a data set "
+                   "(FILE.h5[:GROUP] or -), binarised like the model's training data.")
+@click.option("--replicas", type=click.IntRange(min=2), default=10, show_default=True,
+              help="pt: temperatures per chain, inverse temperatures linearly 1 -> 0.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write an animated GIF of the chains as they run.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: the cores not busy with other work].")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Flows: draw z ~ N(0, T^2 I).")
+@click.pass_context
+def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, threads,
+           output, temperature):
+    """Draw N samples from a model and save them.
+
+    Gibbs and pt chains start from white noise (or --init DATA) and run STEPS sweeps;
+    the pictures are P(v=1|h) of the final hidden states (grey where the model is
+    unsure); the HDF5 output keeps them as float32 `images` plus the binary states in
+    group `states`, with the method, steps, seed, replicas and the model's SHA-256 as
+    attributes. pt prints the swap acceptance of each neighbouring pair of
+    temperatures to stderr. mf iterates the damped mean-field equations instead.
+
+    \b
+    Examples:
+      rbm sample -n 64 -o samples.png
+      rbm sample -m cd1.h5 -n 64 --method pt --replicas 10 -o s.png --gif chains.gif
+      rbm sample -n 100 --steps 5000 -o samples.h5
+      rbm sample -n 100 -o - | rbm data show - -o samples.png
+      rbm sample --init mnist.h5:test -n 16 --steps 10 -o drift.png
+      rbm sample -m realnvp.h5 -n 64 --temperature 0.7 -o flow.png    # a flow
+    """
+    from rbmcli.cli.flows import is_flow_model, sample_flow
+
+    if is_flow_model(model_path):
+        return sample_flow(model_path, count, seed, threads, output, temperature)
+    if _given(ctx, "temperature"):
+        raise click.UsageError("--temperature is for flow models")
+    import numpy as np
+
+    from rbmcli.io.animation import GifRecorder, on_step_callback
+    from rbmcli.cli.common import open_model, resolve_model_path
+    from rbmcli.io.datasets import as_unit_float, load_dataset, write_dataset
+    from rbmcli.errors import InputError
+    from rbmcli.io.images import save_grid
+    from rbmcli.progress import ProgressBar
+    from rbmcli.sampling.layered import samplers_for, short_run_steps
+    from rbmcli.sampling.bernoulli import DEFAULT_STEPS, binarize_like, noise
+
+    kind = output_kind(output)
+    if method != "pt" and _given(ctx, "replicas"):
+        raise click.UsageError("--replicas is for --method pt")
+    check_folder(output)
+    check_folder(gif)
+    model_file = resolve_model_path(model_path)
+    mf = open_model(model_path)
+    model = mf.model
+    steps = steps or short_run_steps(mf, method) or DEFAULT_STEPS[method]
+    rng = np.random.default_rng(seed)
+    if init == "noise":
+        V0 = noise(count, model.n_visible, rng)
+    else:
+        ds = load_dataset(init)
+        if ds.images.shape[1] != model.n_visible:
+            raise InputError(f"has {ds.images.shape[1]} pixels per image, the model "
+                             f"{model.n_visible} visible units", init)
+        if len(ds.images) < count:
+            raise InputError(f"has {len(ds.images)} images, fewer than -n {count}", init)
+        V0 = binarize_like(as_unit_float(ds.images[:count]), mf.binarization, rng)
+
+    from rbmcli.threads import configure_threads
+    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    recorder = GifRecorder(mf.image_shape, steps) if gif else None
+    bar = ProgressBar(f"{method} {count} chains")
+    try:
+        result = samplers_for(model)[method](model, V0, steps, rng, replicas=replicas,
+                                  on_step=on_step_callback(bar, steps, recorder))
+    finally:
+        bar.close()
+    if result.swap_acceptance is not None:
+        rates = " ".join(f"{a:.2f}" for a in result.swap_acceptance)
+        click.echo(f"swap acceptance per neighbouring pair (beta 1 -> 0): {rates}", err=True)
+
+    images = np.clip(result.images, 0, 1).astype(np.float32)
+    if kind == "png":
+        save_grid(output, images, mf.image_shape)
+    else:
+        attrs = {"source": "rbm sample", "method": method, "steps": steps, "seed": seed,
+                 "init": init, "replicas": replicas if method == "pt" else 1,
+                 "model": model_file, "model_sha256": file_sha256(model_file),
+                 "binarization": mf.binarization,
+                 "images_are": "mean-field fixed point mu" if method == "mf" else
+                 "P(v=1|h) of the final hidden states"}
+        if result.swap_acceptance is not None:
+            attrs["swap_acceptance"] = result.swap_acceptance
+            attrs["betas"] = np.asarray(result.betas, np.float64)
+        write_dataset(output, {
+            "": {"images": images, "image_shape": mf.image_shape},
+            "states": {"images": _states(result.states), "image_shape": mf.image_shape,
+                       "attrs": {"content": "final visible states (pixel units)"}},
+        }, attrs=attrs)
+    what = f"{count} samples ({method}, {steps} steps)"
+    if recorder is not None:
+        recorder.save(gif)
+        click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)
+    click.echo(f"wrote {shown(output)}: {what}", err=True)
+
+
+def _given(ctx, name):
+    return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+
+def _states(states):
+    """Binary states as bool; real-valued ones (Gaussian models) as float32 in [0, 1]."""
+    import numpy as np
+    if states.dtype.kind == "f" and not np.isin(states, (0, 1)).all():
+        return np.clip(states, 0, 1).astype(np.float32)
+    return states.astype(bool)

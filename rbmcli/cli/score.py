@@ -1,0 +1,207 @@
+"""``rbm score``: metrics of data under a model: reconstruction error, free energy,
+pseudo-log-likelihood and log-likelihood (log Z exact or by AIS)."""
+
+import json
+import math
+import sys
+
+import click
+
+from rbmcli.cli.common import model_option, open_model, resolve_model_path
+
+
+def _stdin_is_a_terminal():
+    """True when standard input is a terminal (then DATA has no default)."""
+    return sys.stdin.isatty()
+
+
+@click.command()
+@click.argument("data", required=False)
+@model_option
+@click.option("--mser", is_flag=True,
+              help="Reconstruction error: mser (h ~ P(h|x), x' ~ P(v|h)) and "
+                   "mser_mean_field (x' = P(v|P(h|x))), per pixel.")
+@click.option("--free-energy", is_flag=True, help="Mean free energy F(x).")
+@click.option("--pseudo-ll", is_flag=True,
+              help="Pseudo-log-likelihood: sum over all pixels of log P(x_i|x_-i).")
+@click.option("--pseudo-ll-pixels", type=click.IntRange(min=1), metavar="K",
+              help="Estimate the pseudo-LL from K random pixels per image, scaled by "
+                   "pixels/K (implies --pseudo-ll).")
+@click.option("--ll", is_flag=True, help="Log-likelihood in nats: mean(-F(x)) - log Z.")
+@click.option("--exact", is_flag=True,
+              help="log Z by enumerating the smaller layer [default when it has <= 20 units].")
+@click.option("--ais", "force_ais", is_flag=True,
+              help="log Z by annealed importance sampling [default when both layers have "
+                   "> 20 units].")
+@click.option("--ais-runs", type=click.IntRange(min=1), default=100, show_default=True,
+              help="AIS runs.")
+@click.option("--ais-steps", type=click.IntRange(min=3), default=14500, show_default=True,
+              help="AIS steps: 0->0.5->0.9->1 in the proportions 500:4000:10000.")
+@click.option("--bracket", is_flag=True,
+              help="Also reverse AIS: ll_ais (tends to over-estimate) and ll_reverse "
+                   "(tends to under-estimate) bracket the log-likelihood (implies --ll).")
+@click.option("--reverse-burn-in", type=click.IntRange(min=0), default=10000,
+              show_default=True, help="Gibbs sweeps from the data before reverse AIS.")
+@click.option("--base", metavar="DATA",
+              help="Data whose pixel means define the AIS base model [default: DATA].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of stochastic binarization, MSER sampling, pseudo-LL pixels, AIS.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--per-sample", is_flag=True,
+              help="Print one TSV row per image (with a header) instead of the means.")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse and store the AIS estimate in the model file's /partition group.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: the cores not busy with other work]; results "
+                   "do not depend on it.")
+def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, exact,
+          force_ais, ais_runs, ais_steps, bracket, reverse_burn_in, base, seed, as_json,
+          per_sample, cache, threads):
+    """Score DATA (FILE.h5, FILE.h5:GROUP, or - for HDF5 bytes on stdin, the default
+    when stdin is not a terminal) under the model: print `metric<TAB>value` lines.
+
+    Data are binarized as the model file says (stochastic binarization uses --seed).
+    Without a metric option, prints --mser and --free-energy. --ll needs log Z: exact
+    when the smaller layer has at most 20 units, else AIS from a base-rate model
+    fitted to the (smoothed) pixel means of DATA or --base (Salakhutdinov & Murray
+    2008), cached in the model file. Forward AIS tends to under-estimate log Z, so
+    ll_ais tends to be too high; reverse AIS from Gibbs chains (--bracket) tends to
+    over-estimate it, so ll_reverse tends to be too low.
+
+    \b
+    Examples:
+      rbm score mnist.h5:test -m model.h5 --mser --free-energy
+      rbm score mnist.h5:test -m model.h5 --ll --bracket
+      rbm score mnist.h5:test -m model.h5 --pseudo-ll --per-sample --json
+      rbm sample -n 100 -o - | rbm score - --mser --json
+      rbm score mnist.h5:test -m realnvp.h5 --ll    # a flow: exact, nats and bits/pixel
+    """
+    if data is None:
+        if _stdin_is_a_terminal():
+            raise click.UsageError("no DATA: give FILE.h5[:GROUP], or pipe HDF5 bytes into "
+                                   "standard input")
+        data = "-"
+    from rbmcli.cli.flows import is_flow_model, score_flow
+
+    if is_flow_model(model_path):
+        return _print_scores(score_flow(data, model_path, seed, threads), as_json, per_sample)
+    if exact and force_ais:
+        raise click.UsageError("choose one of --exact, --ais")
+    if base is not None and base.split(":")[0] == "-" and data.split(":")[0] == "-":
+        raise click.UsageError("DATA and --base cannot both be standard input")
+    pseudo_ll = pseudo_ll or pseudo_ll_pixels is not None
+    ll = ll or bracket or exact or force_ais
+    defaulted = not (mser or free_energy or pseudo_ll or ll)
+    if defaulted:
+        mser = free_energy = True
+
+    from rbmcli.io.datasets import load_dataset
+    from rbmcli.errors import InputError
+    from rbmcli.scoring.bernoulli import PartitionOptions, binarize, estimate_log_partition, score as run_score
+    from rbmcli.threads import configure_threads
+
+    path = resolve_model_path(model_path)
+    mf = open_model(model_path)
+    model = mf.model
+    if model.model_type != "bernoulli-rbm":
+        return _score_other(mf, path, data, mser, free_energy and not (
+            defaulted and model.model_type == "dbn"), pseudo_ll, ll, exact, force_ais, bracket,
+            base, ais_runs, ais_steps, seed, threads, as_json, per_sample)
+    smaller = min(model.n_visible, model.n_hidden)
+    if exact and smaller > 30:
+        raise click.UsageError(f"--exact: the smaller layer of {path} has {smaller} units; "
+                               f"enumerating 2**{smaller} states is not feasible (at most "
+                               "2**30); use AIS")
+
+    def load(spec, stream):
+        ds = load_dataset(spec)
+        if ds.images.shape[1] != model.n_visible:
+            raise InputError(f"has {ds.images.shape[1]} pixels per image but the model in "
+                             f"{path} has {model.n_visible} visible units",
+                             "<stdin>" if spec.split(":")[0] == "-" else spec)
+        return binarize(ds.images, mf.binarization, seed, stream), ds.source
+
+    V, source = load(data, 0)
+    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    log_partition = None
+    if ll:
+        base_V, base_source = load(base, 1) if base is not None else (V, source)
+        opts = PartitionOptions(method="exact" if exact else "ais" if force_ais else None,
+                                bracket=bracket, runs=ais_runs, steps=ais_steps, seed=seed,
+                                reverse_burn_in=reverse_burn_in, use_cache=cache)
+        log_partition = estimate_log_partition(
+            model, opts, base_V, V, model_path=path, base_source=base_source,
+            start_source=source, log=lambda msg: click.echo(msg, err=True),
+            progress=_progress_bar)
+    scores = run_score(model, V, mser=mser, free_energy=free_energy, pseudo_ll=pseudo_ll,
+                       pseudo_ll_pixels=pseudo_ll_pixels, log_partition=log_partition,
+                       seed=seed)
+    _print_scores(scores, as_json, per_sample)
+
+
+def _score_other(mf, path, data, mser, free_energy, pseudo_ll, ll, exact, force_ais, bracket,
+                 base, ais_runs, ais_steps, seed, threads, as_json, per_sample):
+    """``rbm score`` of a Gaussian RBM or a DBN (:mod:`rbmcli.scoring.layered`)."""
+    from rbmcli.io.datasets import load_dataset
+    from rbmcli.errors import InputError
+    from rbmcli.scoring.layered import check_options, score_model_file
+    from rbmcli.threads import configure_threads
+
+    problem = check_options(mf.model, pseudo_ll, bracket, base, free_energy)
+    if problem:
+        raise click.UsageError(problem)
+    ds = load_dataset(data)
+    if ds.images.shape[1] != mf.model.n_visible:
+        raise InputError(f"has {ds.images.shape[1]} pixels per image but the model in "
+                         f"{path} has {mf.model.n_visible} visible units",
+                         "<stdin>" if data.split(":")[0] == "-" else data)
+    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    scores = score_model_file(
+        mf, ds.images, mser=mser, free_energy=free_energy, ll=ll,
+        method="exact" if exact else "ais" if force_ais else None, runs=ais_runs,
+        steps=ais_steps, seed=seed, log=lambda msg: click.echo(msg, err=True),
+        progress=_progress_bar)
+    _print_scores(scores, as_json, per_sample)
+
+
+def _print_scores(scores, as_json, per_sample):
+    """Print :class:`rbmcli.scoring.bernoulli.Scores` as JSON, per-sample TSV, or metric lines."""
+    import numpy as np
+
+    if as_json:
+        obj = {k: _json_value(v) for k, v in scores.summary.items()}
+        if per_sample:
+            obj["per_sample"] = {k: [_json_value(float(x)) for x in np.asarray(v)]
+                                 for k, v in scores.per_sample.items()}
+        click.echo(json.dumps(obj))
+    elif per_sample:
+        _print_per_sample(scores.per_sample, scores.summary["n"])
+    else:
+        for key, value in scores.summary.items():
+            click.echo(f"{key}\t{_text(value)}")
+
+
+def _progress_bar(label):
+    from rbmcli.progress import ProgressBar
+    bar = ProgressBar(label)
+    return bar.update, bar.close
+
+
+def _text(value):
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _print_per_sample(columns, n):
+    names = list(columns)
+    cols = [columns[k] for k in names]
+    lines = ["\t".join(["index"] + names)]
+    lines += ["\t".join([str(i)] + [f"{float(c[i]):.10g}" for c in cols]) for i in range(n)]
+    click.echo("\n".join(lines))

@@ -1,0 +1,85 @@
+"""``rbm transform``: write the hidden features of a model's layer to HDF5 for downstream use.
+
+Only Click and the standard library are imported at module level.
+"""
+
+import click
+
+from rbmcli.cli.common import model_option
+
+
+@click.command()
+@click.argument("data")
+@model_option
+@click.option("--layer", type=click.IntRange(min=1), default=None,
+              help="Which hidden layer, 1 = the first [default: the top one].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of stochastic binarization.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Output FILE.h5, or - for HDF5 bytes on standard output.")
+def transform(data, model_path, layer, seed, output):
+    """Write the hidden features of DATA (FILE.h5, FILE.h5:GROUP or -) under a model.
+
+    The features of layer K are the mean-field up pass P(h_K | P(h_K-1 | ... v)), floats
+    in [0, 1], so the output is an rbm data file (`images` of N x H features, `labels`
+    copied) that `rbm train`, `rbm score` or any HDF5 reader can use. The images are
+    binarised as the model was trained (a Gaussian first layer standardises them). FILE.h5
+    without a group transforms every group of the file (train, test, ...) into groups of the
+    same names; FILE.h5:GROUP or - writes the root data set.
+
+    \b
+    Examples:
+      rbm transform mnist.h5 -m dbn.h5 -o features.h5
+      rbm transform mnist.h5:test -m dbn.h5 --layer 2 -o h2.h5
+      rbm transform mnist.h5 -m dbn.h5 --layer 1 -o h1.h5
+      rbm train h1.h5 --hidden 100 -o on-features.h5
+    """
+    import h5py
+    import numpy as np
+
+    from rbmcli.cli.common import open_model
+    from rbmcli.cli.sample import check_folder
+    from rbmcli.io.datasets import as_unit_float, load_dataset, split_spec, write_dataset
+    from rbmcli.errors import InputError
+    from rbmcli.scoring.layered import dbn_input
+
+    check_folder(output)
+    mf = open_model(model_path)
+    model = mf.model
+    layers = getattr(model, "layers", None)
+    n_layers = len(layers) if layers else 1
+    layer = layer or n_layers
+    if layer > n_layers:
+        raise click.UsageError(f"--layer {layer}: the model has {n_layers} hidden "
+                               f"layer{'s' if n_layers > 1 else ''}")
+    path, group = split_spec(data)
+    specs = {"": data}
+    if path != "-" and group is None:
+        import os
+        if not os.path.exists(path):
+            raise InputError("no such file", path)
+        try:
+            with h5py.File(path, "r") as f:
+                groups = [g for g in f if isinstance(f[g], h5py.Group) and "images" in f[g]]
+        except OSError:
+            raise InputError("not an HDF5 file, or corrupt", path) from None
+        if groups:
+            specs = {g: f"{path}:{g}" for g in groups}
+    from rbmcli.models.dbn import DBN
+    stack = model if isinstance(model, DBN) else DBN([model])
+    out = {}
+    for name, spec in specs.items():
+        ds = load_dataset(spec)
+        if ds.images.shape[1] != model.n_visible:
+            raise InputError(f"has {ds.images.shape[1]} pixels per image, the model "
+                             f"{model.n_visible} visible units", spec)
+        V = dbn_input(stack, as_unit_float(ds.images, np.float64), mf.binarization, seed)
+        features = np.clip(stack.up(V, layer)[-1], 0, 1).astype(np.float32)
+        out[name] = {"images": features, "labels": ds.labels,
+                     "attrs": {"content": f"P(h_{layer} = 1 | v), mean-field up pass",
+                               "source": ds.source}}
+    write_dataset(output, out, attrs={"source": "rbm transform", "layer": layer,
+                                      "model": str(mf.model.model_type)})
+    n = sum(len(g["images"]) for g in out.values())
+    click.echo(f"wrote {'<stdout>' if output == '-' else output}: {n} x "
+               f"{stack.layers[layer - 1].n_hidden} features of layer {layer}", err=True)

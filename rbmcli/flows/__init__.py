@@ -1,0 +1,2 @@
+"""Normalizing flows (NICE, RealNVP, Glow, MAF): transforms, models, their data space,
+training and inpainting."""

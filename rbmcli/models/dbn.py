@@ -1,0 +1,166 @@
+"""Deep Belief Networks: a stack of RBMs trained greedily (Hinton, Osindero & Teh 2006).
+
+Layer ``l`` (0-based) is an RBM between ``h_l`` and ``h_{l+1}`` with ``h_0 = v``: the first a
+:class:`rbmcli.models.rbm.BernoulliRBM` or :class:`rbmcli.models.grbm.GaussianRBM`, the others Bernoulli
+RBMs. With L layers the generative model is
+
+    p(v, h_1, ..., h_L) = p(v | h_1) p(h_1 | h_2) ... p(h_{L-2} | h_{L-1}) p_top(h_{L-1}, h_L)
+
+where ``p(h_l | h_{l+1})`` is layer l's visible conditional (its weights and visible bias) and
+``p_top`` is the top RBM. The recognition model is the layers' hidden conditionals,
+``q(h_{l+1} | h_l) = sigmoid(c_l + h_l W_l)``.
+
+The variational lower bound (Salakhutdinov & Murray 2008, eq. 16, chained over the layers
+below the top) with ``q(h | v) = q(h_1 | v) q(h_2 | h_1) ... q(h_{L-1} | h_{L-2})``::
+
+    log p(v) >= E_q[ log p(v | h_1) + sum_{l=1}^{L-2} log p(h_l | h_{l+1}) - F_top(h_{L-1}) ]
+                + H(q) - log Z_top
+
+``F_top`` is the top RBM's free energy of its visible layer ``h_{L-1}`` (so ``-F_top`` is the
+log of its unnormalised marginal). :meth:`DBN.log_likelihood_bound` estimates the
+expectation by sampling ``h ~ q`` and takes each entropy term in closed form given the layer
+below (``H(q) = E_q[sum_l H(q(h_{l+1} | h_l))]``).
+"""
+
+import numpy as np
+
+from rbmcli.errors import InputError
+from rbmcli.models.grbm import GaussianRBM
+from rbmcli.models.rbm import BernoulliRBM
+
+
+class DBN:
+    """A stack of RBMs (see the module docstring).
+
+    Parameters
+    ----------
+    layers : list of BernoulliRBM or GaussianRBM
+        At least one; only the first may be Gaussian; ``layers[l].n_hidden ==
+        layers[l + 1].n_visible``; all of one dtype.
+    """
+
+    model_type = "dbn"
+
+    def __init__(self, layers):
+        layers = list(layers)
+        if not layers:
+            raise InputError("a DBN needs at least one layer")
+        for k, layer in enumerate(layers):
+            if not isinstance(layer, (BernoulliRBM, GaussianRBM)) or \
+                    (k > 0 and not isinstance(layer, BernoulliRBM)):
+                raise InputError(f"layer {k} of a DBN must be a Bernoulli RBM"
+                                 + (" or a Gaussian RBM" if k == 0 else ""))
+            if k > 0 and layers[k - 1].n_hidden != layer.n_visible:
+                raise InputError(f"layer {k - 1} has {layers[k - 1].n_hidden} hidden units but "
+                                 f"layer {k} has {layer.n_visible} visible units")
+            if layer.dtype != layers[0].dtype:
+                raise InputError("all layers of a DBN must have one dtype")
+        self.layers = layers
+
+    @property
+    def n_visible(self):
+        return self.layers[0].n_visible
+
+    @property
+    def hidden_sizes(self):
+        return [layer.n_hidden for layer in self.layers]
+
+    @property
+    def dtype(self):
+        return self.layers[0].dtype
+
+    @property
+    def top(self):
+        return self.layers[-1]
+
+    @property
+    def gaussian(self):
+        """True when the first layer is a Gaussian RBM (real-valued, standardised data)."""
+        return isinstance(self.layers[0], GaussianRBM)
+
+    def is_finite(self):
+        return all(layer.is_finite() for layer in self.layers)
+
+    # ------------------------------------------------------------------------ passes
+    def up(self, V, n_layers=None):
+        """Mean-field up pass: ``[P(h_1 | v), P(h_2 | P(h_1 | v)), ...]`` for the first
+        ``n_layers`` layers (all by default); each (N, n_hidden of that layer). ``V`` is what
+        the first layer sees: binary uint8, or standardised floats for a Gaussian one."""
+        out, x = [], V
+        for layer in self.layers[:len(self.layers) if n_layers is None else n_layers]:
+            x = layer.hidden_probs(x)
+            out.append(x)
+        return out
+
+    def sample_up(self, V, rng, n_layers):
+        """Stochastic up pass ``h_{l+1} ~ q(h_{l+1} | h_l)`` through the first ``n_layers``
+        layers; returns the states (N, n_hidden) uint8 of the last one."""
+        x = V
+        for layer in self.layers[:n_layers]:
+            _, x = layer.sample_hidden(x, rng)
+        return x
+
+    def down(self, H, rng, mean_field=False):
+        """Generative down pass from the top RBM's visible states ``H`` (N, n_hidden of layer
+        L-2) (or its probabilities, with ``mean_field``): ``h_l ~ p(h_l | h_{l+1})`` through
+        the layers below the top, then the mean of ``p(v | h_1)`` (N, nv): probabilities for
+        a Bernoulli first layer, standardised means for a Gaussian one."""
+        x = H
+        for layer in reversed(self.layers[1:-1]):
+            if mean_field:
+                x = layer.visible_probs(x)
+            else:
+                _, x = layer.sample_visible(np.asarray(x, np.uint8), rng)
+        return self.layers[0].visible_probs(x)
+
+    # ------------------------------------------------------------------------ the bound
+    def log_likelihood_bound(self, V, log_z_top, rng, samples=10):
+        """Per-image estimates of the variational lower bound on ``log p(v)`` (module
+        docstring), averaged over ``samples`` draws of ``h ~ q(h | v)``.
+
+        Parameters
+        ----------
+        V : (N, nv)
+            Binary uint8 (Bernoulli first layer) or standardised floats (Gaussian).
+        log_z_top : float
+            log Z of the top RBM (exact or AIS).
+        rng : numpy.random.Generator
+        samples : int
+
+        Returns
+        -------
+        bound : (N,) float64
+            For a Gaussian first layer, in nats of the standardised data.
+        mc_sd : (N,) float64
+            The Monte Carlo standard error of each image's estimate.
+        """
+        if len(self.layers) < 2:
+            raise InputError("the DBN bound needs at least two layers")
+        terms = np.empty((samples, len(V)), np.float64)
+        for s in range(samples):
+            total, x = np.zeros(len(V)), V
+            for layer in self.layers[:-1]:
+                HP, H = layer.sample_hidden(x, rng)
+                total += _visible_log_likelihood(layer, x, H) + _bernoulli_entropy(HP)
+                x = H
+            terms[s] = total - self.top.free_energy(x)
+        mc_sd = terms.std(axis=0, ddof=1) / np.sqrt(samples) if samples > 1 \
+            else np.full(len(V), np.nan)
+        return terms.mean(axis=0) - log_z_top, mc_sd
+
+
+def _visible_log_likelihood(layer, X, H):
+    """``log p(x | h)`` (N,) float64 of layer's visible ``X`` given hidden states ``H``."""
+    if isinstance(layer, GaussianRBM):
+        return layer.visible_log_density(X, H)
+    logits = np.asarray(H, np.float64) @ layer.weights.T.astype(np.float64) \
+        + layer.visible_bias.astype(np.float64)
+    signs = 2.0 * np.asarray(X, np.float64) - 1.0
+    return -np.logaddexp(0.0, -signs * logits).sum(axis=1)
+
+
+def _bernoulli_entropy(P):
+    """Entropy (N,) float64 of factorial Bernoulli distributions with means ``P`` (N, n)."""
+    P = np.clip(np.asarray(P, np.float64), 1e-300, 1.0)
+    Q = np.clip(1.0 - np.asarray(P, np.float64), 1e-300, 1.0)
+    return -(P * np.log(P) + Q * np.log(Q)).sum(axis=1)

@@ -1,0 +1,250 @@
+"""The Bernoulli-Bernoulli RBM: parameters, and its maths expressed through the kernels.
+
+Energy ``E(v, h) = -b.v - c.h - v.W.h`` over binary visible ``v`` (n_visible,) and
+hidden ``h`` (n_hidden,). This class checks every array before a kernel sees it
+(dtype, C order, shape, values), so kernels can stay unchecked.
+"""
+
+import numpy as np
+
+from rbmcli.models.aligned import aligned, aligned_empty
+from rbmcli.errors import InputError
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+TILE = 16
+"""Visible units per tile of ``weights_tiles`` (rbmcli.kernels.intrinsics.tiles.TILE; importing that
+would load Numba)."""
+
+
+def draw_keys(rng, n):
+    """(n,) uint64 random keys for the counter-based kernels, from a numpy Generator."""
+    return rng.bit_generator.random_raw(n).astype(np.uint64)
+
+
+def transposed_tiles(weights, out=None):
+    """``weights.T`` (nv, nh) as tiles of 16 visible units, the layout of
+    :mod:`rbmcli.kernels.intrinsics.tiles`: ``tiles[t, j, r] = weights[16 t + r, j]``, shape
+    (ceil(nv / 16), nh, 16), zero past ``nv``, 64-byte aligned; written into ``out``
+    when given. NumPy only, so that loading a model compiles nothing."""
+    nv, nh = weights.shape
+    n_tiles = -(-nv // TILE)
+    padded = np.zeros((n_tiles * TILE, nh), weights.dtype)
+    padded[:nv] = weights
+    if out is None:
+        out = aligned_empty((n_tiles, nh, TILE), weights.dtype)
+    out[...] = padded.reshape(n_tiles, TILE, nh).transpose(0, 2, 1)
+    return out
+
+
+def untiled(tiles, n_visible):
+    """The (n_visible, nh) matrix whose :func:`transposed_tiles` are ``tiles``."""
+    return tiles.transpose(0, 2, 1).reshape(-1, tiles.shape[1])[:n_visible]
+
+
+class WeightShape:
+    """``n_visible``, ``n_hidden`` and ``dtype`` of a model with ``weights`` (nv, nh)."""
+
+    @property
+    def n_visible(self):
+        return self.weights.shape[0]
+
+    @property
+    def n_hidden(self):
+        return self.weights.shape[1]
+
+    @property
+    def dtype(self):
+        return self.weights.dtype
+
+
+class BernoulliRBM(WeightShape):
+    """A Bernoulli-Bernoulli RBM.
+
+    Parameters
+    ----------
+    weights : (n_visible, n_hidden) float32 or float64
+    visible_bias : (n_visible,) same dtype
+    hidden_bias : (n_hidden,) same dtype
+
+    Attributes ``weights``, ``visible_bias``, ``hidden_bias`` are the parameters;
+    ``weights_tiles`` is a copy of ``weights.T`` in the layout the visible half-step
+    reads, kept in step by the training kernels (see :func:`transposed_tiles`).
+    """
+
+    model_type = "bernoulli-rbm"
+
+    def __init__(self, weights, visible_bias, hidden_bias):
+        weights = np.asarray(weights)
+        if weights.dtype not in (np.float32, np.float64) or weights.ndim != 2:
+            raise InputError(f"weights must be a 2-D float32/float64 array, found "
+                             f"{weights.ndim}-D {weights.dtype}")
+        dtype = weights.dtype
+        self.weights = aligned(weights)
+        self.visible_bias = aligned(visible_bias, dtype=dtype)
+        self.hidden_bias = aligned(hidden_bias, dtype=dtype)
+        nv, nh = self.weights.shape
+        if self.visible_bias.shape != (nv,) or self.hidden_bias.shape != (nh,):
+            raise InputError(f"expected visible_bias ({nv},) and hidden_bias ({nh},), found "
+                             f"{self.visible_bias.shape} and {self.hidden_bias.shape}")
+        self.weights_tiles = transposed_tiles(self.weights)
+
+    @classmethod
+    def initialize(cls, n_visible, n_hidden, data_mean, rng, dtype=np.float32):
+        """Hinton's initialisation: ``W ~ N(0, 0.01^2)``, ``b = log(p / (1 - p))`` of the
+        data means ``p`` (n_visible,) (clipped to [1e-3, 1 - 1e-3]), ``c = 0``."""
+        p = np.clip(np.asarray(data_mean, np.float64), 1e-3, 1 - 1e-3)
+        weights = (0.01 * rng.standard_normal((n_visible, n_hidden))).astype(dtype)
+        return cls(weights, np.log(p / (1 - p)).astype(dtype), np.zeros(n_hidden, dtype))
+
+    def refresh_transpose(self):
+        """Copy ``weights`` into ``weights_tiles`` after changing ``weights`` outside a
+        kernel."""
+        transposed_tiles(self.weights, out=self.weights_tiles)
+
+    def is_finite(self):
+        """True when every parameter is finite (the training NaN guard)."""
+        return bool(np.isfinite(self.weights).all() and np.isfinite(self.visible_bias).all()
+                    and np.isfinite(self.hidden_bias).all())
+
+    # -- checks -----------------------------------------------------------------------
+    def _binary(self, V, n, what="visible"):
+        V = np.asarray(V)
+        if V.ndim != 2 or V.shape[1] != n:
+            raise InputError(f"expected {what} states of shape (N, {n}), found {V.shape}")
+        if V.dtype != np.uint8:
+            if not np.isin(V, (0, 1)).all():
+                raise InputError(f"{what} states must be 0 or 1")
+            V = V.astype(np.uint8)
+        return np.ascontiguousarray(V)
+
+    def _betas(self, beta, n):
+        return np.full(n, beta, self.dtype) if np.ndim(beta) == 0 else \
+            np.ascontiguousarray(beta, self.dtype)
+
+    # -- conditionals -----------------------------------------------------------------
+    def hidden_probs(self, V):
+        """``P(h = 1 | v)`` (N, n_hidden) for binary uint8 or real-valued ``V`` (N, n_visible)."""
+        V = np.asarray(V)
+        if V.dtype == np.uint8:
+            from rbmcli.kernels.rbm.conditionals import hidden_probs_binary
+            V = self._binary(V, self.n_visible)
+            out = np.empty((V.shape[0], self.n_hidden), self.dtype)
+            hidden_probs_binary(V, self.weights, self.hidden_bias, out)
+            return out
+        pre = V.astype(self.dtype, copy=False) @ self.weights + self.hidden_bias
+        return _sigmoid(pre)
+
+    def visible_probs(self, H):
+        """``P(v = 1 | h)`` (N, n_visible) for real-valued or binary ``H`` (N, n_hidden)."""
+        pre = np.asarray(H).astype(self.dtype, copy=False) @ self.weights.T + self.visible_bias
+        return _sigmoid(pre)
+
+    def sample_hidden(self, V, rng, beta=1.0):
+        """Draw ``h ~ P_beta(h | v)``: returns (probabilities (N, nh), states uint8 (N, nh))."""
+        from rbmcli.kernels.rbm.conditionals import sample_hidden
+        V = self._binary(V, self.n_visible)
+        n = V.shape[0]
+        HP = np.empty((n, self.n_hidden), self.dtype)
+        H = np.empty((n, self.n_hidden), np.uint8)
+        sample_hidden(V, self.weights, self.hidden_bias, self._betas(beta, n),
+                      draw_keys(rng, n), HP, H)
+        return HP, H
+
+    def sample_visible(self, H, rng, beta=1.0):
+        """Draw ``v ~ P_beta(v | h)``: returns (probabilities (N, nv), states uint8 (N, nv))."""
+        from rbmcli.kernels.rbm.conditionals import sample_visible
+        H = self._binary(H, self.n_hidden, "hidden")
+        n = H.shape[0]
+        VP = np.empty((n, self.n_visible), self.dtype)
+        V = np.empty((n, self.n_visible), np.uint8)
+        sample_visible(H, self.weights_tiles, self.visible_bias, self._betas(beta, n),
+                       draw_keys(rng, n), VP, V)
+        return VP, V
+
+    def gibbs(self, V, n_steps, rng, clamp=None, beta=1.0):
+        """Run ``n_steps`` block Gibbs sweeps from binary ``V`` (N, nv), a copy.
+
+        ``clamp`` (N, nv) or (nv,) marks units that keep their value. Returns
+        (final states uint8 (N, nv), ``P(h | v)`` of them (N, nh)).
+        """
+        from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
+        V = self._binary(V, self.n_visible).copy()
+        n = V.shape[0]
+        if clamp is None:
+            clamp = np.zeros((0, self.n_visible), np.uint8)
+        else:
+            clamp = np.ascontiguousarray(np.broadcast_to(clamp, V.shape), dtype=np.uint8)
+        HP = np.empty((n, self.n_hidden), self.dtype)
+        gibbs_sweeps(V, self.weights, self.weights_tiles, self.visible_bias, self.hidden_bias,
+                     self._betas(beta, n), draw_keys(rng, n), int(n_steps), clamp,
+                     np.empty((0, self.n_hidden), self.dtype), HP)
+        return V, HP
+
+    def tempering_sweep(self, V, H, betas_per_replica, rng):
+        """One parallel-tempering Gibbs sweep ``v ~ P_beta(v|h)``, ``h ~ P_beta(h|v)`` of
+        every replica, in place.
+
+        V: (R, nv) uint8 and H: (R, nh) uint8 replica states (updated); betas_per_replica:
+        (R,). Returns (E (R,) float64 energies E(v, h) of the new states, HP (R, nh)
+        ``P_beta(h | v)``). Swaps are :func:`rbmcli.kernels.rbm.tempering.pt_swap_pass`, which needs
+        no model.
+        """
+        from rbmcli.kernels.rbm.tempering import pt_sweep
+        n = V.shape[0]
+        E = np.empty(n, np.float64)
+        HP = np.empty((n, self.n_hidden), self.dtype)
+        pt_sweep(V, H, self.weights, self.weights_tiles, self.visible_bias, self.hidden_bias,
+                 self._betas(betas_per_replica, n), draw_keys(rng, n), E, HP)
+        return E, HP
+
+    # -- scores -----------------------------------------------------------------------
+    def free_energy(self, V, beta=1.0):
+        """``F(v) = -b.v - sum_j softplus(c_j + (vW)_j)`` (N,) float64, for binary uint8
+        or real-valued ``V`` (N, n_visible)."""
+        from rbmcli.kernels.rbm.free_energy import free_energy_binary, free_energy_from_preactivation
+        V = np.asarray(V)
+        out = np.empty(V.shape[0], np.float64)
+        if V.dtype == np.uint8:
+            V = self._binary(V, self.n_visible)
+            free_energy_binary(V, self.weights, self.visible_bias, self.hidden_bias,
+                               self.dtype.type(beta), out)
+        else:
+            V = np.ascontiguousarray(V, self.dtype)
+            A = np.ascontiguousarray(V @ self.weights + self.hidden_bias)
+            free_energy_from_preactivation(V, A, self.visible_bias, self.dtype.type(beta), out)
+        return out
+
+    def reconstruction_error(self, V, rng):
+        """Per-sample mean squared reconstruction error (N,) of binary ``V`` (N, nv):
+        ``h ~ P(h|v)``, ``v' ~ P(v|h)``, ``mean_i (v_i - v'_i)^2`` (the MSER)."""
+        V = self._binary(V, self.n_visible)
+        _, H = self.sample_hidden(V, rng)
+        _, R = self.sample_visible(H, rng)
+        return np.mean(V != R, axis=1)
+
+    # =================================================================================
+    # Added for rbmcli/samplers.py (clamped parallel tempering needs the energy of
+    # states it sampled itself). Plain NumPy for now; a kernel (or a clamp argument to
+    # rbmcli.kernels.rbm.tempering.pt_sweep) would make clamped PT as fast as unclamped PT.
+    # =================================================================================
+    def energy(self, V, H):
+        """``E(v, h) = -b.v - c.h - v.W.h`` (N,) float64 of binary ``V`` (N, nv) and
+        ``H`` (N, nh), computed as ``-b.v - h.(c + vW)`` like the PT kernel."""
+        V = self._binary(V, self.n_visible)
+        H = self._binary(H, self.n_hidden, "hidden")
+        if V.shape[0] != H.shape[0]:
+            raise InputError(f"expected as many hidden as visible states, found "
+                             f"{H.shape[0]} and {V.shape[0]}")
+        A = V.astype(self.dtype) @ self.weights + self.hidden_bias
+        return -(V @ self.visible_bias.astype(np.float64)) \
+            - np.einsum("ij,ij->i", H.astype(self.dtype), A, dtype=np.float64)
+
+
+def _sigmoid(x):
+    """Stable logistic sigmoid on a NumPy array (used for real-valued inputs only)."""
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out

@@ -1,0 +1,1 @@
+"""Samplers behind one signature (Gibbs, parallel tempering, mean-field) and inpainting."""

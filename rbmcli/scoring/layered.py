@@ -1,0 +1,167 @@
+"""Scores of grey images under a Gaussian RBM or a DBN (``rbm score`` on those model files).
+
+Gaussian RBM (the images are standardised with the model's stored transform):
+
+* ``mser``: h ~ P(h|v), v' = E[v | h], mean squared error per pixel in standardised units;
+  ``mser_pixels``: the same error in pixel units (range [0, 1]); ``mser_mean_field``:
+  v' = E[v | P(h|v)], standardised.
+* ``free_energy``: mean F(v) of the standardised images.
+* ``ll``: mean log p(v) = -F(v) - log Z in nats of the standardised data, log Z exact (at
+  most 20 hidden units, or ``--exact``) or by AIS from the Gaussian base model
+  (:mod:`rbmcli.scoring.grbm_partition`); ``ll_pixels`` = ll + sum_i log(1 / std_i), the log-density
+  of the pixel values themselves.
+
+DBN (the images are binarised as the file says, or standardised for a Gaussian first layer):
+
+* ``mser``: the first layer's reconstruction error (as for that RBM).
+* ``ll_bound``: the variational lower bound on log p(v) of :meth:`rbmcli.models.dbn.DBN.
+  log_likelihood_bound` with :data:`BOUND_SAMPLES` draws of h ~ q(h|v) per image and log Z of
+  the top RBM exact or by AIS (its base rates: the smoothed means of a stochastic up pass of
+  the data); ``ll_bound_sd`` its standard error over the images, ``ll_bound_mc_sd`` the mean
+  Monte Carlo standard error of one image's estimate. It is a *bound*, not the
+  log-likelihood. A DBN has no free energy of v, so ``--free-energy`` does not apply.
+
+Neither caches log Z in the model file.
+"""
+
+import time
+
+import numpy as np
+
+from rbmcli.errors import InputError
+from rbmcli.scoring.bernoulli import Scores, _with_progress
+
+BOUND_SAMPLES = 10
+_MSER_STREAM, _BOUND_STREAM, _UP_STREAM = 2, 5, 6
+
+
+def _summarise(n, per, extra):
+    summary = {"n": n}
+    summary.update({k: float(np.mean(v)) for k, v in per.items()})
+    summary.update(extra)
+    return Scores(summary, per)
+
+
+def _ais_fields(est, seconds):
+    return {"log_z": est.log_z, "log_z_method": "ais", "log_z_sd": est.log_z_sd,
+            "log_z_lo": est.log_z_lo, "log_z_hi": est.log_z_hi, "ais_runs": est.runs,
+            "ais_steps": est.steps, "ais_seconds": seconds}
+
+
+def score_grbm(model, x01, *, mser=False, free_energy=False, ll=False, method=None, runs=100,
+               steps=14500, seed=0, log=None, progress=None):
+    """Scores of grey images ``x01`` (N, nv) in [0, 1] under a GaussianRBM (module
+    docstring); ``method`` is "exact", "ais" or None (exact up to 20 hidden units)."""
+    from rbmcli.scoring import grbm_partition as gp
+    from rbmcli.scoring.partition import EXACT_MAX_UNITS
+
+    V = model.standardizer.forward(x01, model.dtype)
+    per, extra = {}, {}
+    if mser:
+        rng = np.random.default_rng([seed, _MSER_STREAM])
+        _, H = model.sample_hidden(V, rng)
+        R = model.visible_mean(H).astype(np.float64)
+        per["mser"] = np.mean((V - R) ** 2, axis=1)
+        per["mser_pixels"] = np.mean((model.standardizer.inverse(R) - x01) ** 2, axis=1)
+        Rm = model.visible_mean(model.hidden_probs(V)).astype(np.float64)
+        per["mser_mean_field"] = np.mean((V - Rm) ** 2, axis=1)
+    F = model.free_energy(V) if (free_energy or ll) else None
+    if free_energy:
+        per["free_energy"] = F
+    if ll:
+        method = method or ("exact" if model.n_hidden <= EXACT_MAX_UNITS else "ais")
+        t0 = time.perf_counter()
+        if method == "exact":
+            lz = {"log_z": gp.log_partition_exact(model), "log_z_method": "exact"}
+        else:
+            est = _with_progress(progress, "forward AIS", lambda cb: gp.ais_log_partition(
+                model, runs=runs, steps=steps, seed=seed, progress=cb))
+            lz = _ais_fields(est, time.perf_counter() - t0)
+            if log:
+                log(f"log Z: forward AIS, {runs} runs x {steps} steps from the Gaussian base "
+                    f"model: {lz['ais_seconds']:.1f} s")
+        per["ll"] = -F - lz["log_z"]
+        per["ll_pixels"] = per["ll"] + model.standardizer.log_jacobian
+        extra["ll_sd"] = float(np.std(per["ll"], ddof=1) / np.sqrt(len(V))) if len(V) > 1 \
+            else float("nan")
+        extra.update(lz)
+    return _summarise(len(V), per, extra)
+
+
+def dbn_input(model, x01, binarization, seed):
+    """What the DBN's first layer sees: standardised values (Gaussian) or binary states
+    (binarised as the model file says; stochastic with ``seed``)."""
+    from rbmcli.models.grbm import GaussianRBM
+    from rbmcli.scoring.bernoulli import binarize
+
+    first = model.layers[0]
+    if isinstance(first, GaussianRBM):
+        return first.standardizer.forward(x01, first.dtype)
+    return binarize(x01, binarization, seed)
+
+
+def score_dbn(model, x01, binarization, *, mser=False, ll=False, method=None, runs=100,
+              steps=14500, seed=0, samples=BOUND_SAMPLES, log=None, progress=None):
+    """Scores of grey images ``x01`` (N, nv) under a DBN (module docstring)."""
+    from rbmcli.scoring.partition import base_rate_biases
+    from rbmcli.scoring.bernoulli import PartitionOptions, estimate_log_partition
+
+    V = dbn_input(model, x01, binarization, seed)
+    per, extra = {}, {}
+    if mser:
+        per["mser"] = np.asarray(model.layers[0].reconstruction_error(
+            V, np.random.default_rng([seed, _MSER_STREAM])), np.float64)
+    if ll:
+        top = model.top
+        up = model.sample_up(V, np.random.default_rng([seed, _UP_STREAM]), len(model.layers) - 1)
+        opts = PartitionOptions(method=method, runs=runs, steps=steps, seed=seed,
+                                use_cache=False)
+        if log and method != "exact" and min(top.n_visible, top.n_hidden) > 20:
+            log(f"log Z of the top RBM ({top.n_visible}-{top.n_hidden}): AIS, {runs} runs x "
+                f"{steps} steps, base rates of the data's up pass (smoothed means "
+                f"{np.exp(-np.logaddexp(0, -base_rate_biases(up))).mean():.3f})")
+        lz = estimate_log_partition(top, opts, up, up, base_source="an up pass of DATA",
+                                    log=log or (lambda m: None), progress=progress)
+        bound, mc_sd = model.log_likelihood_bound(
+            V, lz["log_z"], np.random.default_rng([seed, _BOUND_STREAM]), samples)
+        per["ll_bound"] = bound
+        if model.gaussian:
+            per["ll_bound_pixels"] = bound + model.layers[0].standardizer.log_jacobian
+        extra["ll_bound_sd"] = float(np.std(bound, ddof=1) / np.sqrt(len(V))) if len(V) > 1 \
+            else float("nan")
+        extra["ll_bound_mc_sd"] = float(np.mean(mc_sd))
+        extra["bound_samples"] = int(samples)
+        extra.update({f"{k}_top" if k.startswith("log_z") else k: v for k, v in lz.items()})
+    return _summarise(len(V), per, extra)
+
+
+def check_options(model, pseudo_ll, bracket, base, free_energy):
+    """UsageError text for a metric option that does not apply to ``model`` (or None)."""
+    kind = model.model_type
+    if pseudo_ll:
+        return f"--pseudo-ll is for Bernoulli RBMs, not a {kind}"
+    if bracket:
+        return f"--bracket (reverse AIS) is for Bernoulli RBMs, not a {kind}"
+    if base is not None:
+        return (f"--base is for Bernoulli RBMs, not a {kind} (its AIS base model is "
+                + ("Gaussian)" if kind == "gaussian-rbm" else "fitted to the data's up pass)"))
+    if free_energy and kind == "dbn":
+        return "--free-energy: a dbn has no free energy of v; --ll gives its lower bound"
+    return None
+
+
+def score_model_file(mf, images, *, mser, free_energy, ll, method, runs, steps, seed,
+                     log=None, progress=None):
+    """:func:`score_grbm` or :func:`score_dbn` for the model of ``mf`` on ``images`` (N, nv)
+    (uint8 or floats in [0, 1])."""
+    from rbmcli.io.datasets import as_unit_float
+
+    x01 = as_unit_float(images, np.float64)
+    if mf.model.model_type == "gaussian-rbm":
+        return score_grbm(mf.model, x01, mser=mser, free_energy=free_energy, ll=ll,
+                          method=method, runs=runs, steps=steps, seed=seed, log=log,
+                          progress=progress)
+    if mf.model.model_type == "dbn":
+        return score_dbn(mf.model, x01, mf.binarization, mser=mser, ll=ll, method=method,
+                         runs=runs, steps=steps, seed=seed, log=log, progress=progress)
+    raise InputError(f"cannot score a {mf.model.model_type} here")

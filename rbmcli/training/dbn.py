@@ -1,0 +1,215 @@
+"""Greedy layer-wise training of a Deep Belief Network (``rbm train --model dbn``).
+
+Layer 0 is a Bernoulli RBM on the binarised data (``--binarize``) or a Gaussian RBM on the
+standardised data (``--visible gaussian``); layer k > 0 is a Bernoulli RBM trained on the
+hidden probabilities of layer k - 1 given its own training input (the mean-field up pass
+:meth:`rbmcli.models.dbn.DBN.up`), binarised stochastically afresh every epoch, i.e. on samples of
+those hidden units. Every layer trains for ``--epochs`` epochs with the same method and
+options, by the trainers of the single RBMs.
+
+The checkpoint is the DBN model file: the layers trained so far (the last one possibly part
+way) and the buffers of the layer in training. ``/state`` ``epoch`` counts epochs over all
+layers, so layer k spans epochs ``k E + 1 .. (k + 1) E``; each layer draws its random
+numbers from ``numpy.random.default_rng([seed, 1, k])``, whose state is checkpointed, so a
+resumed run repeats an uninterrupted one.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rbmcli.models.dbn import DBN
+from rbmcli.errors import InputError
+from rbmcli.io.modelfile import ModelFile, load_model
+from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
+from rbmcli.training.rbm import Binarizer, TrainOptions
+from rbmcli.training.grbm import GaussianTrainOptions
+
+VISIBLE = ("binary", "gaussian")
+
+
+@dataclass
+class DBNTrainOptions(GaussianTrainOptions):
+    """Options of a DBN (stored as JSON): the layers' sizes, the first layer's visible units,
+    and the options every layer is trained with."""
+
+    model: str = "dbn"
+    hidden_sizes: list = field(default_factory=lambda: [500, 500, 2000])
+    visible: str = "binary"
+    lr: float = 0.05
+    binarize: str = "threshold"
+    first_layer: str = ""   # a model file whose RBM became layer 0 (not trained here)
+
+    def layer_options(self, k):
+        """The options of layer ``k`` as a single RBM's options."""
+        base = {**self.to_dict(), "n_hidden": int(self.hidden_sizes[k]),
+                "seed": int(self.seed) + 1000 * k}
+        if k == 0 and self.visible == "gaussian":
+            return GaussianTrainOptions.from_dict({**base, "binarize": "none"})
+        return TrainOptions.from_dict({**base, "binarize": self.binarize if k == 0
+                                       else "stochastic"})
+
+
+def first_layer_rows(images, opts, model0):
+    """Training rows of layer 0 and its *input* for the next layer's up pass: standardised
+    values (Gaussian), the binary images (threshold), or the grey levels (stochastic, whose
+    mean-field input is the pixel probability)."""
+    kind = KINDS["grbm" if opts.visible == "gaussian" else "rbm"]
+    rows = kind.data(images, opts.layer_options(0), model0)
+    if opts.visible == "gaussian":
+        return rows, rows.images
+    if opts.binarize == "threshold":
+        return rows, rows.rows(np.arange(len(rows)), None)
+    from rbmcli.io.datasets import as_unit_float
+    return rows, as_unit_float(images)
+
+
+def given_first_layer(opts, n_visible):
+    """The RBM of ``opts.first_layer`` as layer 0, checked against the DBN's options:
+    the unit types, sizes and binarisation must be those layer 0 would have had."""
+    mf = load_model(opts.first_layer)
+    path, layer = opts.first_layer, mf.model
+    want = "gaussian-rbm" if opts.visible == "gaussian" else "bernoulli-rbm"
+    if layer.model_type != want:
+        raise InputError(f"holds a {layer.model_type}; layer 0 of this DBN is a {want}", path)
+    if (layer.n_visible, layer.n_hidden) != (n_visible, opts.hidden_sizes[0]):
+        raise InputError(f"holds a {layer.n_visible}-{layer.n_hidden} RBM; layer 0 of this "
+                         f"DBN is {n_visible}-{opts.hidden_sizes[0]}", path)
+    if layer.dtype != np.dtype(opts.dtype):
+        raise InputError(f"holds {layer.dtype} parameters; this DBN uses --dtype {opts.dtype}",
+                         path)
+    if want == "bernoulli-rbm" and mf.binarization != opts.binarize:
+        raise InputError(f"was trained on {mf.binarization}-binarised data; this DBN uses "
+                         f"--binarize {opts.binarize}", path)
+    return layer
+
+
+class DBNRun(TrainingRun):
+    """One ``rbm train --model dbn`` invocation: :class:`TrainingRun` run layer by layer."""
+
+    @classmethod
+    def start(cls, data, output, resume, given, options, validate, log):
+        images, image_shape = load_training_images(data, output, log)
+        epochs = options.pop("epochs")
+        options.pop("model", None)
+        if resume:
+            mf = load_model(output)
+            if mf.model.model_type != DBN.model_type:
+                raise InputError(f"checkpoint is a {mf.model.model_type}, not --model dbn",
+                                 output)
+            opts = DBNTrainOptions.from_dict(mf.hyperparameters)
+            _check_resume_options(opts, options, given, output)
+            if epochs != opts.epochs:
+                # a layer's training data come from the layers below: once a layer is
+                # done, training one below it again would invalidate the ones above
+                raise InputError(f"a DBN resumes with the --epochs per layer it started with "
+                                 f"({opts.epochs}), not {epochs}", output)
+            if mf.epoch >= epochs * len(opts.hidden_sizes):
+                raise InputError(f"already trained: {len(opts.hidden_sizes)} layers x {epochs} "
+                                 "epochs", output)
+            log(f"resuming {output} at epoch {mf.epoch} (over all layers)")
+        else:
+            opts = DBNTrainOptions(epochs=epochs, **options)
+            mf = None
+        opts.epochs = epochs
+        valid_images = None
+        if validate:
+            from rbmcli.io.datasets import load_dataset
+            valid_images = load_dataset(validate).images
+            if valid_images.shape[1] != images.shape[1]:
+                raise InputError(f"has {valid_images.shape[1]} pixels per image, the training "
+                                 f"data {images.shape[1]}", validate)
+        if mf is None:
+            from rbmcli.io.datasets import as_unit_float
+            data_mean = as_unit_float(images).mean(axis=0, dtype=np.float64) \
+                if opts.visible == "gaussian" else Binarizer(images, opts.binarize).mean()
+            mf = ModelFile(model=None, hyperparameters=opts.to_dict(),
+                           image_shape=tuple(image_shape),
+                           binarization="none" if opts.visible == "gaussian" else opts.binarize,
+                           data_mean=data_mean)
+            if opts.first_layer:
+                mf.model = DBN([given_first_layer(opts, images.shape[1])])
+                mf.epoch = epochs
+                log(f"layer 0: {opts.first_layer} (not trained here)")
+        else:
+            mf.hyperparameters = opts.to_dict()
+        run = cls(mf, None, output, epochs, log, saved_epoch=mf.epoch if resume else None)
+        run.opts, run.images, run.valid_images = opts, images, valid_images
+        return run
+
+    @property
+    def total_epochs(self):
+        return self.opts.epochs * len(self.opts.hidden_sizes)
+
+    def run_epochs(self):
+        """Train the layers in turn, each for ``epochs`` epochs, checkpointing every epoch."""
+        opts, E = self.opts, self.opts.epochs
+        layers = list(self.mf.model.layers) if self.mf.model is not None else []
+        while self.mf.epoch < self.total_epochs:
+            k = self.mf.epoch // E
+            lopts = opts.layer_options(k)
+            kind = KINDS["grbm" if isinstance(lopts, GaussianTrainOptions) else "rbm"]
+            if k == 0:
+                model = layers[0] if layers else kind.new_model(lopts, self.images)
+                train, _ = first_layer_rows(self.images, opts, model)
+                valid = None if self.valid_images is None else \
+                    first_layer_rows(self.valid_images, opts, model)[0]
+            else:
+                train_x = self._layer_input(layers, k, self.images)
+                valid_x = None if self.valid_images is None else \
+                    self._layer_input(layers, k, self.valid_images)
+                train = Binarizer(train_x, "stochastic")
+                valid = None if valid_x is None else Binarizer(valid_x, "stochastic")
+                model = layers[k] if len(layers) > k else kind.new_model(lopts, train_x)
+            if len(layers) <= k:
+                layers.append(model)
+                self.mf.state, self.mf.rng_state = {}, None
+            rng = np.random.default_rng([opts.seed, 1, k])
+            if self.mf.rng_state:
+                rng.bit_generator.state = self.mf.rng_state
+            self.log(f"layer {k}: {model.model_type} {model.n_visible}-{model.n_hidden}, "
+                     f"epochs {k * E + 1}-{(k + 1) * E}")
+            self.trainer = kind.trainer(model, lopts, train, valid, rng, state=self.mf.state)
+            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E)
+            self.mf.state = self.trainer.state
+            self.mf.model = DBN(layers)
+            self.epochs = (k + 1) * E
+            super().run_epochs()
+        self.epochs = self.total_epochs
+
+    def _layer_input(self, layers, k, images):
+        """The training input of layer ``k`` > 0: the mean-field up pass of ``images``
+        through layers 0..k-1, (N, n_visible of layer k) float in [0, 1]."""
+        _, x = first_layer_rows(images, self.opts, layers[0])
+        for layer in layers[:k]:
+            x = layer.hidden_probs(x)
+        return x
+
+    def write_pictures(self):
+        """OUTPUT-samples.png (64 chains: 1000 Gibbs sweeps in the top RBM from an up pass of
+        noise, then a down pass) and OUTPUT-filters.png (the first layer's weights)."""
+        import os
+
+        from rbmcli.io.images import save_filters, save_grid
+        from rbmcli.sampling.layered import samplers_for
+
+        stem = os.path.splitext(self.output)[0]
+        model = self.mf.model
+        rng = np.random.default_rng([self.opts.seed, 3])
+        noise = (rng.random((64, model.n_visible)) < 0.5).astype(np.uint8)
+        samples = samplers_for(model)["gibbs"](model, noise, 1000, rng).images
+        save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
+        save_filters(f"{stem}-filters.png", model.layers[0].weights, self.mf.image_shape)
+        self.log(f"wrote {self.output}, {stem}-samples.png (64 chains: 1000 sweeps of the top "
+                 f"RBM, then a down pass) and {stem}-filters.png")
+
+
+def _with_layer(run_epoch, k, epochs_per_layer):
+    """``run_epoch(epoch, on_batch)`` of layer ``k`` called with the epoch over all layers:
+    the trainer sees the epoch within its layer (for the lr and momentum schedules), and
+    the metrics also name the layer (and hold sigma_mean for every layer, NaN for
+    Bernoulli ones, so that history rows line up)."""
+    def run(epoch=0, on_batch=None):
+        metrics = run_epoch(epoch - k * epochs_per_layer, on_batch=on_batch)
+        return {"layer": k, "sigma_mean": np.nan, **metrics}
+    return run

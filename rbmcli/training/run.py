@@ -1,0 +1,226 @@
+"""A training run as the CLI sees it: data, model, checkpoints, history and pictures.
+
+:class:`TrainingRun` glues :mod:`rbmcli.training.rbm` to files: it loads the data (or the
+embedded synthetic digits), starts a new model or resumes one from its checkpoint,
+saves a checkpoint after every epoch (atomically), and stops on NaN keeping the last
+good checkpoint on disk.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from rbmcli.errors import InputError
+from rbmcli.io.modelfile import ModelFile, load_model, save_model
+from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
+from rbmcli.training.grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
+from rbmcli.progress import ProgressBar
+
+
+def _load_images(spec):
+    """(images (N, D), image_shape, source) from a data spec, or the synthetic digits."""
+    if spec is None:
+        from rbmcli.io.synthetic import synthetic_digits
+        images, _ = synthetic_digits(10000, seed=0)
+        return images, (28, 28), "embedded synthetic digits"
+    from rbmcli.io.datasets import load_dataset
+    ds = load_dataset(spec)
+    return ds.images, ds.image_shape, ds.source
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """How ``rbm train --model NAME`` makes, feeds and trains one kind of single RBM."""
+
+    name: str
+    model_type: str
+    options: type
+    new_model: Callable   # (options, images (N, D)) -> model
+    data: Callable        # (images, options, model) -> training rows (.rows(index, rng))
+    trainer: type
+
+
+KINDS = {
+    "rbm": ModelKind("rbm", "bernoulli-rbm", TrainOptions,
+                     lambda opts, images: new_model(opts, Binarizer(images, opts.binarize)),
+                     lambda images, opts, model: Binarizer(images, opts.binarize), Trainer),
+    "grbm": ModelKind("grbm", "gaussian-rbm", GaussianTrainOptions, new_grbm,
+                      lambda images, opts, model: StandardizedData(
+                          images, model.standardizer, model.dtype), GaussianTrainer),
+}
+
+
+def load_training_images(data, output, log):
+    """(images (N, D), image_shape) of DATA (or the synthetic digits, saying so), after
+    checking that the folder of ``output`` exists."""
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write: no such directory {folder!r}", output)
+    images, image_shape, source = _load_images(data)
+    if data is None:
+        log(f"no DATA given: training on the {source}")
+    return images, image_shape
+
+
+class TrainingRun:
+    """One ``rbm train`` invocation (use :meth:`start`)."""
+
+    def __init__(self, mf, trainer, output, epochs, log, saved_epoch=None):
+        self.mf = mf
+        self.saved_epoch = saved_epoch  # the epoch the file on disk holds, None: not ours
+        self.trainer = trainer
+        self.output = output
+        self.epochs = epochs
+        self.log = log
+
+    @property
+    def epoch(self):
+        return self.mf.epoch
+
+    @classmethod
+    def start(cls, data, output, resume, given, options, validate, log):
+        """Load data and make or resume the model; ``given`` names the options the user
+        typed (with --resume they must agree with the checkpoint)."""
+        images, image_shape = load_training_images(data, output, log)
+        epochs = options.pop("epochs")
+        kind = KINDS[options.pop("model", "rbm")]
+        if resume:
+            mf = load_model(output)
+            if mf.model.model_type != kind.model_type and "model" in given:
+                raise InputError(f"checkpoint is a {mf.model.model_type}, not --model "
+                                 f"{kind.name}", output)
+            kind = next(k for k in KINDS.values() if k.model_type == mf.model.model_type)
+            opts = kind.options.from_dict(mf.hyperparameters)
+            _check_resume_options(opts, options, given, output)
+            if mf.model.n_visible != images.shape[1]:
+                raise InputError(f"has {images.shape[1]} pixels per image but the model in "
+                                 f"{output} has {mf.model.n_visible} visible units",
+                                 data or "the synthetic digits")
+            if mf.epoch >= epochs:
+                raise InputError(f"already trained for {mf.epoch} epochs; pass --epochs N "
+                                 f"with N > {mf.epoch} to continue", output)
+            log(f"resuming {output} at epoch {mf.epoch}")
+        else:
+            opts = kind.options(epochs=epochs, **options)
+            mf = None
+        opts.epochs = epochs
+        model = kind.new_model(opts, images) if mf is None else mf.model
+        train = kind.data(images, opts, model)
+        valid = None
+        if validate:
+            from rbmcli.io.datasets import load_dataset
+            vds = load_dataset(validate)
+            if vds.images.shape[1] != images.shape[1]:
+                raise InputError(f"has {vds.images.shape[1]} pixels per image, the training "
+                                 f"data {images.shape[1]}", validate)
+            valid = kind.data(vds.images, opts, model)
+        rng = np.random.default_rng([opts.seed, 1])
+        if mf is None:
+            mf = ModelFile(model=model, hyperparameters=opts.to_dict(),
+                           image_shape=tuple(image_shape), binarization=opts.binarize,
+                           data_mean=train.mean())
+        else:
+            mf.hyperparameters = opts.to_dict()
+            if mf.data_mean is None:  # a file from before data_mean was stored
+                mf.data_mean = train.mean()
+            if mf.rng_state:
+                rng.bit_generator.state = mf.rng_state
+        trainer = kind.trainer(mf.model, opts, train, valid, rng, state=mf.state)
+        mf.state = trainer.state
+        return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
+
+    def run_epochs(self):
+        """Train until ``epochs`` (or :meth:`finished`); checkpoint after each; stop
+        with InputError on NaN.
+
+        On KeyboardInterrupt the run goes back to the last epoch boundary, saves that
+        as an interrupted checkpoint (so --resume matches an uninterrupted run) and
+        re-raises.
+        """
+        while not self.finished():
+            label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
+            bar = ProgressBar(label)
+            snap = self.trainer.snapshot()
+            try:
+                metrics = self.trainer.run_epoch(self.mf.epoch, on_batch=bar.update)
+            except KeyboardInterrupt:
+                bar.close()
+                self.trainer.restore(snap)
+                self.save(interrupted=True)
+                raise
+            except TrainingDiverged as err:
+                bar.close()
+                kept = (f"{self.output} keeps epoch {self.saved_epoch}"
+                        if self.saved_epoch is not None else
+                        f"nothing was saved ({self.output} is unchanged)"
+                        if os.path.exists(self.output) else "nothing was saved")
+                raise InputError(f"training diverged in {label}: {err}; {kept}; try a "
+                                 f"smaller --lr (now {self.trainer.options.lr})",
+                                 self.output) from None
+            finally:
+                bar.close()
+            self.mf.epoch += 1
+            self.epoch_done(metrics)
+
+    def finished(self):
+        """True when no epoch is left to run."""
+        return self.mf.epoch >= self.epochs
+
+    def epoch_done(self, metrics):
+        """After each epoch: record the metrics, checkpoint, log a line."""
+        self._append_history(metrics)
+        self.save()
+        self.log(format_metrics(self.mf.epoch, self.epochs, metrics))
+
+    def _append_history(self, metrics):
+        hist = self.mf.history
+        row = {"epoch": self.mf.epoch, **metrics}
+        for name, value in row.items():
+            value = np.asarray(value, np.float64)[None]
+            hist[name] = value if name not in hist else np.concatenate([hist[name], value])
+
+    def save(self, interrupted=False):
+        """Write the model with its history and training state to ``output``."""
+        self.mf.rng_state = self.trainer.rng.bit_generator.state
+        self.mf.interrupted = interrupted
+        save_model(self.output, self.mf)
+        self.saved_epoch = self.mf.epoch
+
+    def write_pictures(self):
+        """OUTPUT-samples.png (64 Gibbs chains from noise, 1000 sweeps, or K for a model
+        trained with ``--cd K --cd-from noise``) and OUTPUT-filters.png (the first 100
+        hidden units' weights)."""
+        from rbmcli.io.images import save_filters, save_grid
+        from rbmcli.sampling.layered import samplers_for, short_run_steps
+        from rbmcli.sampling.bernoulli import noise
+
+        stem = os.path.splitext(self.output)[0]
+        model = self.mf.model
+        rng = np.random.default_rng([self.trainer.options.seed, 3])
+        steps = short_run_steps(self.mf, "gibbs") or 1000
+        start = noise(64, model.n_visible, rng)
+        if model.model_type != "bernoulli-rbm":
+            samples = samplers_for(model)["gibbs"](model, start, steps, rng).images
+        else:
+            chains, _ = model.gibbs(start, steps, rng)
+            _, h = model.sample_hidden(chains, rng)
+            samples = model.visible_probs(h)
+        save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
+        save_filters(f"{stem}-filters.png", model.weights, self.mf.image_shape)
+        self.log(f"wrote {self.output}, {stem}-samples.png (64 Gibbs chains, {steps} sweeps "
+                 f"from noise) and {stem}-filters.png")
+
+
+def _check_resume_options(saved, typed, given, output):
+    """With --resume, options the user typed must match the checkpoint's."""
+    names = {"hidden": "n_hidden", "cd": "steps", "pcd": "steps", "pt": "steps"}
+    for flag in given:
+        key = names.get(flag, flag)
+        new = typed.get(key)
+        if flag in ("cd", "pcd", "pt") and saved.method != flag:
+            raise InputError(f"checkpoint was trained with --{saved.method}, not --{flag}", output)
+        if new is not None and getattr(saved, key) != new:
+            raise InputError(f"checkpoint has --{flag.replace('_', '-')} "
+                             f"{getattr(saved, key)}, not {new}", output)
