@@ -118,7 +118,7 @@ def gibbs_rate(model, chains=100, sweeps=1000):
 
 def pt_rate(model, chains=100, temps=10, rounds=200):
     from rbmcli.kernels.rbm.tempering import pt_swap_pass
-    from rbmcli.models.rbm import draw_keys
+    from rbmcli.sampling.keys import draw_keys
 
     rng = np.random.default_rng(2)
     betas = np.linspace(1.0, 0.0, temps)

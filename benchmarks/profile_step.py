@@ -44,7 +44,8 @@ def main(argv=None):
     from rbmcli.kernels.rbm.gradients import apply_update
     from rbmcli.kernels.rbm.halfsteps import hidden_step, visible_step
     from rbmcli.io.mnist import load_mnist
-    from rbmcli.training.rbm import Binarizer, draw_keys
+    from rbmcli.sampling.keys import draw_keys
+    from rbmcli.training.rbm import Binarizer
 
     images, _ = load_mnist(source_dir=MNIST_DIR)["train"]
     train = Binarizer(images, "threshold")

@@ -39,7 +39,8 @@ from rbmcli.kernels.rbm.ais import ais_anneal, exp_nonpositive, hidden_log_ratio
 from rbmcli.kernels.rng import step_key, uniform
 from rbmcli.scoring import partition as pt
 from rbmcli.errors import InputError
-from rbmcli.models.rbm import BernoulliRBM, draw_keys
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.sampling.keys import draw_keys
 
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")

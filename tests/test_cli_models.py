@@ -10,7 +10,7 @@ from rbmcli.cli.main import cli
 from rbmcli.io.datasets import write_dataset
 from rbmcli.models.dbn import DBN
 from rbmcli.models.grbm import GaussianRBM
-from rbmcli.sampling.layered import samplers_for
+
 from rbmcli.io.modelfile import load_model, save_model
 
 from clihelpers import assert_error, assert_ok
@@ -270,7 +270,7 @@ def test_sample_writes_pixels_and_reload_gives_identical_samples(work, tmp_path,
     mf = load_model(name)
     rng = np.random.default_rng(3)
     V0 = (rng.random((6, 64)) < 0.5).astype(np.uint8)
-    res = samplers_for(mf.model)[method](mf.model, V0, 20, rng)
+    res = mf.model.samplers[method](mf.model, V0, 20, rng)
     np.testing.assert_allclose(res.images, a, rtol=0, atol=1e-6)
 
 
@@ -279,7 +279,7 @@ def test_grbm_samples_are_in_pixel_units_near_the_data(work):
     within a loose tolerance (the untrained model would give the same; this checks units)."""
     mf = load_model("g.h5")
     rng = np.random.default_rng(0)
-    res = samplers_for(mf.model)["gibbs"](mf.model, rng.random((200, 64)), 200, rng)
+    res = mf.model.samplers["gibbs"](mf.model, rng.random((200, 64)), 200, rng)
     with h5py.File("d.h5", "r") as f:
         mean = f["train/images"][()].mean(axis=0) / 255
     assert np.abs(res.images.mean(axis=0) - mean).mean() < 0.1
@@ -301,7 +301,7 @@ def test_dbn_inpaint_keeps_the_known_pixels(work):
     V0 = (rng.random((5, 64)) < 0.5).astype(np.uint8)
     known = np.zeros(64, bool)
     known[:32] = True
-    res = samplers_for(mf.model)["gibbs"](mf.model, V0, 10, rng, clamp=known)
+    res = mf.model.samplers["gibbs"](mf.model, V0, 10, rng, clamp=known)
     np.testing.assert_array_equal(res.images[:, :32], V0[:, :32])
 
 

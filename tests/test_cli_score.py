@@ -395,7 +395,7 @@ def _nan(name):
      "Invalid value for '--pseudo-ll-pixels': 0 is not in the range x>=1.", 2),
     (lambda: save_model("big.h5", make_model(nv=64, nh=40)),
      ["d.h5:test", "-m", "big.h5", "--exact"],
-     "--exact: the smaller layer of big.h5 has 40 units; enumerating 2**40 states is not "
+     "--exact: the smaller layer has 40 units; enumerating 2**40 states is not "
      "feasible (at most 2**30); use AIS", 2),
 ], ids=["data-missing", "model-missing", "model-is-data", "data-too-wide", "base-too-wide",
         "nan", "no-group", "exact-and-ais", "two-stdins", "steps", "runs", "pll-pixels",

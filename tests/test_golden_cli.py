@@ -39,7 +39,7 @@ and the training's wall-clock timings)."""
 
 def rbm(*args, input=None):
     """Run ``rbm ARGS...`` in-process; returns Click's Result (after checking success)."""
-    from rbmcli.cli import cli  # the one import of the package: update it when it moves
+    from rbmcli.cli.main import cli  # the one import of the package: update it when it moves
     result = CliRunner().invoke(cli, [str(a) for a in args], input=input,
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -315,7 +315,7 @@ def test_estimate_log_partition_survives_an_unwritable_cache(tmp_path, monkeypat
     def refuse(*args, **kwargs):
         raise InputError("cannot write: Permission denied", path)
 
-    monkeypatch.setattr(modelfile, "write_partition_cache", refuse)
+    monkeypatch.setattr(scoring, "write_partition_cache", refuse)  # the name scoring calls
     notes = []
     out = scoring.estimate_log_partition(
         model, scoring.PartitionOptions(method="ais", runs=5, steps=30), random_rows(9, 8, 1),

@@ -8,7 +8,7 @@ import os
 
 import click
 
-from rbmcli.cli.common import model_option
+from rbmcli.cli.common import NotSupported, blas_threads, model_errors, model_option, open_model, typed
 
 METHODS = ("gibbs", "pt", "mf")
 KEEP = ("top", "bottom", "left", "right")
@@ -57,6 +57,7 @@ def is_data_spec(arg):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output PNG panel.")
 @click.pass_context
+@model_errors
 def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples, replicas,
             limit, seed, gif, threads, output):
     """Fill in the unknown pixels of images.
@@ -100,121 +101,116 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
         raise click.UsageError("-n is for data files")
     check_folder(output)
     check_folder(gif)
-    ctx.meta["rbm.threads"] = threads  # applied in _run, once the inputs are checked
-    options = dict(keep=keep, mask=mask, method=method, samples=samples,
-                   replicas=replicas, seed=seed, gif=gif, output=output)
-    from rbmcli.cli.flows import inpaint_flow, is_flow_model
-    if is_flow_model(model_path):
-        return inpaint_flow(inputs, data[0] if data else None, model_path, limit or 100,
-                            invert, keep, mask, steps or 1000, samples, seed, output)
-    from rbmcli.sampling.bernoulli import DEFAULT_STEPS
-    options["steps"] = steps or DEFAULT_STEPS[method]
+    mf = open_model(model_path)
+    model = mf.model
+    if gif and not model.animates:
+        raise NotSupported(f"is for models sampled by Markov chains, not a {model.kind}", "gif")
+    options = typed(ctx, ("method", "steps", "replicas"))
     if data:
-        _inpaint_data(data[0], model_path, limit or 1000, **options)
+        _inpaint_data(ctx, mf, data[0], limit or model.default_inpaint_count, keep, mask,
+                      samples, seed, gif, output, threads, options)
     else:
-        _inpaint_pngs(inputs, model_path, invert, **options)
+        _inpaint_pngs(ctx, mf, inputs, invert, keep, mask, samples, seed, gif, output,
+                      threads, options)
 
 
 def _given(ctx, name):
     return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
 
 
-def _run(model_file, bits, known, rng, method, steps, samples, replicas, gif, truth=None):
-    """Fill the images; returns completions (n, K, D), the posterior mean (n, D) and
-    the GIF recorder (and writes nothing)."""
-    import numpy as np
-
+def _run(mf, images, known, rng, samples, gif, threads, options, truth=None, observed=False):
+    """Fill the images (the model's :meth:`~rbmcli.models.base.Model.inpaint`) with a
+    progress bar and the GIF recorder; returns the :class:`~rbmcli.models.base.Inpainting`
+    and the recorder (and writes nothing)."""
     from rbmcli.io.animation import GifRecorder, on_step_callback
-    from rbmcli.sampling.inpainting import complete, panel_tiles, start_mean
+    from rbmcli.sampling.inpainting import panel_tiles
     from rbmcli.progress import ProgressBar
-
     from rbmcli.threads import configure_threads
-    configure_threads(click.get_current_context().meta.get("rbm.threads"),
-                      log=lambda msg: click.echo(msg, err=True))
-    shown = min(len(bits), PANEL_ROWS)
+
+    n_threads = configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    model = mf.model
+    _, steps = model.fill_plan(options.get("method"), options.get("steps"))
+    shown = min(len(images), PANEL_ROWS)
     recorder = None
     if gif:
-        def arrange(images):
-            comp = images[:shown * samples].reshape(shown, samples, -1)
-            return panel_tiles(bits[:shown], known[:shown], comp, comp.mean(axis=1),
+        def arrange(frame):
+            comp = frame[:shown * samples].reshape(shown, samples, -1)
+            return panel_tiles(images[:shown], known[:shown], comp, comp.mean(axis=1),
                                None if truth is None else truth[:shown])[0]
         columns = samples + (3 if truth is not None else 2)
-        recorder = GifRecorder(model_file.image_shape, steps, arrange, ncols=columns)
-    bar = ProgressBar(f"{method} {len(bits)}x{samples} chains")
+        recorder = GifRecorder(mf.image_shape, steps, arrange, ncols=columns)
+    bar = ProgressBar(f"{options.get('method', 'inpainting')} {len(images)}x{samples} chains")
     try:
-        completions, mean, result = complete(model_file.model, bits, known, method, steps,
-                                             samples, rng, replicas,
-                                             on_step_callback(bar, steps, recorder),
-                                             start=start_mean(model_file))
+        with blas_threads(n_threads):
+            fill = model.fill if observed else model.inpaint
+            filled = fill(images, known, rng, samples=samples,
+                          on_step=on_step_callback(bar, steps, recorder), **options)
     finally:
         bar.close()
-    if result.swap_acceptance is not None:
-        rates = " ".join(f"{a:.2f}" for a in result.swap_acceptance)
-        click.echo(f"swap acceptance per neighbouring pair (beta 1 -> 0): {rates}", err=True)
-    return np.clip(completions, 0, 1), np.clip(mean, 0, 1), recorder
+    for note in filled.notes:
+        click.echo(note, err=True)
+    return filled, recorder
 
 
-def _inpaint_pngs(paths, model_path, invert, keep, mask, method, steps, samples, replicas,
-                  seed, gif, output):
-    import numpy as np
-
-    from rbmcli.cli.common import open_model
+def _finish(output, tiles, columns, image_shape, gif, recorder, what):
     from rbmcli.io.images import save_grid
-    from rbmcli.sampling.inpainting import load_pngs, panel_tiles
-    from rbmcli.sampling.bernoulli import binarize_like
 
-    mf = open_model(model_path)
-    grey, known = load_pngs(paths, mf.image_shape, invert, keep, mask)
-    rng = np.random.default_rng(seed)
-    bits = binarize_like(grey, mf.binarization, rng)
-    completions, mean, recorder = _run(mf, bits, known, rng, method, steps, samples,
-                                       replicas, gif)
-    tiles, columns = panel_tiles(bits, known, completions, mean)
-    save_grid(output, tiles, mf.image_shape, ncols=columns)
+    save_grid(output, tiles, image_shape, ncols=columns)
     if recorder is not None:
         recorder.save(gif)
         click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)
-    click.echo(f"wrote {output}: {len(paths)} image{'s' if len(paths) > 1 else ''} x "
-               f"{samples} completions ({method}, {steps} steps)", err=True)
+    click.echo(f"wrote {output}: {what}", err=True)
 
 
-def _inpaint_data(spec, model_path, limit, keep, mask, method, steps, samples, replicas,
-                  seed, gif, output):
+def _inpaint_pngs(ctx, mf, paths, invert, keep, mask, samples, seed, gif, output, threads,
+                  options):
     import numpy as np
 
-    from rbmcli.cli.common import open_model
+    from rbmcli.sampling.inpainting import load_pngs, panel_tiles
+
+    grey, known = load_pngs(paths, mf.image_shape, invert, keep, mask)
+    rng = np.random.default_rng(seed)
+    filled, recorder = _run(mf, grey, known, rng, samples, gif, threads, options)
+    tiles, columns = panel_tiles(filled.observed, known, filled.completions, filled.mean)
+    label, _ = mf.model.fill_plan(options.get("method"), options.get("steps"))
+    _finish(output, tiles, columns, mf.image_shape, gif, recorder,
+            f"{len(paths)} image{'s' if len(paths) > 1 else ''} x {samples} completions "
+            f"({label})")
+
+
+def _inpaint_data(ctx, mf, spec, limit, keep, mask, samples, seed, gif, output, threads,
+                  options):
+    import numpy as np
+
     from rbmcli.io.datasets import as_unit_float, load_dataset
     from rbmcli.errors import InputError
-    from rbmcli.io.images import save_grid
     from rbmcli.sampling.inpainting import data_mask, mean_image, panel_tiles, unknown_error
-    from rbmcli.sampling.bernoulli import binarize_like
 
-    mf = open_model(model_path)
+    model = mf.model
     ds = load_dataset(spec)
-    nv = mf.model.n_visible
+    nv = model.n_visible
     if ds.images.shape[1] != nv:
         raise InputError(f"has {ds.images.shape[1]} pixels per image, the model {nv} "
                          "visible units", spec)
     known = data_mask(mask, keep, mf.image_shape)
     where = f"mask {mask}" if mask is not None else f"{keep or 'top'} half known"
-    fill, fill_source = mean_image(spec, mf)
+    grey = as_unit_float(ds.images[:limit])
+    n = len(grey)
+    known_n = np.broadcast_to(known, grey.shape)
     rng = np.random.default_rng(seed)
-    truth = binarize_like(as_unit_float(ds.images[:limit]), mf.binarization, rng)
-    n = len(truth)
-    known_n = np.broadcast_to(known, truth.shape)
+    truth = model.observe(grey, rng)
     bits = np.where(known_n, truth, 0).astype(truth.dtype)
-    click.echo(f"inpainting {n} images of {ds.source} ({where}) by {method}, {steps} steps, "
-               f"{samples} completions each", err=True)
-    completions, mean, recorder = _run(mf, bits, known_n, rng, method, steps, samples,
-                                       replicas, gif, truth)
-    click.echo(f"error_unknown\t{unknown_error(mean, truth, known):.6f}")
+    label, _ = model.fill_plan(options.get("method"), options.get("steps"))
+    click.echo(f"inpainting {n} images of {ds.source} ({where}) by {label}, {samples} "
+               "completions each", err=True)
+    filled, recorder = _run(mf, bits, known_n, rng, samples, gif, threads, options, truth,
+                            observed=True)
+    fill, fill_source = mean_image(spec, model, truth)
+    click.echo(f"error_unknown\t{unknown_error(filled.mean, truth, known):.6f}")
     click.echo(f"error_mean_image\t{unknown_error(fill, truth, known):.6f}")
     click.echo(f"mean image: {fill_source}", err=True)
     shown = min(n, PANEL_ROWS)
-    tiles, columns = panel_tiles(bits[:shown], known_n[:shown], completions[:shown],
-                                 mean[:shown], truth[:shown])
-    save_grid(output, tiles, mf.image_shape, ncols=columns)
-    if recorder is not None:
-        recorder.save(gif)
-        click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)
-    click.echo(f"wrote {output}: first {shown} images x {samples} completions", err=True)
+    tiles, columns = panel_tiles(bits[:shown], known_n[:shown], filled.completions[:shown],
+                                 filled.mean[:shown], truth[:shown])
+    _finish(output, tiles, columns, mf.image_shape, gif, recorder,
+            f"first {shown} images x {samples} completions")

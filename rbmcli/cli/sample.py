@@ -9,7 +9,8 @@ import os
 
 import click
 
-from rbmcli.cli.common import model_option
+from rbmcli.cli.common import (NotSupported, blas_threads, model_errors, model_option, open_model,
+                               resolve_model_path, typed)
 
 METHODS = ("gibbs", "pt", "mf")
 OUTPUT_KINDS = {".png": "png", ".h5": "h5", ".hdf5": "h5"}
@@ -71,9 +72,10 @@ def shown(path):
               help="Kernel threads [default: the cores not busy with other work].")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
-@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Flows: draw z ~ N(0, T^2 I).")
+@click.option("--temperature", type=click.FloatRange(min=0), default=None,
+              help="Flows: draw z ~ N(0, T^2 I) [default: 1].")
 @click.pass_context
+@model_errors
 def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, threads,
            output, temperature):
     """Draw N samples from a model and save them.
@@ -94,22 +96,14 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
       rbm sample --init mnist.h5:test -n 16 --steps 10 -o drift.png
       rbm sample -m realnvp.h5 -n 64 --temperature 0.7 -o flow.png    # a flow
     """
-    from rbmcli.cli.flows import is_flow_model, sample_flow
-
-    if is_flow_model(model_path):
-        return sample_flow(model_path, count, seed, threads, output, temperature)
-    if _given(ctx, "temperature"):
-        raise click.UsageError("--temperature is for flow models")
     import numpy as np
 
     from rbmcli.io.animation import GifRecorder, on_step_callback
-    from rbmcli.cli.common import open_model, resolve_model_path
     from rbmcli.io.datasets import as_unit_float, load_dataset, write_dataset
     from rbmcli.errors import InputError
     from rbmcli.io.images import save_grid
     from rbmcli.progress import ProgressBar
-    from rbmcli.sampling.layered import samplers_for, short_run_steps
-    from rbmcli.sampling.bernoulli import DEFAULT_STEPS, binarize_like, noise
+    from rbmcli.threads import configure_threads
 
     kind = output_kind(output)
     if method != "pt" and _given(ctx, "replicas"):
@@ -119,26 +113,27 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     model_file = resolve_model_path(model_path)
     mf = open_model(model_path)
     model = mf.model
-    steps = steps or short_run_steps(mf, method) or DEFAULT_STEPS[method]
+    if gif and not model.animates:
+        raise NotSupported(f"is for models sampled by Markov chains, not a {model.kind}", "gif")
     rng = np.random.default_rng(seed)
-    if init == "noise":
-        V0 = noise(count, model.n_visible, rng)
-    else:
+    start = None
+    if init != "noise":
         ds = load_dataset(init)
         if ds.images.shape[1] != model.n_visible:
             raise InputError(f"has {ds.images.shape[1]} pixels per image, the model "
                              f"{model.n_visible} visible units", init)
         if len(ds.images) < count:
             raise InputError(f"has {len(ds.images)} images, fewer than -n {count}", init)
-        V0 = binarize_like(as_unit_float(ds.images[:count]), mf.binarization, rng)
-
-    from rbmcli.threads import configure_threads
-    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
-    recorder = GifRecorder(mf.image_shape, steps) if gif else None
+        start = as_unit_float(ds.images[:count])
+    options = typed(ctx, ("method", "steps", "replicas", "temperature"))
+    n_threads = configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    total = model.planned_steps(options.get("method"), steps)
+    recorder = GifRecorder(mf.image_shape, total) if gif else None
     bar = ProgressBar(f"{method} {count} chains")
     try:
-        result = samplers_for(model)[method](model, V0, steps, rng, replicas=replicas,
-                                  on_step=on_step_callback(bar, steps, recorder))
+        with blas_threads(n_threads):
+            result = model.sample(count, rng, init=start,
+                                  on_step=on_step_callback(bar, total, recorder), **options)
     finally:
         bar.close()
     if result.swap_acceptance is not None:
@@ -149,21 +144,19 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     if kind == "png":
         save_grid(output, images, mf.image_shape)
     else:
-        attrs = {"source": "rbm sample", "method": method, "steps": steps, "seed": seed,
-                 "init": init, "replicas": replicas if method == "pt" else 1,
-                 "model": model_file, "model_sha256": file_sha256(model_file),
-                 "binarization": mf.binarization,
-                 "images_are": "mean-field fixed point mu" if method == "mf" else
-                 "P(v=1|h) of the final hidden states"}
+        attrs = {"source": "rbm sample", **result.attrs, "seed": seed,
+                 "model": model_file, "model_sha256": file_sha256(model_file)}
+        if start is not None:
+            attrs["init"] = init
         if result.swap_acceptance is not None:
             attrs["swap_acceptance"] = result.swap_acceptance
             attrs["betas"] = np.asarray(result.betas, np.float64)
-        write_dataset(output, {
-            "": {"images": images, "image_shape": mf.image_shape},
-            "states": {"images": _states(result.states), "image_shape": mf.image_shape,
-                       "attrs": {"content": "final visible states (pixel units)"}},
-        }, attrs=attrs)
-    what = f"{count} samples ({method}, {steps} steps)"
+        groups = {"": {"images": images, "image_shape": mf.image_shape}}
+        if result.states is not None:
+            groups["states"] = {"images": _states(result.states), "image_shape": mf.image_shape,
+                                "attrs": {"content": "final visible states (pixel units)"}}
+        write_dataset(output, groups, attrs=attrs)
+    what = f"{count} samples ({result.label})"
     if recorder is not None:
         recorder.save(gif)
         click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)

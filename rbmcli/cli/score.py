@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from rbmcli.cli.common import model_option, open_model, resolve_model_path
+from rbmcli.cli.common import blas_threads, model_errors, model_option, open_model, resolve_model_path, typed
+from rbmcli.errors import InputError
 
 
 def _stdin_is_a_terminal():
@@ -54,7 +55,9 @@ def _stdin_is_a_terminal():
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Kernel threads [default: the cores not busy with other work]; results "
                    "do not depend on it.")
-def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, exact,
+@click.pass_context
+@model_errors
+def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, exact,
           force_ais, ais_runs, ais_steps, bracket, reverse_burn_in, base, seed, as_json,
           per_sample, cache, threads):
     """Score DATA (FILE.h5, FILE.h5:GROUP, or - for HDF5 bytes on stdin, the default
@@ -81,87 +84,44 @@ def score(data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, 
             raise click.UsageError("no DATA: give FILE.h5[:GROUP], or pipe HDF5 bytes into "
                                    "standard input")
         data = "-"
-    from rbmcli.cli.flows import is_flow_model, score_flow
+    from rbmcli.io.datasets import load_dataset
+    from rbmcli.threads import configure_threads
 
-    if is_flow_model(model_path):
-        return _print_scores(score_flow(data, model_path, seed, threads), as_json, per_sample)
     if exact and force_ais:
         raise click.UsageError("choose one of --exact, --ais")
     if base is not None and base.split(":")[0] == "-" and data.split(":")[0] == "-":
         raise click.UsageError("DATA and --base cannot both be standard input")
-    pseudo_ll = pseudo_ll or pseudo_ll_pixels is not None
-    ll = ll or bracket or exact or force_ais
-    defaulted = not (mser or free_energy or pseudo_ll or ll)
-    if defaulted:
-        mser = free_energy = True
-
-    from rbmcli.io.datasets import load_dataset
-    from rbmcli.errors import InputError
-    from rbmcli.scoring.bernoulli import PartitionOptions, binarize, estimate_log_partition, score as run_score
-    from rbmcli.threads import configure_threads
-
     path = resolve_model_path(model_path)
     mf = open_model(model_path)
     model = mf.model
-    if model.model_type != "bernoulli-rbm":
-        return _score_other(mf, path, data, mser, free_energy and not (
-            defaulted and model.model_type == "dbn"), pseudo_ll, ll, exact, force_ais, bracket,
-            base, ais_runs, ais_steps, seed, threads, as_json, per_sample)
-    smaller = min(model.n_visible, model.n_hidden)
-    if exact and smaller > 30:
-        raise click.UsageError(f"--exact: the smaller layer of {path} has {smaller} units; "
-                               f"enumerating 2**{smaller} states is not feasible (at most "
-                               "2**30); use AIS")
+    options = typed(ctx, METRICS + ("ais_runs", "ais_steps", "reverse_burn_in"))
+    options.update({"exact": exact or None, "ais": force_ais or None})
+    options = {k: v for k, v in options.items() if v is not None}
+    if not any(options.get(name) for name in METRICS + ("exact", "ais")):
+        options.update({name: True for name in model.default_metrics})
 
-    def load(spec, stream):
+    def load(spec):
         ds = load_dataset(spec)
         if ds.images.shape[1] != model.n_visible:
             raise InputError(f"has {ds.images.shape[1]} pixels per image but the model in "
                              f"{path} has {model.n_visible} visible units",
                              "<stdin>" if spec.split(":")[0] == "-" else spec)
-        return binarize(ds.images, mf.binarization, seed, stream), ds.source
+        return ds
 
-    V, source = load(data, 0)
-    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
-    log_partition = None
-    if ll:
-        base_V, base_source = load(base, 1) if base is not None else (V, source)
-        opts = PartitionOptions(method="exact" if exact else "ais" if force_ais else None,
-                                bracket=bracket, runs=ais_runs, steps=ais_steps, seed=seed,
-                                reverse_burn_in=reverse_burn_in, use_cache=cache)
-        log_partition = estimate_log_partition(
-            model, opts, base_V, V, model_path=path, base_source=base_source,
-            start_source=source, log=lambda msg: click.echo(msg, err=True),
-            progress=_progress_bar)
-    scores = run_score(model, V, mser=mser, free_energy=free_energy, pseudo_ll=pseudo_ll,
-                       pseudo_ll_pixels=pseudo_ll_pixels, log_partition=log_partition,
-                       seed=seed)
+    ds = load(data)
+    if base is not None:
+        base_ds = load(base)
+        options.update(base=base_ds.images, base_source=base_ds.source)
+    n_threads = configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    with blas_threads(n_threads):
+        scores = model.score(ds.images, seed=seed, source=ds.source,
+                             cache=path if cache else None,
+                             log=lambda msg: click.echo(msg, err=True),
+                             progress=_progress_bar, **options)
     _print_scores(scores, as_json, per_sample)
 
 
-def _score_other(mf, path, data, mser, free_energy, pseudo_ll, ll, exact, force_ais, bracket,
-                 base, ais_runs, ais_steps, seed, threads, as_json, per_sample):
-    """``rbm score`` of a Gaussian RBM or a DBN (:mod:`rbmcli.scoring.layered`)."""
-    from rbmcli.io.datasets import load_dataset
-    from rbmcli.errors import InputError
-    from rbmcli.scoring.layered import check_options, score_model_file
-    from rbmcli.threads import configure_threads
-
-    problem = check_options(mf.model, pseudo_ll, bracket, base, free_energy)
-    if problem:
-        raise click.UsageError(problem)
-    ds = load_dataset(data)
-    if ds.images.shape[1] != mf.model.n_visible:
-        raise InputError(f"has {ds.images.shape[1]} pixels per image but the model in "
-                         f"{path} has {mf.model.n_visible} visible units",
-                         "<stdin>" if data.split(":")[0] == "-" else data)
-    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
-    scores = score_model_file(
-        mf, ds.images, mser=mser, free_energy=free_energy, ll=ll,
-        method="exact" if exact else "ais" if force_ais else None, runs=ais_runs,
-        steps=ais_steps, seed=seed, log=lambda msg: click.echo(msg, err=True),
-        progress=_progress_bar)
-    _print_scores(scores, as_json, per_sample)
+METRICS = ("mser", "free_energy", "pseudo_ll", "pseudo_ll_pixels", "ll", "bracket")
 
 
 def _print_scores(scores, as_json, per_sample):

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from rbmcli.cli.flows import FLOW_MODELS, FLOW_ONLY, flow_train_options, train_flow
+from rbmcli.cli.common import blas_threads, model_errors
 
 
 class FiniteFloat(click.FloatRange):
@@ -33,6 +33,34 @@ class HiddenSizes(click.IntRange):
             return value
         parts = str(value).split(",")
         return tuple(super(HiddenSizes, self).convert(p.strip(), param, ctx) for p in parts)
+def flow_train_options(f):
+    """The ``rbm train`` options that only flows use."""
+    options = [
+        click.option("--layers", type=click.IntRange(min=1), default=5, show_default=True,
+                     help="Flows: coupling layers (glow: steps of actnorm, LU linear, "
+                          "coupling)."),
+        click.option("--hidden-units", type=click.IntRange(min=1), default=1024,
+                     show_default=True, help="Flows: units per conditioner hidden layer."),
+        click.option("--hidden-layers", type=click.IntRange(min=1), default=1,
+                     show_default=True, help="Flows: hidden layers per conditioner MLP."),
+        click.option("--warmup", type=click.IntRange(min=0), default=500, show_default=True,
+                     help="Flows: steps of linear learning-rate warm-up."),
+        click.option("--clip", type=FiniteFloat(min=0), default=100.0, show_default=True,
+                     help="Flows: global gradient-norm limit (0: none)."),
+        click.option("--weight-decay", type=FiniteFloat(min=0), default=1e-6,
+                     show_default=True, help="Flows: L2 coefficient on conditioner weights."),
+        click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+                     help="Flows: stop after this many epochs without validation gain."),
+        click.option("--holdout", type=click.IntRange(min=0), default=10000,
+                     show_default=True,
+                     help="Flows without --validate: hold out the last N training images "
+                          "for validation and early stopping (0: none)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def check_output(output, resume, force):
     """--resume and --force against an existing OUTPUT (UsageError / ClickException)."""
     import os
@@ -44,31 +72,16 @@ def check_output(output, resume, force):
                                    "to overwrite it")
 
 
-_HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
-          "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
-          "model_kind", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from")
-DEFAULT_LR = {"rbm": 0.05, "grbm": 0.002, "dbn": 0.05}
-RBM_DEFAULTS = dict(method=("pcd", 1), epochs=100, lr_final=0.0, centering=True,
-                    binarize="stochastic")
-"""What `rbm train DATA` does for a Bernoulli RBM when these options are not given: the
-recipe that benchmarks/quality/REPORT.md found best (centered PCD-1, learning rate
-decayed linearly to 0, 100 epochs, stochastic binarisation)."""
-GRBM_DEFAULTS = dict(method=("cd", 50), cd_from="noise", epochs=3, lr_final=0.0,
-                     centering=False, binarize="threshold", sigma="fixed", sigma_init=0.5)
-"""What `rbm train DATA --model grbm` does when these options are not given: CD-50 from
-white noise with sigma fixed at 0.5 and the learning rate (0.002) decayed to 0 in 3
-epochs, the recipe of benchmarks/quality/grbm.py (samples that are digits at 50 sweeps;
-chains from the data or persistent chains, the old defaults, gave one blob from noise)."""
-OTHER_DEFAULTS = dict(method=("cd", 1), epochs=10, lr_final=None, centering=False,
-                      binarize="threshold")
-DEFAULTS = {"rbm": RBM_DEFAULTS, "grbm": GRBM_DEFAULTS}
+MODELS = ("rbm", "grbm", "dbn", "nice", "realnvp", "glow", "maf")
+"""The names of --model (rbmcli.training.recipes.MODELS, written out here so that
+``rbm --help`` imports nothing heavy; a test checks that the two agree)."""
 
 
 @click.command()
 @click.argument("data", required=False)
 @click.option("-o", "--output", default="model.h5", show_default=True,
               type=click.Path(dir_okay=False), help="Model file (also the checkpoint).")
-@click.option("--model", "model_kind", type=click.Choice(["rbm", "grbm", "dbn", *FLOW_MODELS]),
+@click.option("--model", "model_kind", type=click.Choice(MODELS),
               default="rbm", show_default=True,
               help="rbm: Bernoulli RBM; grbm: Gaussian-Bernoulli RBM on standardised grey "
                    "pixels; dbn: deep belief network trained greedily, layer by layer; "
@@ -138,6 +151,7 @@ DEFAULTS = {"rbm": RBM_DEFAULTS, "grbm": GRBM_DEFAULTS}
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @flow_train_options
 @click.pass_context
+@model_errors
 def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, sigma_lr,
           sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
@@ -160,71 +174,18 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5
       rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
-    if resume and ctx.get_parameter_source("model_kind") == click.core.ParameterSource.DEFAULT:
-        from rbmcli.cli.flows import stored_flow_type
-        model_kind = stored_flow_type(output) or model_kind  # resume a flow without --model
-    if model_kind in FLOW_MODELS:
-        return train_flow(ctx, data, output, model_kind, epochs or 10, batch_size, lr, seed,
-                          dtype, validate, resume, force, threads, pictures, flow)
-    flow_given = [n for n in FLOW_ONLY
-                  if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT]
-    if flow_given:
-        raise click.UsageError(f"--{flow_given[0].replace('_', '-')} is for flow models "
-                               "(--model nice|realnvp|glow|maf)")
-
-    import os
-
+    from rbmcli.training.recipes import start_run
     from rbmcli.threads import configure_threads
 
-    methods = [(name, k) for name, k in (("cd", cd), ("pcd", pcd), ("pt", pt)) if k]
-    if len(methods) > 1:
-        raise click.UsageError("choose one of --cd, --pcd, --pt")
     check_output(output, resume, force)
-    given = {name for name in _HYPER
+    params = dict(ctx.params, model=model_kind)
+    given = {"model" if name == "model_kind" else name for name in ctx.params
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
-    if resume and os.path.exists(output):
-        from rbmcli.io.modelfile import stored_model_type
-        stored = {"gaussian-rbm": "grbm", "dbn": "dbn"}.get(stored_model_type(output), "rbm")
-        model_kind = model_kind if "model_kind" in given else stored
-    defaults = DEFAULTS.get(model_kind, OTHER_DEFAULTS)
-    method, steps = methods[0] if methods else defaults["method"]
-    if cd_from is None:  # the default method brings its own start; a typed --cd: the data
-        cd_from = "data" if methods else defaults.get("cd_from", "data")
-    if cd_from != "data" and method != "cd":
-        raise click.UsageError("--cd-from is for --cd")
-    sigma = sigma or defaults.get("sigma", "learn")
-    sigma_init = sigma_init if sigma_init is not None else defaults.get("sigma_init", 1.0)
-    epochs = epochs if epochs is not None else defaults["epochs"]
-    if "lr_final" not in given:
-        lr_final = defaults["lr_final"]
-    centering = defaults["centering"] if centering is None else centering
-    binarize = binarize or defaults["binarize"]
-    options = _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given,
-                             resume)
-    if first_layer is not None:
-        if model_kind != "dbn":
-            raise click.UsageError("--first-layer is for --model dbn")
-        if resume:
-            raise click.UsageError("--first-layer starts a DBN; --resume continues one")
-        options["first_layer"] = first_layer
-    options.update(method=method, steps=steps, epochs=epochs, batch_size=batch_size,
-                   lr=lr if lr is not None else DEFAULT_LR[model_kind], lr_final=lr_final,
-                   momentum=momentum, momentum_warmup=momentum_warmup, l2=l2, l1=l1,
-                   centering=centering, seed=seed, dtype=dtype, chains=chains or 0,
-                   cd_from=cd_from)
-    if model_kind != "grbm":
-        options["binarize"] = binarize
-    if model_kind == "dbn":
-        from rbmcli.training.dbn import DBNRun as TrainingRun
-    else:
-        from rbmcli.training.run import TrainingRun
-    given = {{"model_kind": "model"}.get(name, name) for name in given}
-    run = TrainingRun.start(
-        data=data, output=output, resume=resume, given=given, options=options,
-        validate=validate, log=lambda msg: click.echo(msg, err=True))
-    configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
-    run_to_the_end(run, f"rbm train {data or ''} -o {output} --resume --epochs {epochs}",
-                   pictures)
+    log = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    run = start_run(model_kind, params, given, data=data, output=output, resume=resume,
+                    validate=validate, log=log)
+    with blas_threads(configure_threads(threads, log=log)):
+        run_to_the_end(run, run.resume_command, pictures)
 
 
 def run_to_the_end(run, resume_command, pictures):
@@ -239,37 +200,3 @@ def run_to_the_end(run, resume_command, pictures):
         sys.exit(130)
     if pictures:
         run.write_pictures()
-
-
-def _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given, resume):
-    """The options that depend on --model; UsageError for options of another model. With
-    --resume, the options not typed come from the checkpoint."""
-    options = {"model": model_kind}
-    if not resume or "hidden" in given:
-        if model_kind == "dbn" and len(hidden) < 2:
-            raise click.UsageError("--model dbn needs two or more layer sizes, e.g. --hidden "
-                                   "500,500,2000")
-        if model_kind != "dbn" and len(hidden) > 1:
-            raise click.UsageError("--hidden H1,H2,...: a list of layer sizes is for --model "
-                                   "dbn")
-        options["n_hidden"] = hidden[0]
-        if model_kind == "dbn":
-            options["hidden_sizes"] = list(hidden)
-    if model_kind != "dbn" and "visible" in given:
-        raise click.UsageError("--visible is for --model dbn")
-    gaussian = model_kind == "grbm" or (model_kind == "dbn" and visible == "gaussian")
-    if gaussian and "centering" in given:
-        raise click.UsageError("--centering is for binary visible units, not --model grbm or "
-                               "--visible gaussian")
-    if not gaussian and ({"sigma", "sigma_lr", "sigma_init"} & given):
-        raise click.UsageError("--sigma, --sigma-lr and --sigma-init are for Gaussian visible "
-                               "units "
-                               "(--model grbm, or --model dbn --visible gaussian)")
-    if not resume and gaussian:
-        options.update(sigma=sigma, sigma_lr=sigma_lr, sigma_init=sigma_init)
-    if not resume and model_kind == "dbn":
-        options["visible"] = visible
-    typed = {"sigma": sigma, "sigma_lr": sigma_lr, "sigma_init": sigma_init,
-             "visible": visible}
-    options.update({name: value for name, value in typed.items() if name in given})
-    return options

@@ -5,7 +5,7 @@ Only Click and the standard library are imported at module level.
 
 import click
 
-from rbmcli.cli.common import model_option
+from rbmcli.cli.common import model_errors, model_option
 
 
 @click.command()
@@ -17,6 +17,7 @@ from rbmcli.cli.common import model_option
               help="Seed of stochastic binarization.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Output FILE.h5, or - for HDF5 bytes on standard output.")
+@model_errors
 def transform(data, model_path, layer, seed, output):
     """Write the hidden features of DATA (FILE.h5, FILE.h5:GROUP or -) under a model.
 
@@ -41,17 +42,12 @@ def transform(data, model_path, layer, seed, output):
     from rbmcli.cli.sample import check_folder
     from rbmcli.io.datasets import as_unit_float, load_dataset, split_spec, write_dataset
     from rbmcli.errors import InputError
-    from rbmcli.scoring.layered import dbn_input
 
     check_folder(output)
     mf = open_model(model_path)
     model = mf.model
-    layers = getattr(model, "layers", None)
-    n_layers = len(layers) if layers else 1
-    layer = layer or n_layers
-    if layer > n_layers:
-        raise click.UsageError(f"--layer {layer}: the model has {n_layers} hidden "
-                               f"layer{'s' if n_layers > 1 else ''}")
+    n_features = model.n_features(layer)  # checks --layer before any data is read
+    layer = layer or len(model.stack_layers)
     path, group = split_spec(data)
     specs = {"": data}
     if path != "-" and group is None:
@@ -65,21 +61,18 @@ def transform(data, model_path, layer, seed, output):
             raise InputError("not an HDF5 file, or corrupt", path) from None
         if groups:
             specs = {g: f"{path}:{g}" for g in groups}
-    from rbmcli.models.dbn import DBN
-    stack = model if isinstance(model, DBN) else DBN([model])
     out = {}
     for name, spec in specs.items():
         ds = load_dataset(spec)
         if ds.images.shape[1] != model.n_visible:
             raise InputError(f"has {ds.images.shape[1]} pixels per image, the model "
                              f"{model.n_visible} visible units", spec)
-        V = dbn_input(stack, as_unit_float(ds.images, np.float64), mf.binarization, seed)
-        features = np.clip(stack.up(V, layer)[-1], 0, 1).astype(np.float32)
+        features = model.transform(as_unit_float(ds.images, np.float64), layer, seed)
         out[name] = {"images": features, "labels": ds.labels,
                      "attrs": {"content": f"P(h_{layer} = 1 | v), mean-field up pass",
                                "source": ds.source}}
     write_dataset(output, out, attrs={"source": "rbm transform", "layer": layer,
-                                      "model": str(mf.model.model_type)})
+                                      "model": str(model.kind)})
     n = sum(len(g["images"]) for g in out.values())
     click.echo(f"wrote {'<stdout>' if output == '-' else output}: {n} x "
-               f"{stack.layers[layer - 1].n_hidden} features of layer {layer}", err=True)
+               f"{n_features} features of layer {layer}", err=True)

@@ -63,5 +63,5 @@ def mala(model, y0, known, steps, rng, eps0=0.05, on_step=None):
 
 def start_states(model, y_known, known, rng, temperature=0.7):
     """Chains' starting points: the known coordinates, and a model sample's elsewhere."""
-    sample = model.sample(len(y_known), rng, temperature)
+    sample = model.sample_space(len(y_known), rng, temperature)
     return np.where(known, y_known, sample).astype(model.dtype)

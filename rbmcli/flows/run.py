@@ -130,6 +130,6 @@ class FlowTrainingRun(TrainingRun):
         stem = os.path.splitext(self.output)[0]
         ff = load_model(self.output)  # the best parameters
         rng = np.random.default_rng([self.trainer.options.seed, 3])
-        u = to_unit(ff.model.sample(64, rng), ff.lam)
+        u = to_unit(ff.model.sample_space(64, rng), ff.lam)
         save_grid(f"{stem}-samples.png", u, ff.image_shape)
         self.log(f"wrote {self.output} and {stem}-samples.png (64 samples, temperature 1)")

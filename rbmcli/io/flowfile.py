@@ -26,7 +26,8 @@ import numpy as np
 from rbmcli import __version__
 from rbmcli.io.atomic import atomic_path
 from rbmcli.errors import InputError
-from rbmcli.io.modelfile import ModelFile, read_history_and_state, write_history_and_state
+from rbmcli.flows.model import FLOW_TYPES, FlowModel
+from rbmcli.io.record import SHARED, ModelFile, read_history_and_state, write_history_and_state
 
 DATA_SPACE = "logit"
 DEQUANTIZATION = "u = (x + U(0,1)) / 256 for 8-bit pixels x"
@@ -39,6 +40,8 @@ class FlowFile(ModelFile):
 
     binarization: str = "none (dequantized, logit space)"
     lam: float = 1e-6
+
+    SHARED = SHARED + ("lam",)
 
 
 def save_flow(path, ff, best=None):
@@ -78,8 +81,6 @@ def read_flow(f, path, current=False):
     """Read a flow model from the open h5py file ``f``; ``current=True`` loads the
     parameters of the last epoch (to resume training) instead of the best ones, and
     puts the best ones in ``state`` as ``best.<name>``. Raises InputError."""
-    from rbmcli.flows.model import FLOW_TYPES, FlowModel
-
     flow_type = f.attrs.get("flow_type")
     if flow_type not in FLOW_TYPES:
         raise InputError(f"unsupported flow type {flow_type!r}; expected one of "

@@ -26,10 +26,13 @@ import numpy as np
 
 from rbmcli.errors import InputError
 from rbmcli.models.grbm import GaussianRBM
+from rbmcli.models.markov import MarkovModel
 from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.sampling.layered import DBN_SAMPLERS
+from rbmcli.scoring import layered as scoring
 
 
-class DBN:
+class DBN(MarkovModel):
     """A stack of RBMs (see the module docstring).
 
     Parameters
@@ -39,7 +42,10 @@ class DBN:
         layers[l + 1].n_visible``; all of one dtype.
     """
 
-    model_type = "dbn"
+    kind = "dbn"
+    samplers = DBN_SAMPLERS
+    short_run = False
+    default_metrics = ("mser",)
 
     def __init__(self, layers):
         layers = list(layers)
@@ -68,6 +74,33 @@ class DBN:
     @property
     def dtype(self):
         return self.layers[0].dtype
+
+    @property
+    def first_layer(self):
+        return self.layers[0]
+
+    @property
+    def stack_layers(self):
+        return self.layers
+
+    def parameter_arrays(self):
+        return [a for layer in self.layers for a in layer.parameter_arrays()]
+
+    def score(self, images, *, seed=0, log=None, progress=None, **metrics):
+        """See :func:`rbmcli.scoring.layered.score_dbn_images`."""
+        return scoring.score_dbn_images(self, images, seed=seed, log=log, progress=progress,
+                                        **metrics)
+
+    def unfinished(self, file):
+        """A DBN whose greedy training stopped part way (fewer layers than planned, or
+        fewer epochs) is not a model yet."""
+        planned = len(file.hyperparameters.get("hidden_sizes") or ())
+        if len(self.layers) < max(2, planned) \
+                or file.epoch < file.hyperparameters.get("epochs", 0) * planned:
+            return (f"the DBN is still in training ({file.epoch} epochs over "
+                    f"{len(self.layers)} of {planned} layers); finish it with "
+                    "'rbm train --resume'")
+        return None
 
     @property
     def top(self):

@@ -33,7 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rbmcli.errors import InputError
+from rbmcli.models.markov import MarkovModel
 from rbmcli.models.rbm import WeightShape
+from rbmcli.sampling.layered import GRBM_SAMPLERS
+from rbmcli.scoring import layered as scoring
 
 LOG_SIGMA_MIN = float(np.log(0.1))
 LOG_SIGMA_MAX = float(np.log(5.0))
@@ -89,7 +92,7 @@ class Standardizer:
         return float(-np.log(self.std).sum())
 
 
-class GaussianRBM(WeightShape):
+class GaussianRBM(WeightShape, MarkovModel):
     """A Gaussian-Bernoulli RBM (see the module docstring).
 
     Parameters
@@ -103,7 +106,12 @@ class GaussianRBM(WeightShape):
         Pixel <-> standardised units; the identity by default.
     """
 
-    model_type = "gaussian-rbm"
+    kind = "gaussian-rbm"
+    binarization = "none"
+    samplers = GRBM_SAMPLERS
+    ARRAYS = ("weights", "visible_bias", "hidden_bias", "log_sigma", "standardize_mean",
+              "standardize_std")
+    """The parameter datasets of its model file, in order."""
 
     def __init__(self, weights, visible_bias, hidden_bias, log_sigma, standardizer=None):
         weights = np.asarray(weights)
@@ -152,6 +160,57 @@ class GaussianRBM(WeightShape):
 
     def is_finite(self):
         return all(np.isfinite(a).all() for a in self.parameters().values())
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The model of the arrays :meth:`arrays` returns (dict name -> array)."""
+        if (np.asarray(arrays["standardize_std"]) <= 0).any():
+            raise InputError("standardize_std must be positive")
+        return cls(arrays["weights"], arrays["visible_bias"], arrays["hidden_bias"],
+                   arrays["log_sigma"],
+                   Standardizer(np.asarray(arrays["standardize_mean"], np.float64),
+                                np.asarray(arrays["standardize_std"], np.float64)))
+
+    def arrays(self):
+        """The parameters and the standardisation by dataset name (:data:`ARRAYS`)."""
+        return {**self.parameters(), "standardize_mean": self.standardizer.mean,
+                "standardize_std": self.standardizer.std}
+
+    def parameter_arrays(self):
+        return list(self.arrays().values())
+
+    # -- pixels in and out (the RBM family's interface, rbmcli.models.markov) ----------
+    def visible_input(self, X0, rng):
+        """Standardised values (N, nv) of pixels ``X0``."""
+        return self.standardizer.forward(X0, self.dtype)
+
+    def data_input(self, x01, binarization, seed):
+        """Standardised values of grey images (``binarization`` and ``seed`` do not
+        apply)."""
+        return self.standardizer.forward(x01, self.dtype)
+
+    def visible_pixels(self, means):
+        """Pixels in [0, 1] (N, nv) of standardised visible means."""
+        return np.clip(self.standardizer.inverse(means), 0, 1).astype(self.dtype)
+
+    def draw_visible(self, means, rng):
+        """Standardised visible values drawn from ``Normal(means, sigma^2)``."""
+        return means + self.sigma * rng.standard_normal(means.shape, dtype=self.dtype)
+
+    def mean_image(self):
+        """(nv,) float64: the pixel means the standardisation was fitted to."""
+        return np.asarray(self.standardizer.mean, np.float64)
+
+    def score(self, images, *, seed=0, log=None, progress=None, **metrics):
+        """See :func:`rbmcli.scoring.layered.score_grbm_images`."""
+        return scoring.score_grbm_images(self, images, seed=seed, log=log, progress=progress,
+                                         **metrics)
+
+    def describe_layer(self, where):
+        """Extra lines of ``rbm info`` about this layer: its sigma."""
+        sg = self.sigma
+        return [f"sigma{where}\tmean {sg.mean():.4f}, min {sg.min():.4f}, max "
+                f"{sg.max():.4f} (standardised units)"]
 
     def refresh_transpose(self):
         """Nothing to do: unlike :class:`rbmcli.models.rbm.BernoulliRBM`, no transpose is kept."""

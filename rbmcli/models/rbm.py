@@ -9,16 +9,15 @@ import numpy as np
 
 from rbmcli.models.aligned import aligned, aligned_empty
 from rbmcli.errors import InputError
+from rbmcli.models.markov import MarkovModel
+from rbmcli.sampling.bernoulli import SAMPLERS, _as_states
+from rbmcli.scoring import bernoulli as scoring
+from rbmcli.sampling.keys import draw_keys
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 TILE = 16
 """Visible units per tile of ``weights_tiles`` (rbmcli.kernels.intrinsics.tiles.TILE; importing that
 would load Numba)."""
-
-
-def draw_keys(rng, n):
-    """(n,) uint64 random keys for the counter-based kernels, from a numpy Generator."""
-    return rng.bit_generator.random_raw(n).astype(np.uint64)
 
 
 def transposed_tiles(weights, out=None):
@@ -57,7 +56,7 @@ class WeightShape:
         return self.weights.dtype
 
 
-class BernoulliRBM(WeightShape):
+class BernoulliRBM(WeightShape, MarkovModel):
     """A Bernoulli-Bernoulli RBM.
 
     Parameters
@@ -71,7 +70,10 @@ class BernoulliRBM(WeightShape):
     reads, kept in step by the training kernels (see :func:`transposed_tiles`).
     """
 
-    model_type = "bernoulli-rbm"
+    kind = "bernoulli-rbm"
+    samplers = SAMPLERS
+    ARRAYS = ("weights", "visible_bias", "hidden_bias")
+    """The parameter datasets of its model file, in order."""
 
     def __init__(self, weights, visible_bias, hidden_bias):
         weights = np.asarray(weights)
@@ -95,6 +97,48 @@ class BernoulliRBM(WeightShape):
         p = np.clip(np.asarray(data_mean, np.float64), 1e-3, 1 - 1e-3)
         weights = (0.01 * rng.standard_normal((n_visible, n_hidden))).astype(dtype)
         return cls(weights, np.log(p / (1 - p)).astype(dtype), np.zeros(n_hidden, dtype))
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The model of the arrays :meth:`arrays` returns (dict name -> array)."""
+        return cls(*(arrays[name] for name in cls.ARRAYS))
+
+    def arrays(self):
+        """The parameters by dataset name (:data:`ARRAYS`)."""
+        return {"weights": self.weights, "visible_bias": self.visible_bias,
+                "hidden_bias": self.hidden_bias}
+
+    def parameter_arrays(self):
+        return list(self.arrays().values())
+
+    # -- pixels in and out (the RBM family's interface, rbmcli.models.markov) ----------
+    def visible_input(self, X0, rng):
+        """Binary states (N, nv) uint8 of pixels ``X0``: X0 itself when binary, else a
+        Bernoulli draw."""
+        return _as_states(X0, rng)
+
+    def data_input(self, x01, binarization, seed):
+        """Binary rows of grey images binarised as ``binarization`` says (stochastic:
+        drawn with ``seed``), as scores and features read them."""
+        return scoring.binarize(x01, binarization, seed)
+
+    def visible_pixels(self, means):
+        """Pixels in [0, 1] of visible means ``P(v = 1 | h)`` (N, nv)."""
+        return np.clip(means, 0, 1).astype(self.dtype)
+
+    def draw_visible(self, means, rng):
+        """Visible states (N, nv) uint8 drawn from their means."""
+        return (rng.random(means.shape) < means).astype(np.uint8)
+
+    def mean_image(self):
+        """(nv,) float64 ``sigmoid(visible_bias)``: the pixel means of the model with no
+        hidden influence, where inpainting starts when no training mean is known."""
+        return 1 / (1 + np.exp(-self.visible_bias.astype(np.float64)))
+
+    def score(self, images, *, seed=0, log=None, progress=None, **metrics):
+        """See :func:`rbmcli.scoring.bernoulli.score_images`."""
+        return scoring.score_images(self, images, seed=seed, log=log, progress=progress,
+                                    **metrics)
 
     def refresh_transpose(self):
         """Copy ``weights`` into ``weights_tiles`` after changing ``weights`` outside a

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rbmcli.models.rbm import draw_keys
+from rbmcli.sampling.keys import draw_keys
 
 FRAMES = 60
 """About how many times ``on_step`` is called in a run (frames of a GIF)."""
@@ -83,6 +83,8 @@ class SampleResult:
     swap_acceptance: np.ndarray = None
     hidden: np.ndarray = None
     mean: np.ndarray = None
+    attrs: dict = None
+    label: str = None
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -4,7 +4,7 @@
 Which pixels are known comes from a PNG's alpha channel (transparent = unknown), a
 half of the image (:func:`half_mask`) or a mask PNG (:func:`read_mask`, white =
 known). Known pixels are binarised the way the model was trained; unknown ones start
-from a Bernoulli draw of the training mean image (:func:`start_mean`): chains started
+from a Bernoulli draw of the training mean image (``model.start_image()``): chains started
 from white noise take hundreds of sweeps to forget it. Besides the K completions,
 every image gets its posterior mean: the average of ``P(v | h_t)`` over the last
 three quarters of the sweeps of all K chains, the fill with the least expected
@@ -127,27 +127,16 @@ def load_pngs(paths, image_shape, invert=False, keep=None, mask_path=None):
 # ---------------------------------------------------------------------------- filling
 
 
-def start_mean(model_file):
-    """(D,) float64: where unknown pixels start, the training mean image stored in the
-    model file, or ``sigmoid(visible_bias)`` for files without one."""
-    if model_file.data_mean is not None:
-        return np.asarray(model_file.data_mean, np.float64)
-    first = getattr(model_file.model, "layers", [model_file.model])[0]  # DBN: layer 0
-    if hasattr(first, "standardizer"):  # Gaussian: the mean it standardises with
-        return np.asarray(first.standardizer.mean, np.float64)
-    return 1 / (1 + np.exp(-first.visible_bias.astype(np.float64)))
-
-
-def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_step=None,
+def complete(model, sampler, bits, known, steps, samples, rng, replicas=10, on_step=None,
              start=None):
     """Fill every image ``samples`` times and estimate its posterior mean.
 
     Parameters
     ----------
-    model : BernoulliRBM
+    model : a model of the RBM family
+    sampler : one of ``model.samplers`` (the signature of :mod:`rbmcli.sampling.bernoulli`)
     bits : (n, D) uint8 binary images (only the known pixels matter).
     known : (n, D) or (D,) bool.
-    method : a key of :data:`rbmcli.sampling.bernoulli.SAMPLERS`.
     steps, rng, replicas, on_step : passed to the sampler; chain ``i * samples + k``
         is completion k of image i.
     start : (D,) float in [0, 1] or None
@@ -165,8 +154,6 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
         the ``samples`` chains of each image (mean-field: the mean of the completions).
     result : rbmcli.sampling.bernoulli.SampleResult
     """
-    from rbmcli.sampling.layered import samplers_for
-
     n, d = bits.shape
     known = np.broadcast_to(known, bits.shape)
     rep_bits = np.repeat(bits, samples, axis=0)
@@ -175,9 +162,8 @@ def complete(model, bits, known, method, steps, samples, rng, replicas=10, on_st
     # uint8 for binary models; Gaussian ones keep their grey known pixels
     V0 = np.where(rep_known, rep_bits, rng.random((n * samples, d)) < start
                   ).astype(bits.dtype)
-    result = samplers_for(model)[method](model, V0, steps, rng, clamp=rep_known,
-                                         replicas=replicas, on_step=on_step,
-                                         burn_in=steps // 4)
+    result = sampler(model, V0, steps, rng, clamp=rep_known, replicas=replicas,
+                     on_step=on_step, burn_in=steps // 4)
     posterior_mean = result.mean.reshape(n, samples, d).mean(axis=1)
     return result.images.reshape(n, samples, d), posterior_mean, result
 
@@ -211,26 +197,31 @@ def unknown_error(fill, truth, known):
     return float(np.mean(diff[unknown] ** 2))
 
 
-def mean_image(spec, model_file):
-    """The training mean image used as the baseline fill: the one stored in the model
-    file, else the binarised mean of the ``train`` group of the data file named by
-    ``spec`` when it has one, else ``sigmoid(visible_bias)`` of the model. Returns
-    (mean (D,) float64, description)."""
+def mean_image(spec, model, images):
+    """The training mean image used as the baseline fill: the one stored with the model,
+    else the binarised mean of the ``train`` group of the data file named by ``spec``
+    when it has one, else the mean the model's first layer implies
+    (``sigmoid(visible_bias)``), else the mean of ``images`` (N, D). Returns (mean (D,)
+    float64, description)."""
     import h5py
 
     from rbmcli.io.datasets import as_unit_float, binarize_threshold, load_dataset, split_spec
 
-    if model_file.data_mean is not None:
-        return start_mean(model_file), "the training mean stored in the model file"
+    if model.data_mean is not None:
+        return np.asarray(model.data_mean, np.float64), \
+            "the training mean stored in the model file"
     path, _ = split_spec(spec)
     if path != "-":
         with h5py.File(path, "r") as f:
             has_train = isinstance(f.get("train"), h5py.Group) and "images" in f["train"]
         if has_train:
             ds = load_dataset(f"{path}:train")
-            if ds.images.shape[1] == model_file.model.n_visible:
+            if ds.images.shape[1] == model.n_visible:
                 x = as_unit_float(ds.images)
-                bits = binarize_threshold(x) if model_file.binarization == "threshold" else x
+                bits = binarize_threshold(x) if model.binarization == "threshold" else x
                 return bits.mean(axis=0, dtype=np.float64), \
                     f"{ds.source} ({len(x)} images)"
-    return start_mean(model_file), "the model's sigmoid(visible_bias)"
+    start = model.start_image()
+    if start is not None:
+        return start, "the model's sigmoid(visible_bias)"
+    return np.asarray(images, np.float64).mean(axis=0), "the mean of the images filled"

@@ -1,7 +1,7 @@
 """Samplers of Gaussian RBMs and DBNs behind the signature of :mod:`rbmcli.sampling.bernoulli`::
 
-    result = samplers_for(model)[name](model, V0, steps, rng, clamp=None, replicas=10,
-                                       on_step=None, burn_in=None)
+    result = model.samplers[name](model, V0, steps, rng, clamp=None, replicas=10,
+                                  on_step=None, burn_in=None)
 
 ``V0`` and the returned ``images`` are in **pixel units** (floats in [0, 1], or 0/1 states):
 a Gaussian model standardises ``V0`` with its stored transform and maps its means back, so
@@ -28,21 +28,9 @@ clamping: the final images, the top chain's average is not mapped down).
 
 import numpy as np
 
-from rbmcli.models.dbn import DBN
 from rbmcli.errors import InputError
-from rbmcli.models.grbm import GaussianRBM
 from rbmcli.sampling.bernoulli import (DAMPING, SAMPLERS, SampleResult, _as_states, _check, _check_burn_in,
                        _RunningMean, checkpoints, chunked_gibbs, ladder)
-
-
-def samplers_for(model):
-    """The sampler registry (name -> function) for ``model``: :data:`rbmcli.sampling.bernoulli.SAMPLERS`
-    for a Bernoulli RBM (looked up now, so tests can replace its entries)."""
-    if isinstance(model, GaussianRBM):
-        return GRBM_SAMPLERS
-    if isinstance(model, DBN):
-        return DBN_SAMPLERS
-    return SAMPLERS
 
 
 # ---------------------------------------------------------------------- Gaussian RBM
@@ -89,7 +77,7 @@ def grbm_parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_s
     pass of alternating parity per step."""
     from rbmcli.kernels.rbm.tempering import pt_swap_pass
 
-    from rbmcli.models.rbm import draw_keys
+    from rbmcli.sampling.keys import draw_keys
 
     X0, clamp, V = _start(model, V0, steps, clamp, replicas)
     _check_burn_in(burn_in, steps)
@@ -143,17 +131,6 @@ def grbm_mean_field(model, V0, steps, rng, clamp=None, replicas=10, on_step=None
                         mean=None if burn_in is None else images.astype(np.float64))
 
 
-def short_run_steps(mf, method):
-    """K for Gibbs sampling from an RBM or Gaussian RBM trained with ``--cd K --cd-from
-    noise``: such a model learned to turn white noise into data in K sweeps, and longer
-    chains drift to the few modes of its stationary distribution. None otherwise."""
-    hyper = mf.hyperparameters
-    if (method == "gibbs" and mf.model.model_type in ("bernoulli-rbm", "gaussian-rbm")
-            and hyper.get("method") == "cd" and hyper.get("cd_from") == "noise"):
-        return int(hyper["steps"])
-    return None
-
-
 GRBM_SAMPLERS = {"gibbs": grbm_gibbs, "pt": grbm_parallel_tempering, "mf": grbm_mean_field}
 
 
@@ -163,18 +140,12 @@ GRBM_SAMPLERS = {"gibbs": grbm_gibbs, "pt": grbm_parallel_tempering, "mf": grbm_
 def first_layer_input(model, X0, rng):
     """What the first layer of the DBN ``model`` sees for pixels ``X0`` (N, nv): standardised
     values (Gaussian) or 0/1 states (Bernoulli: X0 itself when binary, else a draw)."""
-    first = model.layers[0]
-    if isinstance(first, GaussianRBM):
-        return first.standardizer.forward(X0, first.dtype)
-    return _as_states(X0, rng)
+    return model.layers[0].visible_input(X0, rng)
 
 
 def dbn_pixels(model, means):
     """Pixels in [0, 1] (N, nv) of the first layer's visible means (N, nv)."""
-    first = model.layers[0]
-    if isinstance(first, GaussianRBM):
-        return _pixels(first, means)
-    return np.clip(means, 0, 1).astype(model.dtype)
+    return model.layers[0].visible_pixels(means)
 
 
 def _dbn_sampler(method):
@@ -225,10 +196,7 @@ def dbn_up_down(model, X0, steps, rng, clamp, on_step=None, burn_in=None):
         h = model.sample_up(X, rng, L - 1) if L > 1 else X
         h, _ = top.gibbs(h, 1, rng)
         means = model.down(h, rng)
-        if isinstance(first, GaussianRBM):
-            fresh = means + first.sigma * rng.standard_normal(means.shape, dtype=first.dtype)
-        else:
-            fresh = (rng.random(means.shape) < means).astype(np.uint8)
+        fresh = first.draw_visible(means, rng)
         X = np.where(clamp, known_values, fresh)
         if running.wants(t):
             running.add(dbn_pixels(model, means))

@@ -36,6 +36,8 @@ import numpy as np
 
 from rbmcli import __version__
 from rbmcli.errors import InputError
+from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache
+from rbmcli.models.base import NotSupported
 from rbmcli.scoring import partition as pt
 
 BINARIZATIONS = ("threshold", "stochastic")
@@ -143,8 +145,12 @@ class PartitionOptions:
     runs: int = pt.DEFAULT_RUNS
     steps: int = pt.DEFAULT_STEPS
     seed: int = 0
-    reverse_burn_in: int = 10000
+    reverse_burn_in: int = 10000  # REVERSE_BURN_IN
     use_cache: bool = True
+
+
+REVERSE_BURN_IN = 10000
+"""Gibbs sweeps from the data before reverse AIS, by default."""
 
 
 def _quiet(_msg):
@@ -189,7 +195,6 @@ def estimate_log_partition(model, opts, base_data, start_data, *, model_path=Non
         ``log_z_ais_sd``, ``log_z_reverse``, ``log_z_reverse_sd``, ``log_z_reverse_lo``,
         ``log_z_reverse_hi``, ``reverse_burn_in``.
     """
-    from rbmcli.io.modelfile import parameter_checksum, read_partition_cache
 
     smaller = min(model.n_visible, model.n_hidden)
     method = opts.method or ("exact" if smaller <= pt.EXACT_MAX_UNITS else "ais")
@@ -202,7 +207,7 @@ def estimate_log_partition(model, opts, base_data, start_data, *, model_path=Non
         if not opts.bracket:
             return out
 
-    checksum = parameter_checksum(model)
+    checksum = model.checksum()
     use_cache = opts.use_cache and model_path is not None
     cache = read_partition_cache(model_path) if use_cache else {}
     if cache and cache.get("checksum") != checksum:
@@ -300,11 +305,9 @@ def _with_progress(progress, label, run):
 
 
 def _write_cache(path, cache, checksum, log):
-    from rbmcli.io import modelfile
-
     attrs = {k: v for k, v in cache.items() if k != "base_bias"}
     try:
-        written = modelfile.write_partition_cache(
+        written = write_partition_cache(
             path, attrs, checksum, {"base_bias": np.asarray(cache["base_bias"], np.float64)})
     except InputError as err:
         log(f"log Z: could not cache the estimate: {err}")
@@ -364,3 +367,47 @@ def score(model, V, *, mser=False, free_energy=False, pseudo_ll=False,
             summary["ll_reverse"] = float(np.mean(-F) - lz["log_z_reverse"])
             per["ll_reverse"] = -F - lz["log_z_reverse"]
     return Scores(summary, per)
+
+
+def score_images(model, images, *, mser=False, free_energy=False, pseudo_ll=False,
+                 pseudo_ll_pixels=None, ll=False, exact=False, ais=False, ais_runs=None,
+                 ais_steps=None, bracket=False, reverse_burn_in=None, base=None,
+                 base_source="", source="", cache=None, seed=0, log=None, progress=None):
+    """The metrics of grey ``images`` (N, nv) under a Bernoulli RBM (the module docstring):
+    the images are binarised as ``model.binarization`` says (stochastic with ``seed``).
+
+    ``ll`` needs log Z: ``exact`` (enumeration), ``ais`` (forward AIS, ``ais_runs`` x
+    ``ais_steps``) or, with neither, exact up to
+    :data:`rbmcli.scoring.partition.EXACT_MAX_UNITS` units in the smaller layer; ``bracket``
+    adds reverse AIS from ``reverse_burn_in`` Gibbs sweeps started at the data. ``base``
+    (grey images, default ``images``) defines the AIS base model. ``cache`` names the model
+    file whose ``/partition`` group keeps AIS estimates (None: no cache). ``bracket``,
+    ``exact`` and ``ais`` imply ``ll``; ``pseudo_ll_pixels`` implies ``pseudo_ll``.
+    Returns :class:`Scores`.
+    """
+
+    if exact and ais:
+        raise NotSupported("choose one of exact and ais")
+    smaller = min(model.n_visible, model.n_hidden)
+    if exact and smaller > pt.ENUMERATION_LIMIT:
+        raise NotSupported(f": the smaller layer has {smaller} units; enumerating 2**{smaller} "
+                           f"states is not feasible (at most 2**{pt.ENUMERATION_LIMIT}); use "
+                           "AIS", "exact")
+    pseudo_ll = pseudo_ll or pseudo_ll_pixels is not None
+    ll = ll or bracket or exact or ais
+    V = binarize(images, model.binarization, seed, _DATA_STREAM)
+    log_partition = None
+    if ll:
+        base_V = V if base is None else binarize(base, model.binarization, seed, _BASE_STREAM)
+        opts = PartitionOptions(method="exact" if exact else "ais" if ais else None,
+                                bracket=bracket, runs=ais_runs or pt.DEFAULT_RUNS,
+                                steps=ais_steps or pt.DEFAULT_STEPS, seed=seed,
+                                reverse_burn_in=(REVERSE_BURN_IN if reverse_burn_in is None
+                                                 else reverse_burn_in),
+                                use_cache=cache is not None)
+        log_partition = estimate_log_partition(
+            model, opts, base_V, V, model_path=cache,
+            base_source=source if base is None else base_source, start_source=source,
+            log=log or _quiet, progress=progress)
+    return score(model, V, mser=mser, free_energy=free_energy, pseudo_ll=pseudo_ll,
+                 pseudo_ll_pixels=pseudo_ll_pixels, log_partition=log_partition, seed=seed)

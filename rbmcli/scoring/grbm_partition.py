@@ -19,7 +19,7 @@ Random numbers: ``numpy.random.default_rng([seed, 21])``.
 import numpy as np
 
 from rbmcli.errors import InputError
-from rbmcli.models.grbm import HALF_LOG_2PI
+HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
 from rbmcli.scoring.partition import (DEFAULT_RUNS, DEFAULT_STEPS, ENUMERATION_LIMIT, ais_schedule,
                         forward_estimate, log_mean_exp)
 

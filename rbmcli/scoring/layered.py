@@ -28,8 +28,11 @@ import time
 
 import numpy as np
 
-from rbmcli.errors import InputError
-from rbmcli.scoring.bernoulli import Scores, _with_progress
+from rbmcli.io.datasets import as_unit_float
+from rbmcli.models.base import NotSupported
+from rbmcli.scoring import grbm_partition as gp
+from rbmcli.scoring.bernoulli import PartitionOptions, Scores, _with_progress, estimate_log_partition
+from rbmcli.scoring.partition import DEFAULT_RUNS, DEFAULT_STEPS, EXACT_MAX_UNITS, base_rate_biases
 
 BOUND_SAMPLES = 10
 _MSER_STREAM, _BOUND_STREAM, _UP_STREAM = 2, 5, 6
@@ -52,9 +55,6 @@ def score_grbm(model, x01, *, mser=False, free_energy=False, ll=False, method=No
                steps=14500, seed=0, log=None, progress=None):
     """Scores of grey images ``x01`` (N, nv) in [0, 1] under a GaussianRBM (module
     docstring); ``method`` is "exact", "ais" or None (exact up to 20 hidden units)."""
-    from rbmcli.scoring import grbm_partition as gp
-    from rbmcli.scoring.partition import EXACT_MAX_UNITS
-
     V = model.standardizer.forward(x01, model.dtype)
     per, extra = {}, {}
     if mser:
@@ -91,21 +91,12 @@ def score_grbm(model, x01, *, mser=False, free_energy=False, ll=False, method=No
 def dbn_input(model, x01, binarization, seed):
     """What the DBN's first layer sees: standardised values (Gaussian) or binary states
     (binarised as the model file says; stochastic with ``seed``)."""
-    from rbmcli.models.grbm import GaussianRBM
-    from rbmcli.scoring.bernoulli import binarize
-
-    first = model.layers[0]
-    if isinstance(first, GaussianRBM):
-        return first.standardizer.forward(x01, first.dtype)
-    return binarize(x01, binarization, seed)
+    return model.layers[0].data_input(x01, binarization, seed)
 
 
 def score_dbn(model, x01, binarization, *, mser=False, ll=False, method=None, runs=100,
               steps=14500, seed=0, samples=BOUND_SAMPLES, log=None, progress=None):
     """Scores of grey images ``x01`` (N, nv) under a DBN (module docstring)."""
-    from rbmcli.scoring.partition import base_rate_biases
-    from rbmcli.scoring.bernoulli import PartitionOptions, estimate_log_partition
-
     V = dbn_input(model, x01, binarization, seed)
     per, extra = {}, {}
     if mser:
@@ -135,33 +126,45 @@ def score_dbn(model, x01, binarization, *, mser=False, ll=False, method=None, ru
     return _summarise(len(V), per, extra)
 
 
-def check_options(model, pseudo_ll, bracket, base, free_energy):
-    """UsageError text for a metric option that does not apply to ``model`` (or None)."""
-    kind = model.model_type
-    if pseudo_ll:
-        return f"--pseudo-ll is for Bernoulli RBMs, not a {kind}"
-    if bracket:
-        return f"--bracket (reverse AIS) is for Bernoulli RBMs, not a {kind}"
+def _refuse_bernoulli_only(kind, pseudo_ll=False, pseudo_ll_pixels=None, bracket=False,
+                           base=None, reverse_burn_in=None):
+    """NotSupported for the metrics and options only a Bernoulli RBM has."""
+    if pseudo_ll or pseudo_ll_pixels is not None:
+        raise NotSupported(f"is for Bernoulli RBMs, not a {kind}", "pseudo_ll")
+    if bracket or reverse_burn_in is not None:
+        raise NotSupported(f"(reverse AIS) is for Bernoulli RBMs, not a {kind}", "bracket")
     if base is not None:
-        return (f"--base is for Bernoulli RBMs, not a {kind} (its AIS base model is "
-                + ("Gaussian)" if kind == "gaussian-rbm" else "fitted to the data's up pass)"))
-    if free_energy and kind == "dbn":
-        return "--free-energy: a dbn has no free energy of v; --ll gives its lower bound"
-    return None
+        raise NotSupported(f"is for Bernoulli RBMs, not a {kind} (its AIS base model is "
+                           + ("Gaussian)" if kind == "gaussian-rbm" else
+                              "fitted to the data's up pass)"), "base")
 
 
-def score_model_file(mf, images, *, mser, free_energy, ll, method, runs, steps, seed,
-                     log=None, progress=None):
-    """:func:`score_grbm` or :func:`score_dbn` for the model of ``mf`` on ``images`` (N, nv)
-    (uint8 or floats in [0, 1])."""
-    from rbmcli.io.datasets import as_unit_float
+def score_grbm_images(model, images, *, mser=False, free_energy=False, ll=False, exact=False,
+                      ais=False, ais_runs=None, ais_steps=None, seed=0, log=None,
+                      progress=None, cache=None, source="", base_source="", **bernoulli_only):
+    """:func:`score_grbm` of grey ``images`` (N, nv) (uint8 or floats in [0, 1]) with the
+    options of :func:`rbmcli.scoring.bernoulli.score_images`; ``exact`` and ``ais`` imply
+    ``ll``. Bernoulli-only options raise NotSupported; ``cache`` is not used."""
+    _refuse_bernoulli_only(model.kind, **bernoulli_only)
+    return score_grbm(model, as_unit_float(images, np.float64), mser=mser,
+                      free_energy=free_energy, ll=ll or exact or ais,
+                      method="exact" if exact else "ais" if ais else None,
+                      runs=ais_runs or DEFAULT_RUNS, steps=ais_steps or DEFAULT_STEPS,
+                      seed=seed, log=log, progress=progress)
 
-    x01 = as_unit_float(images, np.float64)
-    if mf.model.model_type == "gaussian-rbm":
-        return score_grbm(mf.model, x01, mser=mser, free_energy=free_energy, ll=ll,
-                          method=method, runs=runs, steps=steps, seed=seed, log=log,
-                          progress=progress)
-    if mf.model.model_type == "dbn":
-        return score_dbn(mf.model, x01, mf.binarization, mser=mser, ll=ll, method=method,
-                         runs=runs, steps=steps, seed=seed, log=log, progress=progress)
-    raise InputError(f"cannot score a {mf.model.model_type} here")
+
+def score_dbn_images(model, images, *, mser=False, free_energy=False, ll=False, exact=False,
+                     ais=False, ais_runs=None, ais_steps=None, seed=0, log=None, progress=None,
+                     cache=None, source="", base_source="", **bernoulli_only):
+    """:func:`score_dbn` of grey ``images`` (N, nv), binarised as ``model.binarization``
+    says, with the options of :func:`rbmcli.scoring.bernoulli.score_images` (``ll`` is the
+    variational lower bound ``ll_bound``). A DBN has no free energy of v."""
+    _refuse_bernoulli_only(model.kind, **bernoulli_only)
+    if free_energy:
+        raise NotSupported(": a dbn has no free energy of v; --ll gives its lower bound",
+                           "free_energy")
+    return score_dbn(model, as_unit_float(images, np.float64), model.binarization, mser=mser,
+                     ll=ll or exact or ais,
+                     method="exact" if exact else "ais" if ais else None,
+                     runs=ais_runs or DEFAULT_RUNS, steps=ais_steps or DEFAULT_STEPS,
+                     seed=seed, log=log, progress=progress)

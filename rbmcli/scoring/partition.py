@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rbmcli.errors import InputError
-from rbmcli.models.rbm import draw_keys
+from rbmcli.sampling.keys import draw_keys
 
 SCHEDULE = ((0.5, 500), (0.9, 4000), (1.0, 10000))
 """Salakhutdinov & Murray's schedule (their code's ``beta = [0:1/1000:0.5

@@ -94,7 +94,7 @@ class DBNRun(TrainingRun):
         options.pop("model", None)
         if resume:
             mf = load_model(output)
-            if mf.model.model_type != DBN.model_type:
+            if mf.model.kind != DBN.kind:
                 raise InputError(f"checkpoint is a {mf.model.model_type}, not --model dbn",
                                  output)
             opts = DBNTrainOptions.from_dict(mf.hyperparameters)
@@ -184,24 +184,6 @@ class DBNRun(TrainingRun):
         for layer in layers[:k]:
             x = layer.hidden_probs(x)
         return x
-
-    def write_pictures(self):
-        """OUTPUT-samples.png (64 chains: 1000 Gibbs sweeps in the top RBM from an up pass of
-        noise, then a down pass) and OUTPUT-filters.png (the first layer's weights)."""
-        import os
-
-        from rbmcli.io.images import save_filters, save_grid
-        from rbmcli.sampling.layered import samplers_for
-
-        stem = os.path.splitext(self.output)[0]
-        model = self.mf.model
-        rng = np.random.default_rng([self.opts.seed, 3])
-        noise = (rng.random((64, model.n_visible)) < 0.5).astype(np.uint8)
-        samples = samplers_for(model)["gibbs"](model, noise, 1000, rng).images
-        save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
-        save_filters(f"{stem}-filters.png", model.layers[0].weights, self.mf.image_shape)
-        self.log(f"wrote {self.output}, {stem}-samples.png (64 chains: 1000 sweeps of the top "
-                 f"RBM, then a down pass) and {stem}-filters.png")
 
 
 def _with_layer(run_epoch, k, epochs_per_layer):

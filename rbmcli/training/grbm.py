@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rbmcli.models.grbm import GaussianRBM, Standardizer
-from rbmcli.models.rbm import draw_keys
+from rbmcli.sampling.keys import draw_keys
 from rbmcli.training.rbm import Trainer, TrainOptions
 
 SIGMA_MODES = ("learn", "fixed")

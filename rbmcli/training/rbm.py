@@ -21,7 +21,8 @@ import numpy as np
 
 from rbmcli.models.aligned import aligned, aligned_zeros_like
 from rbmcli.io.datasets import binarize_threshold
-from rbmcli.models.rbm import BernoulliRBM, draw_keys
+from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.sampling.keys import draw_keys
 
 METHODS = ("cd", "pcd", "pt")
 CENTERING_SLIDE = 0.01

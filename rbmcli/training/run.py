@@ -189,28 +189,20 @@ class TrainingRun:
         self.saved_epoch = self.mf.epoch
 
     def write_pictures(self):
-        """OUTPUT-samples.png (64 Gibbs chains from noise, 1000 sweeps, or K for a model
-        trained with ``--cd K --cd-from noise``) and OUTPUT-filters.png (the first 100
-        hidden units' weights)."""
+        """OUTPUT-samples.png (64 chains from noise by the model's own sampler: Gibbs,
+        1000 sweeps or K for a model trained with ``--cd K --cd-from noise``; a DBN's run
+        in its top RBM) and OUTPUT-filters.png (the first layer's first 100 hidden units'
+        weights)."""
         from rbmcli.io.images import save_filters, save_grid
-        from rbmcli.sampling.layered import samplers_for, short_run_steps
-        from rbmcli.sampling.bernoulli import noise
 
         stem = os.path.splitext(self.output)[0]
         model = self.mf.model
-        rng = np.random.default_rng([self.trainer.options.seed, 3])
-        steps = short_run_steps(self.mf, "gibbs") or 1000
-        start = noise(64, model.n_visible, rng)
-        if model.model_type != "bernoulli-rbm":
-            samples = samplers_for(model)["gibbs"](model, start, steps, rng).images
-        else:
-            chains, _ = model.gibbs(start, steps, rng)
-            _, h = model.sample_hidden(chains, rng)
-            samples = model.visible_probs(h)
-        save_grid(f"{stem}-samples.png", samples, self.mf.image_shape)
-        save_filters(f"{stem}-filters.png", model.weights, self.mf.image_shape)
-        self.log(f"wrote {self.output}, {stem}-samples.png (64 Gibbs chains, {steps} sweeps "
-                 f"from noise) and {stem}-filters.png")
+        rng = np.random.default_rng([int(self.mf.hyperparameters.get("seed", 0)), 3])
+        result = model.sample(64, rng, method="gibbs")
+        save_grid(f"{stem}-samples.png", result.images, self.mf.image_shape)
+        save_filters(f"{stem}-filters.png", model.filters(), self.mf.image_shape)
+        self.log(f"wrote {self.output}, {stem}-samples.png (64 chains from noise: "
+                 f"{result.label}) and {stem}-filters.png")
 
 
 def _check_resume_options(saved, typed, given, output):
