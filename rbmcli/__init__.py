@@ -1,10 +1,43 @@
-"""rbm: Restricted Boltzmann Machines on the CPU, with Numba kernels.
+"""rbm: Restricted Boltzmann Machines, deep belief networks and normalizing flows on the
+CPU, with Numba kernels.
 
-The package is split by job: ``datasets`` (HDF5 data), ``mnist`` (the MNIST idx
-files), ``synthetic`` (the embedded default data set), ``images`` (PNG in and
-out), ``model`` (the Bernoulli RBM and its file format), ``train`` (CD-k, PCD-k,
-parallel tempering) and ``cli`` (the ``rbm`` command). Heavy modules (Numba
-kernels) are imported lazily so that ``rbm --help`` starts instantly.
+The public API is :data:`__all__`: the models, :func:`train`, :func:`load` and
+:func:`save` (see README.md, "Python"). The package is organised by layer: ``models``,
+``sampling``, ``training``, ``scoring``, ``flows``, ``io``, ``cli`` and the Numba
+``kernels``.
+
+The names below are imported on first use (PEP 562), the one lazy import of the package
+besides the command modules of :mod:`rbmcli.cli.main`: ``rbm --help`` imports this module
+and must not load NumPy or Numba.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["BernoulliRBM", "DBN", "FlowModel", "GaussianRBM", "Model", "NotSupported",
+           "InputError", "load", "save", "train", "as_dataset", "__version__"]
+
+_EXPORTS = {
+    "BernoulliRBM": "rbmcli.models.rbm",
+    "GaussianRBM": "rbmcli.models.grbm",
+    "DBN": "rbmcli.models.dbn",
+    "FlowModel": "rbmcli.flows.model",
+    "Model": "rbmcli.models.base",
+    "NotSupported": "rbmcli.errors",
+    "InputError": "rbmcli.errors",
+    "load": "rbmcli.api",
+    "save": "rbmcli.api",
+    "train": "rbmcli.api",
+    "as_dataset": "rbmcli.api",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rbmcli' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -107,6 +107,8 @@ class FlowTrainingRun(TrainingRun):
         self._append_history(metrics)
         self.save()
         self.log(format_flow_metrics(self.mf.epoch, self.epochs, metrics))
+        if self.on_epoch:
+            self.on_epoch(self.mf.epoch, self.epochs, metrics)
         if self.trainer.stopped:
             self.log(f"early stopping: no validation improvement for "
                      f"{self.trainer.options.patience} epochs; {self.output} holds epoch "

@@ -86,10 +86,10 @@ def load_dataset(spec):
 
     Parameters
     ----------
-    spec : str
+    spec : str or Dataset
         ``FILE.h5`` (its ``train`` group when it has one, else the root ``images``),
         ``FILE.h5:GROUP`` (that group's ``images``) or ``-`` (read the HDF5 bytes
-        from standard input).
+        from standard input); a :class:`Dataset` is returned as it is.
 
     Returns
     -------
@@ -104,6 +104,8 @@ def load_dataset(spec):
         shape, empty, NaN/inf, floats outside [0, 1], unsupported dtype, or labels of
         the wrong length. The message names the file.
     """
+    if isinstance(spec, Dataset):  # already loaded (the Python API's arrays)
+        return spec
     path, group = split_spec(spec)
     if path == "-":
         name, data = STDIN_NAME, sys.stdin.buffer.read()

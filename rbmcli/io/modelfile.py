@@ -38,7 +38,7 @@ from rbmcli.io.record import (FORMAT, FORMAT_VERSION, ModelFile,  # noqa: F401 (
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.models.grbm import GaussianRBM
 from rbmcli.flows.model import FlowModel
-from rbmcli.io.flowfile import read_flow, save_flow
+from rbmcli.io.flowfile import FlowFile, read_flow, save_flow
 from rbmcli.models.dbn import DBN
 from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache  # noqa: F401 (re-exported)
 
@@ -250,6 +250,15 @@ class Format:
     save: Callable
     read_params: Callable = None
     write_params: Callable = None
+    record_type: type = ModelFile
+
+    def record(self, model):
+        """A new record (no history, no training state) of ``model`` to save."""
+        extra = {"lam": model.lam} if "lam" in self.record_type.SHARED else {}
+        return self.record_type(model=model, hyperparameters=dict(model.hyperparameters or {}),
+                                image_shape=model.image_shape,
+                                binarization=model.binarization, data_mean=model.data_mean,
+                                **extra)
 
 
 FORMATS = {
@@ -258,7 +267,8 @@ FORMATS = {
     GaussianRBM.kind: Format(_read_rbm_family, _save_rbm_family, _layer_reader(GaussianRBM),
                              _write_layer),
     DBN.kind: Format(_read_rbm_family, _save_rbm_family, _read_dbn, _write_dbn),
-    FlowModel.kind: Format(read_flow, lambda path, ff: save_flow(path, ff)),
+    FlowModel.kind: Format(read_flow, lambda path, ff: save_flow(path, ff),
+                           record_type=FlowFile),
 }
 """The registry from a file's ``model_type`` to its reader and writer."""
 

@@ -70,6 +70,10 @@ class Model:
     """How grey pixels become the model's input: ``"threshold"`` (pixel >= 0.5),
     ``"stochastic"`` (Bernoulli(pixel)), or ``"none"`` (real-valued models)."""
 
+    hyperparameters = None
+    """The training options (dict) when known (a model trained by CD-K from noise samples
+    best by K Gibbs sweeps from noise)."""
+
     data_mean = None
     """(n_visible,) float64 mean of the training images as the model saw them, or None."""
 

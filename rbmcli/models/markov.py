@@ -26,10 +26,6 @@ class MarkovModel(Model):
     samplers = {}
     """name -> sampler (the signature of :mod:`rbmcli.sampling.bernoulli`)."""
 
-    hyperparameters = None
-    """The training options (dict) when known: a model trained by CD-K from noise samples
-    best by K Gibbs sweeps from noise (:meth:`default_steps`)."""
-
     def default_steps(self, method):
         """Sweeps (or iterations) of ``method`` when none are asked for: K for Gibbs from a
         model trained with ``--cd K --cd-from noise`` (it learned to turn noise into data

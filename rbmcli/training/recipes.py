@@ -29,6 +29,17 @@ _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
           "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from")
 
+TRAIN_DEFAULTS = dict(
+    hidden=(500,), visible="binary", first_layer=None, sigma=None, sigma_init=None,
+    sigma_lr=0.1, cd=None, pcd=None, pt=None, cd_from=None, epochs=None, batch_size=100,
+    lr=None, lr_final=None, momentum=0.5, momentum_warmup=0, l2=0.0, l1=0.0,
+    centering=None, chains=None, seed=0, dtype="float32", binarize=None,
+    layers=5, hidden_units=1024, hidden_layers=1, warmup=500, clip=100.0,
+    weight_decay=1e-6, patience=10, holdout=10000)
+"""Every option of ``rbm train`` (beyond the files) and its default; None: the model's
+own default (``RBM_DEFAULTS`` ...). tests/test_api.py checks that the command's options
+agree."""
+
 DEFAULT_LR = {"rbm": 0.05, "grbm": 0.002, "dbn": 0.05}
 FLOW_DEFAULT_LR = 1e-3
 FLOW_DEFAULT_EPOCHS = 10

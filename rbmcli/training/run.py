@@ -168,11 +168,17 @@ class TrainingRun:
         """True when no epoch is left to run."""
         return self.mf.epoch >= self.epochs
 
+    on_epoch = None
+    """``on_epoch(epoch, epochs, metrics)`` after each epoch's checkpoint, or None (the
+    Python API's progress callback)."""
+
     def epoch_done(self, metrics):
         """After each epoch: record the metrics, checkpoint, log a line."""
         self._append_history(metrics)
         self.save()
         self.log(format_metrics(self.mf.epoch, self.epochs, metrics))
+        if self.on_epoch:
+            self.on_epoch(self.mf.epoch, self.epochs, metrics)
 
     def _append_history(self, metrics):
         hist = self.mf.history
