@@ -56,7 +56,7 @@ def main(argv=None):
     batches = [train.rows(np.sort(rng.choice(len(train), 100, replace=False)), rng)
                for _ in range(50)]
     n, nv, nh = 100, m.n_visible, m.n_hidden
-    W, WTt, b, c = m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias
+    W, WTt, b, c = m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias
     A = np.empty((n, nh), m.dtype)
     HP_pos, HP_neg = np.empty_like(A), np.empty_like(A)
     H = np.empty((n, nh), np.uint8)

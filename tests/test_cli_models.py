@@ -438,7 +438,6 @@ def test_grbm_cd_from_noise_chains_do_not_see_the_batch():
                                     dtype="float64", cd_from=cd_from)
         model = new_grbm(opts, images)
         model.weights[...] = rng.normal(size=model.weights.shape)  # v matters for h
-        model.refresh_transpose()
         data = StandardizedData(images, model.standardizer, model.dtype)
         negatives = []
         for rows in (np.arange(20), np.arange(20, 40)):

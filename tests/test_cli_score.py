@@ -183,7 +183,9 @@ def test_a_changed_model_invalidates_the_cache(work):
     assert_ok(invoke("score", "d.h5:test", "-m", "m.h5", *AIS))
     cached = modelfile.read_partition_cache("m.h5")
     mf = load_model("m.h5")
-    mf.model.weights[0, 0] += 0.5             # "retrain", keeping the stale cache
+    weights = mf.model.weights.copy()
+    weights[0, 0] += 0.5
+    mf.model.weights = weights                # "retrain", keeping the stale cache
     save_model("m.h5", mf)
     modelfile.write_partition_cache("m.h5", {k: v for k, v in cached.items()
                                              if k != "base_bias"},

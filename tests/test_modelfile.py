@@ -86,7 +86,7 @@ def test_round_trip_is_exact(tmp_path, dtype):
     mf = make_mf(dtype)
     save_model(tmp_path / "m.h5", mf)
     back = load_model(tmp_path / "m.h5")
-    for name in ("weights", "visible_bias", "hidden_bias", "weights_tiles"):
+    for name in ("weights", "visible_bias", "hidden_bias", "_weights_tiles"):
         a, b = getattr(mf.model, name), getattr(back.model, name)
         assert b.dtype == np.dtype(dtype), name
         np.testing.assert_array_equal(a, b, err_msg=name)

@@ -194,7 +194,9 @@ def test_parameter_checksum_sees_every_parameter():
     assert base == modelfile.parameter_checksum(random_rbm(5, 4, seed=14))
     for name in ("weights", "visible_bias", "hidden_bias"):
         other = random_rbm(5, 4, seed=14)
-        getattr(other, name).flat[0] += 1e-12
+        changed = getattr(other, name).copy()
+        changed.flat[0] += 1e-12
+        setattr(other, name, changed)
         assert modelfile.parameter_checksum(other) != base, name
     assert modelfile.parameter_checksum(random_rbm(5, 4, seed=14, dtype=np.float32)) != base
 

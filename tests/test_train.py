@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from rbmcli.errors import InputError
 from rbmcli.models.rbm import untiled
 from rbmcli.training.rbm import (Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics,
                           new_model)
@@ -187,7 +188,7 @@ def test_a_seed_reproduces_a_run_exactly(method, steps):
     a, ta, ma = run(method, steps, seed=3, epochs=2)
     b, tb, mb = run(method, steps, seed=3, epochs=2)
     for x, y in ((a.weights, b.weights), (a.visible_bias, b.visible_bias),
-                 (a.hidden_bias, b.hidden_bias), (a.weights_tiles, b.weights_tiles)):
+                 (a.hidden_bias, b.hidden_bias), (a._weights_tiles, b._weights_tiles)):
         np.testing.assert_array_equal(x, y)
     for key in ta.state:
         np.testing.assert_array_equal(ta.state[key], tb.state[key])
@@ -224,7 +225,7 @@ def test_float32_and_float64_agree_after_one_epoch(method, steps):
 def test_weights_transpose_stays_in_sync():
     for method, steps in (("cd", 1), ("pcd", 1), ("pt", 3)):
         m, _, _ = run(method, steps)
-        np.testing.assert_array_equal(untiled(m.weights_tiles, m.n_visible), m.weights)
+        np.testing.assert_array_equal(untiled(m._weights_tiles, m.n_visible), m.weights)
 
 
 def test_result_does_not_depend_on_the_thread_count():
@@ -312,8 +313,7 @@ def test_cd_from_noise_chains_do_not_see_the_batch(cd_from):
     train = Binarizer(IMAGES, "threshold")
     base = new_model(opts, train)
     rng = np.random.default_rng(4)
-    base.weights[...] = rng.normal(0, 0.5, base.weights.shape)
-    base.refresh_transpose()
+    base.weights = rng.normal(0, 0.5, base.weights.shape)
     deltas = []
     batches = [train.rows(np.arange(20), None), train.rows(np.arange(20, 40), None)]
     for v in batches:
@@ -327,3 +327,17 @@ def test_cd_from_noise_chains_do_not_see_the_batch(cd_from):
     same_negatives = np.allclose(deltas[0] - deltas[1], positive[0] - positive[1],
                                  rtol=0, atol=1e-12)
     assert same_negatives == (cd_from == "noise")
+
+
+def test_weights_are_read_only_and_assigning_them_keeps_the_tiles_in_step():
+    """The tiled transpose the kernels read is private: changing a weight in place is
+    refused, and assigning new weights rewrites the transpose too."""
+    m, _, _ = run("cd", 1)
+    with pytest.raises(ValueError):
+        m.weights[0, 0] = 1.0
+    new = np.random.default_rng(5).normal(size=m.weights.shape).astype(m.dtype)
+    m.weights = new
+    np.testing.assert_array_equal(m.weights, new)
+    np.testing.assert_array_equal(untiled(m._weights_tiles, m.n_visible), new)
+    with pytest.raises(InputError):
+        m.weights = new[:, :1]

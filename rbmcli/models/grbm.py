@@ -212,9 +212,6 @@ class GaussianRBM(WeightShape, MarkovModel):
         return [f"sigma{where}\tmean {sg.mean():.4f}, min {sg.min():.4f}, max "
                 f"{sg.max():.4f} (standardised units)"]
 
-    def refresh_transpose(self):
-        """Nothing to do: unlike :class:`rbmcli.models.rbm.BernoulliRBM`, no transpose is kept."""
-
     def clip_log_sigma(self):
         """Put ``log_sigma`` back into its range (after an update)."""
         np.clip(self.log_sigma, LOG_SIGMA_MIN, LOG_SIGMA_MAX, out=self.log_sigma)

@@ -16,7 +16,7 @@ from rbmcli.sampling.keys import draw_keys
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 TILE = 16
-"""Visible units per tile of ``weights_tiles`` (rbmcli.kernels.intrinsics.tiles.TILE; importing that
+"""Visible units per tile of the tiled transpose (rbmcli.kernels.intrinsics.tiles.TILE; importing that
 would load Numba)."""
 
 
@@ -65,9 +65,10 @@ class BernoulliRBM(WeightShape, MarkovModel):
     visible_bias : (n_visible,) same dtype
     hidden_bias : (n_hidden,) same dtype
 
-    Attributes ``weights``, ``visible_bias``, ``hidden_bias`` are the parameters;
-    ``weights_tiles`` is a copy of ``weights.T`` in the layout the visible half-step
-    reads, kept in step by the training kernels (see :func:`transposed_tiles`).
+    Attributes ``weights`` (read-only; assign to change), ``visible_bias``,
+    ``hidden_bias`` are the parameters. A private copy of ``weights.T`` in the layout the
+    visible half-step reads (:func:`transposed_tiles`) is kept in step by the model
+    itself and by the training kernels, which write both.
     """
 
     kind = "bernoulli-rbm"
@@ -81,14 +82,14 @@ class BernoulliRBM(WeightShape, MarkovModel):
             raise InputError(f"weights must be a 2-D float32/float64 array, found "
                              f"{weights.ndim}-D {weights.dtype}")
         dtype = weights.dtype
-        self.weights = aligned(weights)
+        self._weights = aligned(weights)
         self.visible_bias = aligned(visible_bias, dtype=dtype)
         self.hidden_bias = aligned(hidden_bias, dtype=dtype)
-        nv, nh = self.weights.shape
+        nv, nh = self._weights.shape
         if self.visible_bias.shape != (nv,) or self.hidden_bias.shape != (nh,):
             raise InputError(f"expected visible_bias ({nv},) and hidden_bias ({nh},), found "
                              f"{self.visible_bias.shape} and {self.hidden_bias.shape}")
-        self.weights_tiles = transposed_tiles(self.weights)
+        self._weights_tiles = transposed_tiles(self._weights)
 
     @classmethod
     def initialize(cls, n_visible, n_hidden, data_mean, rng, dtype=np.float32):
@@ -140,10 +141,23 @@ class BernoulliRBM(WeightShape, MarkovModel):
         return scoring.score_images(self, images, seed=seed, log=log, progress=progress,
                                     **metrics)
 
-    def refresh_transpose(self):
-        """Copy ``weights`` into ``weights_tiles`` after changing ``weights`` outside a
-        kernel."""
-        transposed_tiles(self.weights, out=self.weights_tiles)
+    @property
+    def weights(self):
+        """(n_visible, n_hidden) the weights, as a read-only view: assign a whole array
+        (``model.weights = W``) to change them, which also updates the private tiled copy
+        the kernels read (training kernels write both at once)."""
+        view = self._weights.view()
+        view.flags.writeable = False
+        return view
+
+    @weights.setter
+    def weights(self, value):
+        value = np.asarray(value)
+        if value.shape != self._weights.shape:
+            raise InputError(f"expected weights of shape {self._weights.shape}, found "
+                             f"{value.shape}")
+        np.copyto(self._weights, value, casting="same_kind")
+        transposed_tiles(self._weights, out=self._weights_tiles)
 
     def is_finite(self):
         """True when every parameter is finite (the training NaN guard)."""
@@ -173,7 +187,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
             from rbmcli.kernels.rbm.conditionals import hidden_probs_binary
             V = self._binary(V, self.n_visible)
             out = np.empty((V.shape[0], self.n_hidden), self.dtype)
-            hidden_probs_binary(V, self.weights, self.hidden_bias, out)
+            hidden_probs_binary(V, self._weights, self.hidden_bias, out)
             return out
         pre = V.astype(self.dtype, copy=False) @ self.weights + self.hidden_bias
         return _sigmoid(pre)
@@ -190,7 +204,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
         n = V.shape[0]
         HP = np.empty((n, self.n_hidden), self.dtype)
         H = np.empty((n, self.n_hidden), np.uint8)
-        sample_hidden(V, self.weights, self.hidden_bias, self._betas(beta, n),
+        sample_hidden(V, self._weights, self.hidden_bias, self._betas(beta, n),
                       draw_keys(rng, n), HP, H)
         return HP, H
 
@@ -201,7 +215,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
         n = H.shape[0]
         VP = np.empty((n, self.n_visible), self.dtype)
         V = np.empty((n, self.n_visible), np.uint8)
-        sample_visible(H, self.weights_tiles, self.visible_bias, self._betas(beta, n),
+        sample_visible(H, self._weights_tiles, self.visible_bias, self._betas(beta, n),
                        draw_keys(rng, n), VP, V)
         return VP, V
 
@@ -219,7 +233,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
         else:
             clamp = np.ascontiguousarray(np.broadcast_to(clamp, V.shape), dtype=np.uint8)
         HP = np.empty((n, self.n_hidden), self.dtype)
-        gibbs_sweeps(V, self.weights, self.weights_tiles, self.visible_bias, self.hidden_bias,
+        gibbs_sweeps(V, self._weights, self._weights_tiles, self.visible_bias, self.hidden_bias,
                      self._betas(beta, n), draw_keys(rng, n), int(n_steps), clamp,
                      np.empty((0, self.n_hidden), self.dtype), HP)
         return V, HP
@@ -237,7 +251,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
         n = V.shape[0]
         E = np.empty(n, np.float64)
         HP = np.empty((n, self.n_hidden), self.dtype)
-        pt_sweep(V, H, self.weights, self.weights_tiles, self.visible_bias, self.hidden_bias,
+        pt_sweep(V, H, self._weights, self._weights_tiles, self.visible_bias, self.hidden_bias,
                  self._betas(betas_per_replica, n), draw_keys(rng, n), E, HP)
         return E, HP
 
@@ -250,7 +264,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
         out = np.empty(V.shape[0], np.float64)
         if V.dtype == np.uint8:
             V = self._binary(V, self.n_visible)
-            free_energy_binary(V, self.weights, self.visible_bias, self.hidden_bias,
+            free_energy_binary(V, self._weights, self.visible_bias, self.hidden_bias,
                                self.dtype.type(beta), out)
         else:
             V = np.ascontiguousarray(V, self.dtype)

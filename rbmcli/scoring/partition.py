@@ -220,7 +220,7 @@ def _anneal(model, b_base, V, betas, keys, progress, chunk_steps):
     from rbmcli.kernels.rbm.ais import ais_anneal
 
     dtype = model.dtype
-    W = model.weights
+    W = model._weights  # the writable array: the kernels are compiled for it
     WT = np.ascontiguousarray(W.T)   # our own copy: AIS never changes the weights
     bA = np.ascontiguousarray(b_base, dtype)
     mix = np.ascontiguousarray(np.stack([betas, 1.0 - betas], axis=1), dtype)

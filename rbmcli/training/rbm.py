@@ -179,9 +179,9 @@ class Trainer:
         """Return to a :meth:`snapshot` (used when an epoch is interrupted)."""
         params, state, rng_state = snap
         m = self.model
-        for dst, src in zip((m.weights, m.visible_bias, m.hidden_bias), params):
+        m.weights = params[0]  # also rewrites the tiled transpose
+        for dst, src in zip((m.visible_bias, m.hidden_bias), params[1:]):
             np.copyto(dst, src)
-        m.refresh_transpose()
         for k, v in state.items():
             if np.ndim(self.state[k]) == 0:
                 self.state[k] = v
@@ -233,7 +233,7 @@ class Trainer:
                 v_neg = v_pos.copy()
                 hp_pos = k["hp_pos"]
             hp_neg = k["hp_neg"]
-            gibbs_sweeps(v_neg, m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
+            gibbs_sweeps(v_neg, m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
                          k["betas"], draw_keys(self.rng, len(v_neg)), opts.steps,
                          k["no_clamp"], k["no_probs"] if from_noise else hp_pos, hp_neg)
         else:
@@ -241,12 +241,12 @@ class Trainer:
             if opts.method == "pcd":
                 v_neg = st["chains"]
                 hp_neg = k["hp_neg"]
-                gibbs_sweeps(v_neg, m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
+                gibbs_sweeps(v_neg, m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
                              k["betas"], draw_keys(self.rng, len(v_neg)), opts.steps,
                              k["no_clamp"], k["no_probs"], hp_neg)
             else:
                 v_neg, hp_neg = self._tempering_step()
-        apply_update(m.weights, m.weights_tiles, m.visible_bias, m.hidden_bias,
+        apply_update(m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
                      st["velocity_weights"], st["velocity_visible_bias"],
                      st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
                      *k["scalars"], *self._offsets(hp_pos, k["no_offsets"]))
