@@ -258,7 +258,7 @@ class Format:
         return self.record_type(model=model, hyperparameters=dict(model.hyperparameters or {}),
                                 image_shape=model.image_shape,
                                 binarization=model.binarization, data_mean=model.data_mean,
-                                **extra)
+                                epoch=model.epoch, **extra)
 
 
 FORMATS = {

@@ -11,10 +11,10 @@ from rbmcli.models.base import Model
 
 FORMAT = "rbm-model"
 FORMAT_VERSION = 1
-SHARED = ("image_shape", "binarization", "data_mean", "hyperparameters")
+SHARED = ("image_shape", "binarization", "data_mean", "hyperparameters", "epoch")
 """Fields of a :class:`ModelFile` that its model also carries, so that a model describes
-itself (its image shape, how it reads pixels, its training mean and options) wherever it
-goes; :class:`ModelFile` keeps the two in step."""
+itself (its image shape, how it reads pixels, its training mean, options and epochs)
+wherever it goes; :class:`ModelFile` keeps the two in step."""
 
 
 @dataclass

@@ -74,6 +74,9 @@ class Model:
     """The training options (dict) when known (a model trained by CD-K from noise samples
     best by K Gibbs sweeps from noise)."""
 
+    epoch = 0
+    """Epochs of training behind the parameters (0 when unknown)."""
+
     data_mean = None
     """(n_visible,) float64 mean of the training images as the model saw them, or None."""
 
