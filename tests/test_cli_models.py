@@ -308,8 +308,8 @@ def test_dbn_inpaint_keeps_the_known_pixels(work):
 def test_dbn_inpaint_other_methods_are_refused(work, tmp_path):
     result = invoke("inpaint", "d.h5:test", "-m", "b.h5", "-n", 2, "--method", "pt",
                     "-o", tmp_path / "p.png")
-    assert_error(result, "a dbn fills images by its up-down Gibbs scheme only, not --method "
-                         "pt; use --method gibbs")
+    assert_error(result, "--method pt: a dbn fills images by its up-down Gibbs scheme only; "
+                         "use gibbs", code=2)
 
 
 # --------------------------------------------------------------------------- scoring

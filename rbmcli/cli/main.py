@@ -1,6 +1,6 @@
 """The ``rbm`` command: a Click group whose sub-commands are imported on demand.
 
-Sub-command modules (``rbmcli/cmd_*.py``) import only Click and the standard library at
+Sub-command modules (``rbmcli/cli/*.py``) import only Click and the standard library at
 module level; NumPy, h5py and the Numba kernels are imported inside the command bodies.
 So ``rbm --help`` loads no kernel and compiles nothing.
 """

@@ -1,5 +1,6 @@
 """``rbm train``: fit an RBM to data by CD-k, PCD-k or parallel tempering, or a
-normalizing flow (``--model nice|realnvp|glow|maf``, see :mod:`rbmcli.cli.flows`)."""
+normalizing flow (``--model nice|realnvp|glow|maf``); the recipes are
+:mod:`rbmcli.training.recipes`."""
 
 import sys
 

@@ -281,7 +281,7 @@ class BernoulliRBM(WeightShape, MarkovModel):
         return np.mean(V != R, axis=1)
 
     # =================================================================================
-    # Added for rbmcli/samplers.py (clamped parallel tempering needs the energy of
+    # Added for rbmcli/sampling/bernoulli.py (clamped parallel tempering needs the energy of
     # states it sampled itself). Plain NumPy for now; a kernel (or a clamp argument to
     # rbmcli.kernels.rbm.tempering.pt_sweep) would make clamped PT as fast as unclamped PT.
     # =================================================================================

@@ -28,7 +28,7 @@ clamping: the final images, the top chain's average is not mapped down).
 
 import numpy as np
 
-from rbmcli.errors import InputError
+from rbmcli.errors import NotSupported
 from rbmcli.sampling.bernoulli import (DAMPING, SAMPLERS, SampleResult, _as_states, _check, _check_burn_in,
                        _RunningMean, checkpoints, chunked_gibbs, ladder)
 
@@ -154,8 +154,8 @@ def _dbn_sampler(method):
         _check_burn_in(burn_in, steps)
         if clamp is not None:
             if method != "gibbs":
-                raise InputError(f"a dbn fills images by its up-down Gibbs scheme only, not "
-                                 f"--method {method}; use --method gibbs")
+                raise NotSupported(f"{method}: a dbn fills images by its up-down Gibbs scheme "
+                                   "only; use gibbs", "method")
             return dbn_up_down(model, X0, steps, rng, clamp, on_step, burn_in)
         L = len(model.layers)
         start = model.sample_up(first_layer_input(model, X0, rng), rng, L - 1) if L > 1 \

@@ -46,9 +46,9 @@ def _summarise(n, per, extra):
 
 
 def _ais_fields(est, seconds):
-    return {"log_z": est.log_z, "log_z_method": "ais", "log_z_sd": est.log_z_sd,
-            "log_z_lo": est.log_z_lo, "log_z_hi": est.log_z_hi, "ais_runs": est.runs,
-            "ais_steps": est.steps, "ais_seconds": seconds}
+    return {"log_z": float(est.log_z), "log_z_method": "ais", "log_z_sd": float(est.log_z_sd),
+            "log_z_lo": float(est.log_z_lo), "log_z_hi": float(est.log_z_hi),
+            "ais_runs": int(est.runs), "ais_steps": int(est.steps), "ais_seconds": seconds}
 
 
 def score_grbm(model, x01, *, mser=False, free_energy=False, ll=False, method=None, runs=100,
