@@ -39,6 +39,7 @@ from rbmcli.errors import InputError
 from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache
 from rbmcli.models.base import NotSupported
 from rbmcli.scoring import partition as pt
+from rbmcli.pixels import binarize_stochastic, binarize_threshold
 
 BINARIZATIONS = ("threshold", "stochastic")
 
@@ -53,8 +54,6 @@ def binarize(images, binarization, seed=0, stream=_DATA_STREAM):
     """Binary rows (N, D) uint8 from grey images as the model file's ``binarization``
     says: ``"threshold"`` (pixel >= 0.5) or ``"stochastic"`` (Bernoulli(pixel), drawn
     with ``numpy.random.default_rng([seed, stream])``)."""
-    from rbmcli.io.datasets import binarize_stochastic, binarize_threshold
-
     if binarization == "threshold":
         return binarize_threshold(images)
     if binarization == "stochastic":
