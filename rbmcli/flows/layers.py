@@ -16,7 +16,8 @@ Matrix products use NumPy (BLAS); the elementwise work runs in the Numba kernels
 
 import numpy as np
 
-from rbmcli.kernels.flows.actnorm import scale_shift_backward, scale_shift_forward, scale_shift_inverse
+from rbmcli.kernels.flows.actnorm import (scale_shift_backward, scale_shift_forward,
+                                          scale_shift_inverse)
 from rbmcli.kernels.flows.coupling import (additive_coupling_forward, additive_coupling_inverse,
                                            affine_coupling_backward, affine_coupling_forward,
                                            affine_coupling_inverse)

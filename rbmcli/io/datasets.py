@@ -25,7 +25,8 @@ import numpy as np
 from rbmcli import __version__
 from rbmcli.io.atomic import atomic_path
 from rbmcli.errors import InputError
-from rbmcli.pixels import as_unit_float, binarize_stochastic, binarize_threshold  # noqa: F401 (re-exported)
+from rbmcli.pixels import (as_unit_float, binarize_stochastic,  # noqa: F401 (re-exported)
+                           binarize_threshold)
 
 FORMAT = "rbm-data"
 FORMAT_VERSION = 1
@@ -134,7 +135,8 @@ def image_groups(path):
     file when it is missing, not HDF5, or corrupt."""
     try:
         with h5py.File(path, "r") as f:
-            groups = [name for name in f if isinstance(f[name], h5py.Group) and "images" in f[name]]
+            groups = [name for name in f
+                      if isinstance(f[name], h5py.Group) and "images" in f[name]]
             root = "images" in f
     except FileNotFoundError:
         raise InputError("no such file", path) from None
