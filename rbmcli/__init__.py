@@ -11,6 +11,8 @@ besides the command modules of :mod:`rbmcli.cli.main`: ``rbm --help`` imports th
 and must not load NumPy or Numba.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 __all__ = ["BernoulliRBM", "DBN", "FlowModel", "GaussianRBM", "Model", "NotSupported",
@@ -33,8 +35,6 @@ _EXPORTS = {
 
 def __getattr__(name):
     if name in _EXPORTS:
-        import importlib
-
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'rbmcli' has no attribute {name!r}")
 

@@ -15,11 +15,10 @@ import tempfile
 
 import numpy as np
 
-from rbmcli.cli.common import blas_threads
 from rbmcli.errors import InputError, NotSupported
 from rbmcli.io.datasets import Dataset
 from rbmcli.io.modelfile import FORMATS, load_model
-from rbmcli.threads import configure_threads
+from rbmcli.threads import blas_threads, configure_threads
 from rbmcli.training.recipes import MODELS, TRAIN_DEFAULTS, start_run
 
 

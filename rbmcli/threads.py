@@ -8,8 +8,12 @@ only the cores that the 1-minute load average says are free (at least one);
 ``--threads N`` or ``RBM_THREADS=N`` overrides.
 """
 
+import contextlib
 import math
 import os
+
+import numba
+from threadpoolctl import threadpool_limits
 
 THREADS_ENV = "RBM_THREADS"
 
@@ -24,7 +28,6 @@ def choose_threads(requested=None, available=None, load=None):
     if requested is None and os.environ.get(THREADS_ENV):
         requested = int(os.environ[THREADS_ENV])
     if available is None:
-        import numba
         available = numba.config.NUMBA_NUM_THREADS
     if requested is not None:
         return max(1, min(int(requested), available)), None
@@ -45,11 +48,20 @@ def configure_threads(requested=None, log=None):
     """Set the thread count of Numba's kernels and of the BLAS library NumPy calls (the
     Gaussian RBM's and the flows' dense products) for this process (see
     :func:`choose_threads`)."""
-    import numba
-    from threadpoolctl import threadpool_limits
     threads, reason = choose_threads(requested)
     numba.set_num_threads(threads)
     threadpool_limits(limits=threads, user_api="blas")
     if reason and log:
         log(reason)
     return threads
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Limit BLAS (OpenBLAS/MKL) to ``n`` threads inside the block (threadpoolctl); no
+    limit when ``n`` is None."""
+    if n is None:
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield

@@ -1,16 +1,16 @@
 """Pieces shared by the commands: the model option, opening a model, the options a user
-typed, turning what a model cannot do into a usage error, and the BLAS thread limit.
+typed, checking an output folder, and turning what a model cannot do into a usage error.
 
-Only Click and the standard library are imported at module level, so that ``rbm --help``
-stays instant.
+Only Click and the standard library are imported at module level (the rest through
+:mod:`rbmcli.cli.lazy`), so that ``rbm --help`` stays instant.
 """
 
-import contextlib
 import functools
 import os
 
 import click
 
+from rbmcli.cli import lazy
 from rbmcli.errors import InputError, NotSupported
 
 MODEL_ENV = "RBM_MODEL"
@@ -32,14 +32,21 @@ def open_model(model_path):
     """Load the :class:`rbmcli.io.modelfile.ModelFile` named by ``-m`` (or its defaults);
     raises InputError naming the file when it is missing or bad, or when the model there
     cannot be used yet (a DBN still in training)."""
-    from rbmcli.io.modelfile import load_model
-
     path = resolve_model_path(model_path)
-    mf = load_model(path)
+    mf = lazy.load_model(path)
     problem = mf.model.unfinished(mf)
     if problem:
         raise InputError(problem, path)
     return mf
+
+
+def check_folder(path):
+    """InputError now (before any sampling) when ``path`` cannot be created there."""
+    if path in (None, "-"):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write: no such directory {folder!r}", path)
 
 
 def typed(ctx, names):
@@ -66,16 +73,3 @@ def model_errors(command):
         except NotSupported as err:
             raise click.UsageError(option_text(err)) from None
     return run
-
-
-@contextlib.contextmanager
-def blas_threads(n):
-    """Limit BLAS (OpenBLAS/MKL) to ``n`` threads inside the block (threadpoolctl); no
-    limit when ``n`` is None."""
-    if n is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield

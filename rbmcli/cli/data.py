@@ -1,10 +1,13 @@
 """``rbm data``: create HDF5 data files (MNIST, synthetic digits, PNGs) and look at them.
 
 Only Click and the standard library are imported at module level; NumPy, h5py and
-Pillow are imported inside the commands so that ``rbm --help`` stays instant.
+Pillow come through :mod:`rbmcli.cli.lazy` so that ``rbm --help`` stays instant.
 """
 
 import click
+
+from rbmcli.cli import lazy
+from rbmcli.errors import InputError
 
 _OUTPUT = click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
@@ -53,18 +56,15 @@ def mnist(output, source_dir, url):
       rbm data mnist -o mnist.h5
       rbm data mnist --url https://example.org/mnist/ -o mnist.h5
     """
-    from rbmcli.io.datasets import write_dataset
-    from rbmcli.io.mnist import DEFAULT_URL, load_mnist
-
     if source_dir is not None and url is not None:
         raise click.UsageError("--from and --url are mutually exclusive")
-    splits = load_mnist(source_dir, url, log=lambda msg: click.echo(msg, err=True))
+    splits = lazy.load_mnist(source_dir, url, log=lambda msg: click.echo(msg, err=True))
     groups = {
         name: {"images": images, "labels": labels, "image_shape": (28, 28)}
         for name, (images, labels) in splits.items()
     }
-    origin = source_dir if source_dir is not None else (url or DEFAULT_URL)
-    write_dataset(output, groups, attrs={"source": "MNIST", "origin": str(origin)})
+    origin = source_dir if source_dir is not None else (url or lazy.MNIST_URL)
+    lazy.write_dataset(output, groups, attrs={"source": "MNIST", "origin": str(origin)})
     click.echo(
         f"wrote {_shown(output)}: train {len(splits['train'][0])}, "
         f"test {len(splits['test'][0])} images of 28x28",
@@ -89,16 +89,13 @@ def synthetic(output, count, seed):
       rbm data synthetic -o digits.h5
       rbm data synthetic -n 2000 --seed 3 -o small.h5
     """
-    from rbmcli.io.datasets import write_dataset
-    from rbmcli.io.synthetic import synthetic_digits
-
-    train = synthetic_digits(count, seed=seed)
-    test = synthetic_digits(max(1, count // 5), seed=[seed, 1])
+    train = lazy.synthetic_digits(count, seed=seed)
+    test = lazy.synthetic_digits(max(1, count // 5), seed=[seed, 1])
     groups = {
         name: {"images": images, "labels": labels, "image_shape": (28, 28)}
         for name, (images, labels) in (("train", train), ("test", test))
     }
-    write_dataset(output, groups, attrs={"source": "synthetic digits", "seed": seed})
+    lazy.write_dataset(output, groups, attrs={"source": "synthetic digits", "seed": seed})
     click.echo(
         f"wrote {_shown(output)}: train {len(train[0])}, test {len(test[0])} "
         "synthetic images of 28x28",
@@ -122,15 +119,9 @@ def images(pngs, output, invert):
       rbm data images digit-*.png -o mine.h5
       rbm data images scan1.png scan2.png --invert -o scans.h5
     """
-    import numpy as np
-
-    from rbmcli.io.datasets import write_dataset
-    from rbmcli.errors import InputError
-    from rbmcli.io.images import read_png
-
     stack = []
     for path in pngs:
-        grey, alpha = read_png(path)
+        grey, alpha = lazy.read_png(path)
         if stack and grey.shape != stack[0].shape:
             rows, cols = stack[0].shape
             raise InputError(
@@ -140,10 +131,11 @@ def images(pngs, output, invert):
             background = 1.0 if invert else 0.0
             grey = grey * alpha + background * (1 - alpha)
         stack.append(1 - grey if invert else grey)
+    np = lazy.np
     pixels = (np.clip(np.stack(stack), 0, 1) * 255 + 0.5).astype(np.uint8)
     rows, cols = pixels.shape[1:]
-    write_dataset(output, {"": {"images": pixels, "image_shape": (rows, cols)}},
-                  attrs={"source": "PNG images"})
+    lazy.write_dataset(output, {"": {"images": pixels, "image_shape": (rows, cols)}},
+                       attrs={"source": "PNG images"})
     click.echo(f"wrote {_shown(output)}: {len(pixels)} images of {rows}x{cols}", err=True)
 
 
@@ -163,11 +155,8 @@ def show(spec, output, count, scale):
       rbm data show mnist.h5:test -n 100 -o test.png
       rbm data synthetic -n 100 -o - | rbm data show - -o digits.png
     """
-    from rbmcli.io.datasets import as_unit_float, load_dataset
-    from rbmcli.io.images import save_grid
-
-    ds = load_dataset(spec)
-    shown = as_unit_float(ds.images[:count])
-    save_grid(output, shown, ds.image_shape, scale=scale)
+    ds = lazy.load_dataset(spec)
+    shown = lazy.as_unit_float(ds.images[:count])
+    lazy.save_grid(output, shown, ds.image_shape, scale=scale)
     rows, cols = ds.image_shape
     click.echo(f"wrote {output}: {len(shown)} images of {rows}x{cols} from {ds.source}", err=True)

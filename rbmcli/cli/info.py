@@ -2,7 +2,9 @@
 
 import click
 
+from rbmcli.cli import lazy
 from rbmcli.cli.common import model_errors
+from rbmcli.errors import InputError
 
 
 @click.command()
@@ -20,17 +22,14 @@ def info(path, filters_png):
       rbm info model.h5 --filters filters.png
       rbm info mnist.h5
     """
-    from rbmcli.io.modelfile import is_model_file, load_model
-
-    if is_model_file(path):
-        mf = load_model(path)
+    if lazy.is_model_file(path):
+        mf = lazy.load_model(path)
         model = mf.model
         filters = model.filters() if filters_png else None
         for line in model.describe(mf):
             click.echo(line)
         if filters_png:
-            from rbmcli.io.images import save_filters
-            save_filters(filters_png, filters, mf.image_shape)
+            lazy.save_filters(filters_png, filters, mf.image_shape)
             click.echo(f"wrote {filters_png}", err=True)
         return
     if filters_png:
@@ -41,25 +40,13 @@ def info(path, filters_png):
 
 def describe_data(path):
     """Lines describing an HDF5 data file: one per group of images."""
-    import h5py
-
-    from rbmcli.io.datasets import load_dataset
-    from rbmcli.errors import InputError
-
-    try:
-        with h5py.File(path, "r") as f:
-            groups = [name for name in f if isinstance(f[name], h5py.Group) and "images" in f[name]]
-            root = "images" in f
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except OSError:
-        raise InputError("not an HDF5 file, or corrupt", path) from None
+    groups, root = lazy.image_groups(path)
     specs = ([path] if root else []) + [f"{path}:{g}" for g in groups]
     if not specs:
         raise InputError("neither a model file nor a data file (no 'images' dataset)", path)
     lines = []
     for spec in specs:
-        ds = load_dataset(spec)
+        ds = lazy.load_dataset(spec)
         labels = f", labels {len(set(ds.labels.tolist()))} classes" if ds.labels is not None else ""
         lines.append(f"{ds.source}\t{ds.images.shape[0]} images of {ds.image_shape[0]}x"
                      f"{ds.image_shape[1]}, {ds.images.dtype}{labels}")

@@ -1,14 +1,19 @@
 """``rbm inpaint``: fill the unknown pixels of images (PNGs, or every image of a data
 file, then scored against the truth) by sampling the model's conditional.
 
-Only Click and the standard library are imported at module level.
+Only Click and the standard library are imported at module level (the rest through
+:mod:`rbmcli.cli.lazy`).
 """
 
 import os
 
 import click
 
-from rbmcli.cli.common import NotSupported, blas_threads, model_errors, model_option, open_model, typed
+from rbmcli.cli import lazy
+from rbmcli.cli.common import (NotSupported, check_folder, model_errors, model_option, open_model,
+                               typed)
+from rbmcli.errors import InputError
+from rbmcli.progress import ProgressBar
 
 METHODS = ("gibbs", "pt", "mf")
 KEEP = ("top", "bottom", "left", "right")
@@ -88,8 +93,6 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
       rbm inpaint mnist.h5:test -n 1000 --keep top --method mf -o panel.png
       rbm inpaint half-six.png -m realnvp.h5 -o filled.png    # a flow: MALA
     """
-    from rbmcli.cli.sample import check_folder
-
     if keep is not None and mask is not None:
         raise click.UsageError("--keep and --mask are mutually exclusive")
     if method != "pt" and _given(ctx, "replicas"):
@@ -122,12 +125,7 @@ def _run(mf, images, known, rng, samples, gif, threads, options, truth=None, obs
     """Fill the images (the model's :meth:`~rbmcli.models.base.Model.inpaint`) with a
     progress bar and the GIF recorder; returns the :class:`~rbmcli.models.base.Inpainting`
     and the recorder (and writes nothing)."""
-    from rbmcli.io.animation import GifRecorder, on_step_callback
-    from rbmcli.sampling.inpainting import panel_tiles
-    from rbmcli.progress import ProgressBar
-    from rbmcli.threads import configure_threads
-
-    n_threads = configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     model = mf.model
     _, steps = model.fill_plan(options.get("method"), options.get("steps"))
     shown = min(len(images), PANEL_ROWS)
@@ -135,16 +133,16 @@ def _run(mf, images, known, rng, samples, gif, threads, options, truth=None, obs
     if gif:
         def arrange(frame):
             comp = frame[:shown * samples].reshape(shown, samples, -1)
-            return panel_tiles(images[:shown], known[:shown], comp, comp.mean(axis=1),
-                               None if truth is None else truth[:shown])[0]
+            return lazy.panel_tiles(images[:shown], known[:shown], comp, comp.mean(axis=1),
+                                    None if truth is None else truth[:shown])[0]
         columns = samples + (3 if truth is not None else 2)
-        recorder = GifRecorder(mf.image_shape, steps, arrange, ncols=columns)
+        recorder = lazy.GifRecorder(mf.image_shape, steps, arrange, ncols=columns)
     bar = ProgressBar(f"{options.get('method', 'inpainting')} {len(images)}x{samples} chains")
     try:
-        with blas_threads(n_threads):
+        with lazy.blas_threads(n_threads):
             fill = model.fill if observed else model.inpaint
             filled = fill(images, known, rng, samples=samples,
-                          on_step=on_step_callback(bar, steps, recorder), **options)
+                          on_step=lazy.on_step_callback(bar, steps, recorder), **options)
     finally:
         bar.close()
     for note in filled.notes:
@@ -153,9 +151,7 @@ def _run(mf, images, known, rng, samples, gif, threads, options, truth=None, obs
 
 
 def _finish(output, tiles, columns, image_shape, gif, recorder, what):
-    from rbmcli.io.images import save_grid
-
-    save_grid(output, tiles, image_shape, ncols=columns)
+    lazy.save_grid(output, tiles, image_shape, ncols=columns)
     if recorder is not None:
         recorder.save(gif)
         click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)
@@ -164,14 +160,11 @@ def _finish(output, tiles, columns, image_shape, gif, recorder, what):
 
 def _inpaint_pngs(ctx, mf, paths, invert, keep, mask, samples, seed, gif, output, threads,
                   options):
-    import numpy as np
-
-    from rbmcli.sampling.inpainting import load_pngs, panel_tiles
-
-    grey, known = load_pngs(paths, mf.image_shape, invert, keep, mask)
+    np = lazy.np
+    grey, known = lazy.load_pngs(paths, mf.image_shape, invert, keep, mask)
     rng = np.random.default_rng(seed)
     filled, recorder = _run(mf, grey, known, rng, samples, gif, threads, options)
-    tiles, columns = panel_tiles(filled.observed, known, filled.completions, filled.mean)
+    tiles, columns = lazy.panel_tiles(filled.observed, known, filled.completions, filled.mean)
     label, _ = mf.model.fill_plan(options.get("method"), options.get("steps"))
     _finish(output, tiles, columns, mf.image_shape, gif, recorder,
             f"{len(paths)} image{'s' if len(paths) > 1 else ''} x {samples} completions "
@@ -180,21 +173,16 @@ def _inpaint_pngs(ctx, mf, paths, invert, keep, mask, samples, seed, gif, output
 
 def _inpaint_data(ctx, mf, spec, limit, keep, mask, samples, seed, gif, output, threads,
                   options):
-    import numpy as np
-
-    from rbmcli.io.datasets import as_unit_float, load_dataset
-    from rbmcli.errors import InputError
-    from rbmcli.sampling.inpainting import data_mask, mean_image, panel_tiles, unknown_error
-
+    np = lazy.np
     model = mf.model
-    ds = load_dataset(spec)
+    ds = lazy.load_dataset(spec)
     nv = model.n_visible
     if ds.images.shape[1] != nv:
         raise InputError(f"has {ds.images.shape[1]} pixels per image, the model {nv} "
                          "visible units", spec)
-    known = data_mask(mask, keep, mf.image_shape)
+    known = lazy.data_mask(mask, keep, mf.image_shape)
     where = f"mask {mask}" if mask is not None else f"{keep or 'top'} half known"
-    grey = as_unit_float(ds.images[:limit])
+    grey = lazy.as_unit_float(ds.images[:limit])
     n = len(grey)
     known_n = np.broadcast_to(known, grey.shape)
     rng = np.random.default_rng(seed)
@@ -205,12 +193,12 @@ def _inpaint_data(ctx, mf, spec, limit, keep, mask, samples, seed, gif, output, 
                "completions each", err=True)
     filled, recorder = _run(mf, bits, known_n, rng, samples, gif, threads, options, truth,
                             observed=True)
-    fill, fill_source = mean_image(spec, model, truth)
-    click.echo(f"error_unknown\t{unknown_error(filled.mean, truth, known):.6f}")
-    click.echo(f"error_mean_image\t{unknown_error(fill, truth, known):.6f}")
+    fill, fill_source = lazy.mean_image(spec, model, truth)
+    click.echo(f"error_unknown\t{lazy.unknown_error(filled.mean, truth, known):.6f}")
+    click.echo(f"error_mean_image\t{lazy.unknown_error(fill, truth, known):.6f}")
     click.echo(f"mean image: {fill_source}", err=True)
     shown = min(n, PANEL_ROWS)
-    tiles, columns = panel_tiles(bits[:shown], known_n[:shown], filled.completions[:shown],
-                                 filled.mean[:shown], truth[:shown])
+    tiles, columns = lazy.panel_tiles(bits[:shown], known_n[:shown], filled.completions[:shown],
+                                      filled.mean[:shown], truth[:shown])
     _finish(output, tiles, columns, mf.image_shape, gif, recorder,
             f"first {shown} images x {samples} completions")

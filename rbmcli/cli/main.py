@@ -1,8 +1,9 @@
 """The ``rbm`` command: a Click group whose sub-commands are imported on demand.
 
-Sub-command modules (``rbmcli/cli/*.py``) import only Click and the standard library at
-module level; NumPy, h5py and the Numba kernels are imported inside the command bodies.
-So ``rbm --help`` loads no kernel and compiles nothing.
+Sub-command modules (``rbmcli/cli/*.py``, listed in :data:`_COMMANDS`) import only Click
+and the standard library at module level; NumPy, h5py and the Numba kernels come through
+:mod:`rbmcli.cli.lazy`, the one list of the CLI's lazy imports. So ``rbm --help`` loads no
+kernel and compiles nothing.
 """
 
 import importlib

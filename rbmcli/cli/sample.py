@@ -1,7 +1,8 @@
 """``rbm sample``: draw images from a model by Gibbs sampling, parallel tempering or
 mean-field, as a PNG grid, an HDF5 data file (or HDF5 bytes on stdout), and a GIF.
 
-Only Click and the standard library are imported at module level.
+Only Click and the standard library are imported at module level (the rest through
+:mod:`rbmcli.cli.lazy`).
 """
 
 import hashlib
@@ -9,8 +10,11 @@ import os
 
 import click
 
-from rbmcli.cli.common import (NotSupported, blas_threads, model_errors, model_option, open_model,
+from rbmcli.cli import lazy
+from rbmcli.cli.common import (NotSupported, check_folder, model_errors, model_option, open_model,
                                resolve_model_path, typed)
+from rbmcli.errors import InputError
+from rbmcli.progress import ProgressBar
 
 METHODS = ("gibbs", "pt", "mf")
 OUTPUT_KINDS = {".png": "png", ".h5": "h5", ".hdf5": "h5"}
@@ -25,17 +29,6 @@ def output_kind(path):
         raise click.UsageError(f"-o {path}: expected a .png or .h5 file, or - for HDF5 on "
                                "standard output")
     return kind
-
-
-def check_folder(path):
-    """InputError now (before any sampling) when ``path`` cannot be created there."""
-    from rbmcli.errors import InputError
-
-    if path in (None, "-"):
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write: no such directory {folder!r}", path)
 
 
 def file_sha256(path):
@@ -96,15 +89,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
       rbm sample --init mnist.h5:test -n 16 --steps 10 -o drift.png
       rbm sample -m realnvp.h5 -n 64 --temperature 0.7 -o flow.png    # a flow
     """
-    import numpy as np
-
-    from rbmcli.io.animation import GifRecorder, on_step_callback
-    from rbmcli.io.datasets import as_unit_float, load_dataset, write_dataset
-    from rbmcli.errors import InputError
-    from rbmcli.io.images import save_grid
-    from rbmcli.progress import ProgressBar
-    from rbmcli.threads import configure_threads
-
+    np = lazy.np
     kind = output_kind(output)
     if method != "pt" and _given(ctx, "replicas"):
         raise click.UsageError("--replicas is for --method pt")
@@ -118,22 +103,22 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     rng = np.random.default_rng(seed)
     start = None
     if init != "noise":
-        ds = load_dataset(init)
+        ds = lazy.load_dataset(init)
         if ds.images.shape[1] != model.n_visible:
             raise InputError(f"has {ds.images.shape[1]} pixels per image, the model "
                              f"{model.n_visible} visible units", init)
         if len(ds.images) < count:
             raise InputError(f"has {len(ds.images)} images, fewer than -n {count}", init)
-        start = as_unit_float(ds.images[:count])
+        start = lazy.as_unit_float(ds.images[:count])
     options = typed(ctx, ("method", "steps", "replicas", "temperature"))
-    n_threads = configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     total = model.planned_steps(options.get("method"), steps)
-    recorder = GifRecorder(mf.image_shape, total) if gif else None
+    recorder = lazy.GifRecorder(mf.image_shape, total) if gif else None
     bar = ProgressBar(f"{method} {count} chains")
     try:
-        with blas_threads(n_threads):
+        with lazy.blas_threads(n_threads):
             result = model.sample(count, rng, init=start,
-                                  on_step=on_step_callback(bar, total, recorder), **options)
+                                  on_step=lazy.on_step_callback(bar, total, recorder), **options)
     finally:
         bar.close()
     if result.swap_acceptance is not None:
@@ -142,7 +127,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
 
     images = np.clip(result.images, 0, 1).astype(np.float32)
     if kind == "png":
-        save_grid(output, images, mf.image_shape)
+        lazy.save_grid(output, images, mf.image_shape)
     else:
         attrs = {"source": "rbm sample", **result.attrs, "seed": seed,
                  "model": model_file, "model_sha256": file_sha256(model_file)}
@@ -155,7 +140,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
         if result.states is not None:
             groups["states"] = {"images": _states(result.states), "image_shape": mf.image_shape,
                                 "attrs": {"content": "final visible states (pixel units)"}}
-        write_dataset(output, groups, attrs=attrs)
+        lazy.write_dataset(output, groups, attrs=attrs)
     what = f"{count} samples ({result.label})"
     if recorder is not None:
         recorder.save(gif)
@@ -169,7 +154,7 @@ def _given(ctx, name):
 
 def _states(states):
     """Binary states as bool; real-valued ones (Gaussian models) as float32 in [0, 1]."""
-    import numpy as np
+    np = lazy.np
     if states.dtype.kind == "f" and not np.isin(states, (0, 1)).all():
         return np.clip(states, 0, 1).astype(np.float32)
     return states.astype(bool)

@@ -1,14 +1,14 @@
 """``rbm score``: metrics of data under a model: reconstruction error, free energy,
 pseudo-log-likelihood and log-likelihood (log Z exact or by AIS)."""
 
-import json
-import math
 import sys
 
 import click
 
-from rbmcli.cli.common import blas_threads, model_errors, model_option, open_model, resolve_model_path, typed
+from rbmcli.cli import lazy
+from rbmcli.cli.common import model_errors, model_option, open_model, resolve_model_path, typed
 from rbmcli.errors import InputError
+from rbmcli.progress import ProgressBar
 
 
 def _stdin_is_a_terminal():
@@ -84,9 +84,6 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
             raise click.UsageError("no DATA: give FILE.h5[:GROUP], or pipe HDF5 bytes into "
                                    "standard input")
         data = "-"
-    from rbmcli.io.datasets import load_dataset
-    from rbmcli.threads import configure_threads
-
     if exact and force_ais:
         raise click.UsageError("choose one of --exact, --ais")
     if base is not None and base.split(":")[0] == "-" and data.split(":")[0] == "-":
@@ -101,7 +98,7 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
         options.update({name: True for name in model.default_metrics})
 
     def load(spec):
-        ds = load_dataset(spec)
+        ds = lazy.load_dataset(spec)
         if ds.images.shape[1] != model.n_visible:
             raise InputError(f"has {ds.images.shape[1]} pixels per image but the model in "
                              f"{path} has {model.n_visible} visible units",
@@ -112,8 +109,8 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
     if base is not None:
         base_ds = load(base)
         options.update(base=base_ds.images, base_source=base_ds.source)
-    n_threads = configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
-    with blas_threads(n_threads):
+    n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
+    with lazy.blas_threads(n_threads):
         scores = model.score(ds.images, seed=seed, source=ds.source,
                              cache=path if cache else None,
                              log=lambda msg: click.echo(msg, err=True),
@@ -126,42 +123,15 @@ METRICS = ("mser", "free_energy", "pseudo_ll", "pseudo_ll_pixels", "ll", "bracke
 
 def _print_scores(scores, as_json, per_sample):
     """Print :class:`rbmcli.scoring.bernoulli.Scores` as JSON, per-sample TSV, or metric lines."""
-    import numpy as np
-
     if as_json:
-        obj = {k: _json_value(v) for k, v in scores.summary.items()}
-        if per_sample:
-            obj["per_sample"] = {k: [_json_value(float(x)) for x in np.asarray(v)]
-                                 for k, v in scores.per_sample.items()}
-        click.echo(json.dumps(obj))
+        click.echo(scores.json(per_sample))
     elif per_sample:
-        _print_per_sample(scores.per_sample, scores.summary["n"])
+        click.echo(scores.tsv())
     else:
-        for key, value in scores.summary.items():
-            click.echo(f"{key}\t{_text(value)}")
+        for line in scores.lines():
+            click.echo(line)
 
 
 def _progress_bar(label):
-    from rbmcli.progress import ProgressBar
     bar = ProgressBar(label)
     return bar.update, bar.close
-
-
-def _text(value):
-    if isinstance(value, float):
-        return f"{value:.10g}"
-    return str(value)
-
-
-def _json_value(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _print_per_sample(columns, n):
-    names = list(columns)
-    cols = [columns[k] for k in names]
-    lines = ["\t".join(["index"] + names)]
-    lines += ["\t".join([str(i)] + [f"{float(c[i]):.10g}" for c in cols]) for i in range(n)]
-    click.echo("\n".join(lines))

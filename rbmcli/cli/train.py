@@ -2,19 +2,20 @@
 normalizing flow (``--model nice|realnvp|glow|maf``); the recipes are
 :mod:`rbmcli.training.recipes`."""
 
+import math
+import os
 import sys
 
 import click
 
-from rbmcli.cli.common import blas_threads, model_errors
+from rbmcli.cli import lazy
+from rbmcli.cli.common import model_errors
 
 
 class FiniteFloat(click.FloatRange):
     """A FloatRange that also refuses nan and inf."""
 
     def convert(self, value, param, ctx):
-        import math
-
         value = super().convert(value, param, ctx)
         if not math.isfinite(value):
             self.fail(f"{value} is not a finite number.", param, ctx)
@@ -30,11 +31,10 @@ class HiddenSizes(click.IntRange):
         super().__init__(min=1)
 
     def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        parts = str(value).split(",")
-        return tuple(super(HiddenSizes, self).convert(p.strip(), param, ctx) for p in parts)
-def flow_train_options(f):
+        # Click may pass a value it has already converted: a tuple of ints, kept as it is
+        parts = [p.strip() for p in value.split(",")] if hasattr(value, "split") else value
+        return tuple(super(HiddenSizes, self).convert(p, param, ctx) for p in parts)
+def network_options(f):
     """The ``rbm train`` options that only flows use."""
     options = [
         click.option("--layers", type=click.IntRange(min=1), default=5, show_default=True,
@@ -64,8 +64,6 @@ def flow_train_options(f):
 
 def check_output(output, resume, force):
     """--resume and --force against an existing OUTPUT (UsageError / ClickException)."""
-    import os
-
     if resume and force:
         raise click.UsageError("--resume continues OUTPUT, --force overwrites it: pick one")
     if os.path.exists(output) and not (resume or force):
@@ -150,13 +148,14 @@ MODELS = ("rbm", "grbm", "dbn", "nice", "realnvp", "glow", "maf")
               help="Kernel threads [default: the cores not busy with other work].")
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
-@flow_train_options
+@network_options
 @click.pass_context
 @model_errors
 def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, sigma_lr,
           sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
-          centering, chains, seed, dtype, binarize, validate, resume, force, threads, pictures, **flow):
+          centering, chains, seed, dtype, binarize, validate, resume, force, threads, pictures,
+          **network):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).
 
@@ -175,17 +174,14 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5
       rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
-    from rbmcli.training.recipes import start_run
-    from rbmcli.threads import configure_threads
-
     check_output(output, resume, force)
     params = dict(ctx.params, model=model_kind)
     given = {"model" if name == "model_kind" else name for name in ctx.params
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     log = lambda msg: click.echo(msg, err=True)  # noqa: E731
-    run = start_run(model_kind, params, given, data=data, output=output, resume=resume,
-                    validate=validate, log=log)
-    with blas_threads(configure_threads(threads, log=log)):
+    run = lazy.start_run(model_kind, params, given, data=data, output=output, resume=resume,
+                         validate=validate, log=log)
+    with lazy.blas_threads(lazy.configure_threads(threads, log=log)):
         run_to_the_end(run, run.resume_command, pictures)
 
 

@@ -1,11 +1,16 @@
 """``rbm transform``: write the hidden features of a model's layer to HDF5 for downstream use.
 
-Only Click and the standard library are imported at module level.
+Only Click and the standard library are imported at module level (the rest through
+:mod:`rbmcli.cli.lazy`).
 """
+
+import os
 
 import click
 
-from rbmcli.cli.common import model_errors, model_option
+from rbmcli.cli import lazy
+from rbmcli.cli.common import check_folder, model_errors, model_option, open_model
+from rbmcli.errors import InputError
 
 
 @click.command()
@@ -35,44 +40,31 @@ def transform(data, model_path, layer, seed, output):
       rbm transform mnist.h5 -m dbn.h5 --layer 1 -o h1.h5
       rbm train h1.h5 --hidden 100 -o on-features.h5
     """
-    import h5py
-    import numpy as np
-
-    from rbmcli.cli.common import open_model
-    from rbmcli.cli.sample import check_folder
-    from rbmcli.io.datasets import as_unit_float, load_dataset, split_spec, write_dataset
-    from rbmcli.errors import InputError
-
     check_folder(output)
     mf = open_model(model_path)
     model = mf.model
     n_features = model.n_features(layer)  # checks --layer before any data is read
     layer = layer or len(model.stack_layers)
-    path, group = split_spec(data)
+    path, group = lazy.split_spec(data)
     specs = {"": data}
     if path != "-" and group is None:
-        import os
         if not os.path.exists(path):
             raise InputError("no such file", path)
-        try:
-            with h5py.File(path, "r") as f:
-                groups = [g for g in f if isinstance(f[g], h5py.Group) and "images" in f[g]]
-        except OSError:
-            raise InputError("not an HDF5 file, or corrupt", path) from None
+        groups, _ = lazy.image_groups(path)
         if groups:
             specs = {g: f"{path}:{g}" for g in groups}
     out = {}
     for name, spec in specs.items():
-        ds = load_dataset(spec)
+        ds = lazy.load_dataset(spec)
         if ds.images.shape[1] != model.n_visible:
             raise InputError(f"has {ds.images.shape[1]} pixels per image, the model "
                              f"{model.n_visible} visible units", spec)
-        features = model.transform(as_unit_float(ds.images, np.float64), layer, seed)
+        features = model.transform(lazy.as_unit_float(ds.images, lazy.np.float64), layer, seed)
         out[name] = {"images": features, "labels": ds.labels,
                      "attrs": {"content": f"P(h_{layer} = 1 | v), mean-field up pass",
                                "source": ds.source}}
-    write_dataset(output, out, attrs={"source": "rbm transform", "layer": layer,
-                                      "model": str(model.kind)})
+    lazy.write_dataset(output, out, attrs={"source": "rbm transform", "layer": layer,
+                                           "model": str(model.kind)})
     n = sum(len(g["images"]) for g in out.values())
     click.echo(f"wrote {'<stdout>' if output == '-' else output}: {n} x "
                f"{n_features} features of layer {layer}", err=True)

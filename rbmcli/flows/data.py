@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from rbmcli.kernels.flows.logit import logit_forward, sigmoid_inverse
+
 LAMBDA = 1e-6
 
 
@@ -41,8 +43,6 @@ def to_logit_space(pixels, rng, lam=LAMBDA, dtype=np.float32, batch=10000):
     logdet : (N,) float64
         log|dy/du| of each row (for bits per pixel).
     """
-    from rbmcli.kernels.flows.logit import logit_forward
-
     pixels = np.ascontiguousarray(pixels, np.uint8)
     y = np.empty(pixels.shape, dtype)
     logdet = np.empty(len(pixels), np.float64)
@@ -55,8 +55,6 @@ def to_logit_space(pixels, rng, lam=LAMBDA, dtype=np.float32, batch=10000):
 
 def to_unit(y, lam=LAMBDA):
     """Logit-space rows back to intensities in [0, 1] (the inverse map, clipped)."""
-    from rbmcli.kernels.flows.logit import sigmoid_inverse
-
     y = np.ascontiguousarray(y, np.float64)
     u = np.empty_like(y)
     sigmoid_inverse(y, float(lam), u, np.empty(len(y)))

@@ -16,6 +16,14 @@ Matrix products use NumPy (BLAS); the elementwise work runs in the Numba kernels
 
 import numpy as np
 
+from rbmcli.kernels.flows.actnorm import (scale_shift_backward, scale_shift_forward,
+                                          scale_shift_inverse)
+from rbmcli.kernels.flows.coupling import (additive_coupling_forward, additive_coupling_inverse,
+                                           affine_coupling_backward, affine_coupling_forward,
+                                           affine_coupling_inverse)
+from rbmcli.kernels.flows.logit import logit_backward, logit_forward, sigmoid_inverse
+from rbmcli.kernels.flows.mlp import add_bias, bias_relu, column_sums, relu_backward
+
 
 def _c(a, dtype):
     return np.ascontiguousarray(a, dtype=dtype)
@@ -84,7 +92,6 @@ class ActNorm(Transform):
         return self.params["shift"]
 
     def forward(self, x):
-        from rbmcli.kernels.flows.actnorm import scale_shift_forward
         x = _c(x, self.dtype)
         y = np.empty_like(x)
         scale_shift_forward(x, self._shift(), self.params["logscale"], y)
@@ -97,14 +104,12 @@ class ActNorm(Transform):
         return y, ld, y
 
     def inverse(self, y):
-        from rbmcli.kernels.flows.actnorm import scale_shift_inverse
         y = _c(y, self.dtype)
         x = np.empty_like(y)
         scale_shift_inverse(y, self._shift(), self.params["logscale"], x)
         return x, np.full(len(y), -self.params["logscale"].sum(dtype=np.float64))
 
     def backward(self, y, gy, gld):
-        from rbmcli.kernels.flows.actnorm import scale_shift_backward
         gy = _c(gy, self.dtype)
         gx = np.empty_like(gy)
         gshift = np.empty_like(self.params["logscale"])
@@ -253,8 +258,6 @@ class MLP:
 
     def forward(self, x):
         """Output (B, sizes[-1]) and the cache of activations [x, h1, ..., h_last]."""
-        from rbmcli.kernels.flows.mlp import add_bias, bias_relu
-
         acts = [x]
         n_layers = len(self.sizes) - 1
         h = x
@@ -266,8 +269,6 @@ class MLP:
 
     def backward(self, acts, gout):
         """(gx, grads) for the loss gradient ``gout`` w.r.t. the output."""
-        from rbmcli.kernels.flows.mlp import column_sums, relu_backward
-
         grads = {}
         g = gout
         n_layers = len(self.sizes) - 1
@@ -335,8 +336,6 @@ class Coupling(Transform):
         return y, ld
 
     def forward_train(self, x):
-        from rbmcli.kernels.flows.coupling import additive_coupling_forward, affine_coupling_forward
-
         xa, xb = self._halves(x)
         h, acts = self.mlp.forward(xa)
         yb = np.empty_like(xb)
@@ -348,8 +347,6 @@ class Coupling(Transform):
         return self._merge(xa, yb), ld, (xb, h, acts)
 
     def inverse(self, y):
-        from rbmcli.kernels.flows.coupling import additive_coupling_inverse, affine_coupling_inverse
-
         ya, yb = self._halves(y)
         h, _ = self.mlp.forward(ya)
         xb = np.empty_like(yb)
@@ -361,8 +358,6 @@ class Coupling(Transform):
         return self._merge(ya, xb), ld
 
     def backward(self, cache, gy, gld):
-        from rbmcli.kernels.flows.coupling import affine_coupling_backward
-
         xb, h, acts = cache
         gya, gyb = self._halves(gy)
         grads = {}
@@ -393,7 +388,6 @@ class Logit(Transform):
         self.config = {"dim": int(dim), "lam": self.lam}
 
     def forward(self, u):
-        from rbmcli.kernels.flows.logit import logit_forward
         u = _c(u, self.dtype)
         y = np.empty_like(u)
         ld = np.empty(len(u), np.float64)
@@ -401,7 +395,6 @@ class Logit(Transform):
         return y, ld
 
     def inverse(self, y):
-        from rbmcli.kernels.flows.logit import sigmoid_inverse
         y = _c(y, self.dtype)
         u = np.empty_like(y)
         ld = np.empty(len(y), np.float64)
@@ -409,7 +402,6 @@ class Logit(Transform):
         return u, ld
 
     def backward(self, u, gy, gld):
-        from rbmcli.kernels.flows.logit import logit_backward
         gu = np.empty_like(u)
         logit_backward(_c(gy, self.dtype), np.ascontiguousarray(gld, np.float64), u,
                        self.lam, gu)

@@ -14,6 +14,8 @@ one coordinate at a time.
 import numpy as np
 
 from rbmcli.flows.layers import MLP, Transform, _c
+from rbmcli.kernels.flows.coupling import (affine_coupling_backward, affine_coupling_forward,
+                                           affine_coupling_inverse)
 
 
 def made_degrees(dim, hidden, hidden_layers, reverse):
@@ -77,8 +79,6 @@ class MaskedAutoregressive(Transform):
         return y, ld
 
     def forward_train(self, x):
-        from rbmcli.kernels.flows.coupling import affine_coupling_forward
-
         x = _c(x, self.dtype)
         h, acts = self._conditioner(x)
         y = np.empty_like(x)
@@ -87,8 +87,6 @@ class MaskedAutoregressive(Transform):
         return y, ld, (x, h, acts)
 
     def inverse(self, y):
-        from rbmcli.kernels.flows.coupling import affine_coupling_inverse
-
         y = _c(y, self.dtype)
         x = np.zeros_like(y)
         xi = np.empty_like(y)
@@ -102,8 +100,6 @@ class MaskedAutoregressive(Transform):
         return x, ld
 
     def backward(self, cache, gy, gld):
-        from rbmcli.kernels.flows.coupling import affine_coupling_backward
-
         x, h, acts = cache
         gy = _c(gy, self.dtype)
         gx = np.empty_like(x)

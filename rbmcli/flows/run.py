@@ -11,6 +11,10 @@ from rbmcli.flows.data import as_pixels, to_unit
 from rbmcli.io.flowfile import FlowFile, save_flow
 from rbmcli.flows.train import FlowOptions, FlowTrainer, format_flow_metrics
 from rbmcli.training.run import TrainingRun, load_training_images
+from rbmcli.io.datasets import load_dataset
+from rbmcli.flows.model import FlowModel
+from rbmcli.io.modelfile import load_model
+from rbmcli.io.images import save_grid
 
 # option name -> FlowOptions field, for the --resume consistency check
 ARCHITECTURE_OPTIONS = {"model": "model", "layers": "layers", "hidden_units": "hidden_units",
@@ -35,10 +39,6 @@ class FlowTrainingRun(TrainingRun):
 
     @classmethod
     def start(cls, data, output, resume, given, options, validate, log):
-        from rbmcli.io.datasets import load_dataset
-        from rbmcli.flows.model import FlowModel
-        from rbmcli.io.modelfile import load_model
-
         images, image_shape = load_training_images(data, output, log)
         images = as_pixels(images)
         source = data or "embedded synthetic digits"
@@ -126,9 +126,6 @@ class FlowTrainingRun(TrainingRun):
 
     def write_pictures(self):
         """OUTPUT-samples.png: 64 samples of the saved (best) model at temperature 1."""
-        from rbmcli.io.images import save_grid
-        from rbmcli.io.modelfile import load_model
-
         stem = os.path.splitext(self.output)[0]
         ff = load_model(self.output)  # the best parameters
         rng = np.random.default_rng([self.trainer.options.seed, 3])

@@ -14,6 +14,7 @@ import numpy as np
 
 from rbmcli.flows.data import LAMBDA, to_logit_space
 from rbmcli.training.rbm import TrainingDiverged  # the core's NaN guard exception
+from rbmcli.kernels.flows.adam import adam_scalars, adam_step
 
 
 @dataclass
@@ -124,8 +125,6 @@ class FlowTrainer:
 
     def update(self, y):
         """One Adam step on the batch ``y`` (B, D); returns the batch's mean NLL."""
-        from rbmcli.kernels.flows.adam import adam_scalars, adam_step
-
         opts, st = self.options, self.state
         loss, grads = self.model.loss_and_grads(y)
         norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))

@@ -7,8 +7,10 @@ same grid as :func:`rbmcli.io.images.save_grid` draws, under a caption ``step t/
 
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from rbmcli.io.atomic import atomic_path
+from rbmcli.io.images import tile_grid
 
 FRAME_MS = 80
 """Duration of a frame; the last one is held for :data:`HOLD_MS`."""
@@ -17,7 +19,6 @@ HOLD_MS = 1500
 
 def tile(images01, image_shape, ncols=None, scale=2, pad=1):
     """The (H, W) uint8 grid of :func:`rbmcli.io.images.save_grid` as an array."""
-    from rbmcli.io.images import tile_grid
     return tile_grid(images01, image_shape, ncols=ncols, scale=scale, pad=pad)
 
 
@@ -56,8 +57,6 @@ class GifRecorder:
     def save(self, path):
         """Write the frames (at least one) to ``path`` atomically: FRAME_MS each, the
         last held HOLD_MS, looping forever."""
-        from PIL import Image
-
         if not self.frames:
             raise ValueError("no frames recorded")
         images = [Image.fromarray(f) for f in self.frames]
@@ -69,8 +68,6 @@ class GifRecorder:
 
 def _captioned(grid, text):
     """The grid under a black strip with ``text`` in white."""
-    from PIL import Image, ImageDraw
-
     strip = 12
     canvas = Image.new("L", (grid.shape[1], grid.shape[0] + strip), 0)
     canvas.paste(Image.fromarray(grid), (0, strip))

@@ -25,6 +25,8 @@ import numpy as np
 from rbmcli import __version__
 from rbmcli.io.atomic import atomic_path
 from rbmcli.errors import InputError
+from rbmcli.pixels import (as_unit_float, binarize_stochastic,  # noqa: F401 (re-exported)
+                           binarize_threshold)
 
 FORMAT = "rbm-data"
 FORMAT_VERSION = 1
@@ -127,6 +129,22 @@ def load_dataset(spec):
         raise InputError("corrupt or truncated HDF5 file", name) from err
 
 
+def image_groups(path):
+    """What an HDF5 data file holds: ``(groups, root)``, the names of its top-level groups
+    that have an ``images`` data set, and whether the root has one. InputError naming the
+    file when it is missing, not HDF5, or corrupt."""
+    try:
+        with h5py.File(path, "r") as f:
+            groups = [name for name in f
+                      if isinstance(f[name], h5py.Group) and "images" in f[name]]
+            root = "images" in f
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except OSError:
+        raise InputError("not an HDF5 file, or corrupt", path) from None
+    return groups, root
+
+
 def _missing_file_name(spec):
     """The file part of a spec whose file does not exist (``x.h5:test`` -> ``x.h5``)."""
     head, sep, tail = spec.rpartition(":")
@@ -207,71 +225,6 @@ def _image_shape(attr, d, name):
     if len(shape) != 2 or min(shape) < 1 or shape[0] * shape[1] != d:
         raise InputError(f"image_shape attribute {shape} does not match {d} pixels per image", name)
     return shape
-
-
-# ------------------------------------------------------------------------ conversions
-
-
-def as_unit_float(images, dtype=np.float32):
-    """Pixels as floats in [0, 1].
-
-    Parameters
-    ----------
-    images : np.ndarray, shape (N, D)
-        uint8 (divided by 255), bool (0/1) or float (cast).
-    dtype : numpy dtype, optional
-        Output dtype, float32 by default.
-
-    Returns
-    -------
-    np.ndarray, shape (N, D), C-contiguous, of ``dtype``.
-    """
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        out = images.astype(dtype) / dtype(255)
-    elif images.dtype == np.bool_ or images.dtype.kind == "f":
-        out = images.astype(dtype, copy=False)
-    else:
-        raise TypeError(f"expected uint8, bool or float pixels, got {images.dtype}")
-    return np.ascontiguousarray(out, dtype=dtype)
-
-
-def binarize_threshold(x01):
-    """Deterministic binarisation: 1 where the pixel is >= 0.5.
-
-    Parameters
-    ----------
-    x01 : np.ndarray, shape (N, D)
-        Floats in [0, 1] (uint8 or bool pixels are converted first).
-
-    Returns
-    -------
-    np.ndarray, shape (N, D), uint8 0/1.
-    """
-    x01 = np.asarray(x01)
-    if x01.dtype.kind != "f":
-        x01 = as_unit_float(x01)
-    return (x01 >= 0.5).astype(np.uint8)
-
-
-def binarize_stochastic(x01, rng):
-    """Stochastic binarisation: each pixel is 1 with probability equal to its value.
-
-    Parameters
-    ----------
-    x01 : np.ndarray, shape (N, D)
-        Floats in [0, 1] (uint8 or bool pixels are converted first).
-    rng : np.random.Generator
-
-    Returns
-    -------
-    np.ndarray, shape (N, D), uint8 0/1.
-    """
-    x01 = np.asarray(x01)
-    if x01.dtype.kind != "f":
-        x01 = as_unit_float(x01)
-    dtype = np.float32 if x01.dtype == np.float32 else np.float64
-    return (rng.random(x01.shape, dtype=dtype) < x01).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- writing

@@ -21,6 +21,7 @@ Written atomically like every model file (:mod:`rbmcli.io.atomic`).
 import json
 from dataclasses import dataclass
 
+import h5py
 import numpy as np
 
 from rbmcli import __version__
@@ -48,8 +49,6 @@ def save_flow(path, ff, best=None):
     """Write ``ff`` (:class:`FlowFile`) to ``path`` atomically. ``best`` (dict name ->
     array) goes to ``/parameters`` and the model's own parameters to
     ``/state/current.<name>``; without ``best`` the model's parameters are the model."""
-    import h5py
-
     model = ff.model
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

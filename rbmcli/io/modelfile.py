@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+import h5py
 import numpy as np
 
 from rbmcli import __version__
@@ -52,8 +53,6 @@ def save_model(path, mf):
 
 def _save_rbm_family(path, mf):
     """The writer of the RBM family (the schema above)."""
-    import h5py
-
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
@@ -90,8 +89,6 @@ def _write_dbn(g, model):
 
 def is_model_file(path):
     """True when ``path`` is an HDF5 file whose root says ``format="rbm-model"``."""
-    import h5py
-
     try:
         with h5py.File(path, "r") as f:
             return f.attrs.get("format") == FORMAT
@@ -101,8 +98,6 @@ def is_model_file(path):
 
 def stored_model_type(path):
     """The ``model_type`` attribute of the model file ``path`` (None when unreadable)."""
-    import h5py
-
     try:
         with h5py.File(path, "r") as f:
             value = f.attrs.get("model_type")
@@ -122,8 +117,6 @@ def load_model(path, **flow_options):
         Missing file, not HDF5, not a model file, unsupported version, or arrays
         whose shapes or values do not fit together.
     """
-    import h5py
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError("no such model file (train one with 'rbm train DATA')", path)
@@ -212,7 +205,7 @@ def _layer_reader(cls):
     """The reader of one RBM layer of class ``cls`` (its datasets: ``cls.ARRAYS``)."""
     def read(g, path, where=""):
         names = list(cls.ARRAYS)
-        missing = [k for k in names if not isinstance(g.get(k), h5py_dataset())]
+        missing = [k for k in names if not isinstance(g.get(k), h5py.Dataset)]
         if missing:
             raise InputError(f"{where}model file lacks dataset '{missing[0]}'", path)
         arrays = {k: g[k][()] for k in names}
@@ -231,12 +224,6 @@ def _layer_reader(cls):
         except InputError as err:
             raise InputError(f"{where}{err}", path) from None
     return read
-
-
-def h5py_dataset():
-    """The h5py Dataset class (h5py is imported lazily)."""
-    import h5py
-    return h5py.Dataset
 
 
 @dataclass(frozen=True)

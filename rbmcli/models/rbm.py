@@ -9,6 +9,10 @@ import numpy as np
 
 from rbmcli.models.aligned import aligned, aligned_empty
 from rbmcli.errors import InputError
+from rbmcli.kernels.rbm import conditionals
+from rbmcli.kernels.rbm.free_energy import free_energy_binary, free_energy_from_preactivation
+from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
+from rbmcli.kernels.rbm.tempering import pt_sweep
 from rbmcli.models.markov import MarkovModel
 from rbmcli.sampling.bernoulli import SAMPLERS, _as_states
 from rbmcli.scoring import bernoulli as scoring
@@ -184,10 +188,9 @@ class BernoulliRBM(WeightShape, MarkovModel):
         """``P(h = 1 | v)`` (N, n_hidden) for binary uint8 or real-valued ``V`` (N, n_visible)."""
         V = np.asarray(V)
         if V.dtype == np.uint8:
-            from rbmcli.kernels.rbm.conditionals import hidden_probs_binary
             V = self._binary(V, self.n_visible)
             out = np.empty((V.shape[0], self.n_hidden), self.dtype)
-            hidden_probs_binary(V, self._weights, self.hidden_bias, out)
+            conditionals.hidden_probs_binary(V, self._weights, self.hidden_bias, out)
             return out
         pre = V.astype(self.dtype, copy=False) @ self.weights + self.hidden_bias
         return _sigmoid(pre)
@@ -199,24 +202,22 @@ class BernoulliRBM(WeightShape, MarkovModel):
 
     def sample_hidden(self, V, rng, beta=1.0):
         """Draw ``h ~ P_beta(h | v)``: returns (probabilities (N, nh), states uint8 (N, nh))."""
-        from rbmcli.kernels.rbm.conditionals import sample_hidden
         V = self._binary(V, self.n_visible)
         n = V.shape[0]
         HP = np.empty((n, self.n_hidden), self.dtype)
         H = np.empty((n, self.n_hidden), np.uint8)
-        sample_hidden(V, self._weights, self.hidden_bias, self._betas(beta, n),
-                      draw_keys(rng, n), HP, H)
+        conditionals.sample_hidden(V, self._weights, self.hidden_bias, self._betas(beta, n),
+                                   draw_keys(rng, n), HP, H)
         return HP, H
 
     def sample_visible(self, H, rng, beta=1.0):
         """Draw ``v ~ P_beta(v | h)``: returns (probabilities (N, nv), states uint8 (N, nv))."""
-        from rbmcli.kernels.rbm.conditionals import sample_visible
         H = self._binary(H, self.n_hidden, "hidden")
         n = H.shape[0]
         VP = np.empty((n, self.n_visible), self.dtype)
         V = np.empty((n, self.n_visible), np.uint8)
-        sample_visible(H, self._weights_tiles, self.visible_bias, self._betas(beta, n),
-                       draw_keys(rng, n), VP, V)
+        conditionals.sample_visible(H, self._weights_tiles, self.visible_bias, self._betas(beta, n),
+                                    draw_keys(rng, n), VP, V)
         return VP, V
 
     def gibbs(self, V, n_steps, rng, clamp=None, beta=1.0):
@@ -225,7 +226,6 @@ class BernoulliRBM(WeightShape, MarkovModel):
         ``clamp`` (N, nv) or (nv,) marks units that keep their value. Returns
         (final states uint8 (N, nv), ``P(h | v)`` of them (N, nh)).
         """
-        from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
         V = self._binary(V, self.n_visible).copy()
         n = V.shape[0]
         if clamp is None:
@@ -247,7 +247,6 @@ class BernoulliRBM(WeightShape, MarkovModel):
         ``P_beta(h | v)``). Swaps are :func:`rbmcli.kernels.rbm.tempering.pt_swap_pass`, which needs
         no model.
         """
-        from rbmcli.kernels.rbm.tempering import pt_sweep
         n = V.shape[0]
         E = np.empty(n, np.float64)
         HP = np.empty((n, self.n_hidden), self.dtype)
@@ -259,7 +258,6 @@ class BernoulliRBM(WeightShape, MarkovModel):
     def free_energy(self, V, beta=1.0):
         """``F(v) = -b.v - sum_j softplus(c_j + (vW)_j)`` (N,) float64, for binary uint8
         or real-valued ``V`` (N, n_visible)."""
-        from rbmcli.kernels.rbm.free_energy import free_energy_binary, free_energy_from_preactivation
         V = np.asarray(V)
         out = np.empty(V.shape[0], np.float64)
         if V.dtype == np.uint8:

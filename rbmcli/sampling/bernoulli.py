@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rbmcli.sampling.keys import draw_keys
+from rbmcli.pixels import binarize_stochastic, binarize_threshold
+from rbmcli.kernels.rbm.tempering import pt_swap_pass
 
 FRAMES = 60
 """About how many times ``on_step`` is called in a run (frames of a GIF)."""
@@ -98,7 +100,6 @@ def noise(n, n_visible, rng):
 def binarize_like(x01, binarization, rng):
     """Binary (N, D) uint8 states from grey pixels in [0, 1] the way the model was
     trained: ``"threshold"`` (pixel >= 0.5) or ``"stochastic"`` (Bernoulli(pixel))."""
-    from rbmcli.io.datasets import binarize_stochastic, binarize_threshold
     if binarization == "none":  # Gaussian models: grey levels as they are
         return np.asarray(x01, np.float32)
     if binarization == "stochastic":
@@ -289,8 +290,6 @@ def parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_step=N
     sweep would not do: :meth:`~BernoulliRBM.tempering_sweep` draws ``h`` from the
     unreset ``v``, and the chain of ``h`` would ignore the known pixels entirely.)
     """
-    from rbmcli.kernels.rbm.tempering import pt_swap_pass
-
     V0, clamp = _check(model, V0, steps, clamp, replicas)
     _check_burn_in(burn_in, steps)
     n = V0.shape[0]

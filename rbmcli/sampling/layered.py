@@ -31,6 +31,8 @@ import numpy as np
 from rbmcli.errors import NotSupported
 from rbmcli.sampling.bernoulli import (DAMPING, SAMPLERS, SampleResult, _as_states, _check, _check_burn_in,
                        _RunningMean, checkpoints, chunked_gibbs, ladder)
+from rbmcli.kernels.rbm.tempering import pt_swap_pass
+from rbmcli.sampling.keys import draw_keys
 
 
 # ---------------------------------------------------------------------- Gaussian RBM
@@ -75,10 +77,6 @@ def grbm_parallel_tempering(model, V0, steps, rng, clamp=None, replicas=10, on_s
     temperatures :func:`rbmcli.sampling.bernoulli.ladder`, temperature-major, one
     :meth:`GaussianRBM.tempering_sweep` each (known units reset in every replica) and a swap
     pass of alternating parity per step."""
-    from rbmcli.kernels.rbm.tempering import pt_swap_pass
-
-    from rbmcli.sampling.keys import draw_keys
-
     X0, clamp, V = _start(model, V0, steps, clamp, replicas)
     _check_burn_in(burn_in, steps)
     running = _RunningMean(burn_in, V.shape)

@@ -29,6 +29,8 @@ the reverse one when reverse_burn_in matches too. The base rates do not enter th
 every base gives an unbiased estimate of the same log Z.
 """
 
+import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -39,6 +41,7 @@ from rbmcli.errors import InputError
 from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache
 from rbmcli.models.base import NotSupported
 from rbmcli.scoring import partition as pt
+from rbmcli.pixels import binarize_stochastic, binarize_threshold
 
 BINARIZATIONS = ("threshold", "stochastic")
 
@@ -53,8 +56,6 @@ def binarize(images, binarization, seed=0, stream=_DATA_STREAM):
     """Binary rows (N, D) uint8 from grey images as the model file's ``binarization``
     says: ``"threshold"`` (pixel >= 0.5) or ``"stochastic"`` (Bernoulli(pixel), drawn
     with ``numpy.random.default_rng([seed, stream])``)."""
-    from rbmcli.io.datasets import binarize_stochastic, binarize_threshold
-
     if binarization == "threshold":
         return binarize_threshold(images)
     if binarization == "stochastic":
@@ -328,6 +329,42 @@ class Scores:
 
     summary: dict
     per_sample: dict
+
+    def lines(self):
+        """The summary as ``metric<TAB>value`` lines (floats to 10 significant digits),
+        what ``rbm score`` prints."""
+        return [f"{key}\t{_text(value)}" for key, value in self.summary.items()]
+
+    def json(self, per_sample=False):
+        """The summary (and with ``per_sample`` the per-sample values under
+        ``"per_sample"``) as one line of JSON; nan and inf become null."""
+        obj = {k: _json_value(v) for k, v in self.summary.items()}
+        if per_sample:
+            obj["per_sample"] = {k: [_json_value(float(x)) for x in np.asarray(v)]
+                                 for k, v in self.per_sample.items()}
+        return json.dumps(obj)
+
+    def tsv(self):
+        """The per-sample values as TSV: a header ``index<TAB>metric...`` and one row per
+        image (floats to 10 significant digits), without a final newline."""
+        names = list(self.per_sample)
+        cols = [self.per_sample[k] for k in names]
+        lines = ["\t".join(["index"] + names)]
+        lines += ["\t".join([str(i)] + [f"{float(c[i]):.10g}" for c in cols])
+                  for i in range(self.summary["n"])]
+        return "\n".join(lines)
+
+
+def _text(value):
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def score(model, V, *, mser=False, free_energy=False, pseudo_ll=False,

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from rbmcli.io.datasets import as_unit_float
+from rbmcli.pixels import as_unit_float
 from rbmcli.models.base import NotSupported
 from rbmcli.scoring import grbm_partition as gp
 from rbmcli.scoring.bernoulli import PartitionOptions, Scores, _with_progress, estimate_log_partition

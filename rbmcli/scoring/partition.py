@@ -40,6 +40,7 @@ import numpy as np
 
 from rbmcli.errors import InputError
 from rbmcli.sampling.keys import draw_keys
+from rbmcli.kernels.rbm.ais import ais_anneal
 
 SCHEDULE = ((0.5, 500), (0.9, 4000), (1.0, 10000))
 """Salakhutdinov & Murray's schedule (their code's ``beta = [0:1/1000:0.5
@@ -217,8 +218,6 @@ def _check_base(model, b_base):
 def _anneal(model, b_base, V, betas, keys, progress, chunk_steps):
     """Run the AIS kernel over the whole schedule ``betas`` from states ``V`` (R, nv),
     in chunks of ``chunk_steps`` steps; returns the (R,) log weights."""
-    from rbmcli.kernels.rbm.ais import ais_anneal
-
     dtype = model.dtype
     W = model._weights  # the writable array: the kernels are compiled for it
     WT = np.ascontiguousarray(W.T)   # our own copy: AIS never changes the weights

@@ -24,6 +24,8 @@ from rbmcli.io.modelfile import ModelFile, load_model
 from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
 from rbmcli.training.rbm import Binarizer, TrainOptions
 from rbmcli.training.grbm import GaussianTrainOptions
+from rbmcli.pixels import as_unit_float
+from rbmcli.io.datasets import load_dataset
 
 VISIBLE = ("binary", "gaussian")
 
@@ -60,7 +62,6 @@ def first_layer_rows(images, opts, model0):
         return rows, rows.images
     if opts.binarize == "threshold":
         return rows, rows.rows(np.arange(len(rows)), None)
-    from rbmcli.io.datasets import as_unit_float
     return rows, as_unit_float(images)
 
 
@@ -114,13 +115,11 @@ class DBNRun(TrainingRun):
         opts.epochs = epochs
         valid_images = None
         if validate:
-            from rbmcli.io.datasets import load_dataset
             valid_images = load_dataset(validate).images
             if valid_images.shape[1] != images.shape[1]:
                 raise InputError(f"has {valid_images.shape[1]} pixels per image, the training "
                                  f"data {images.shape[1]}", validate)
         if mf is None:
-            from rbmcli.io.datasets import as_unit_float
             data_mean = as_unit_float(images).mean(axis=0, dtype=np.float64) \
                 if opts.visible == "gaussian" else Binarizer(images, opts.binarize).mean()
             mf = ModelFile(model=None, hyperparameters=opts.to_dict(),

@@ -35,6 +35,9 @@ import numpy as np
 from rbmcli.models.grbm import GaussianRBM, Standardizer
 from rbmcli.sampling.keys import draw_keys
 from rbmcli.training.rbm import Trainer, TrainOptions
+from rbmcli.pixels import as_unit_float
+from rbmcli.sampling.bernoulli import noise
+from rbmcli.kernels.rbm.tempering import pt_swap_pass
 
 SIGMA_MODES = ("learn", "fixed")
 
@@ -56,7 +59,6 @@ class StandardizedData:
     """Training images standardised once: ``rows(index, rng)`` (len(index), nv)."""
 
     def __init__(self, images, standardizer, dtype):
-        from rbmcli.io.datasets import as_unit_float
         self.standardizer = standardizer
         self.images = standardizer.forward(as_unit_float(images, np.float64), dtype)
 
@@ -73,7 +75,6 @@ class StandardizedData:
 
 def new_grbm(options, images):
     """A fresh GRBM for ``options`` whose standardisation is fitted to ``images`` (N, nv)."""
-    from rbmcli.io.datasets import as_unit_float
     rng = np.random.default_rng(options.seed)
     std = Standardizer.fit(as_unit_float(images, np.float64))
     return GaussianRBM.initialize(images.shape[1], options.n_hidden, rng,
@@ -119,7 +120,6 @@ class GaussianTrainer(Trainer):
         m, opts, st = self.model, self.options, self.state
         if opts.method == "cd":
             if opts.cd_from == "noise":
-                from rbmcli.sampling.bernoulli import noise
                 pixels = noise(len(v_pos), m.n_visible, self.rng).astype(np.float64)
                 v_pos = m.standardizer.forward(pixels, m.dtype)
             v_neg, _ = m.gibbs(v_pos, opts.steps, self.rng)
@@ -131,8 +131,6 @@ class GaussianTrainer(Trainer):
 
     def _tempering_step(self):
         """One sweep of every replica and a swap pass; returns the beta = 1 replicas."""
-        from rbmcli.kernels.rbm.tempering import pt_swap_pass
-
         m, st = self.model, self.state
         V, H, E = m.tempering_sweep(st["replica_hidden"], self._replica_betas(), self.rng)
         parity = int(st["swap_parity"])

@@ -20,9 +20,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rbmcli.models.aligned import aligned, aligned_zeros_like
-from rbmcli.io.datasets import binarize_threshold
+from rbmcli.pixels import binarize_threshold
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.sampling.keys import draw_keys
+from rbmcli.kernels.rbm.binarize import bernoulli_rows
+from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
+from rbmcli.kernels.rbm.gradients import apply_update
+from rbmcli.sampling.bernoulli import noise
+from rbmcli.kernels.rbm.tempering import pt_swap_pass
 
 METHODS = ("cd", "pcd", "pt")
 CENTERING_SLIDE = 0.01
@@ -98,7 +103,6 @@ class Binarizer:
         """Binary rows (len(index), D) uint8 of the images at ``index``."""
         if self._fixed is not None:
             return self._fixed[index]
-        from rbmcli.kernels.rbm.binarize import bernoulli_rows
         x = np.ascontiguousarray(self.images[index])
         out = np.empty(x.shape, np.uint8)
         bernoulli_rows(x, x.dtype.type(self.scale) if x.dtype.kind == "f" else self.scale,
@@ -218,15 +222,11 @@ class Trainer:
 
         The per-batch Python is kept short (constant arguments come from
         :meth:`_constants`): while it runs, the second core waits."""
-        from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
-        from rbmcli.kernels.rbm.gradients import apply_update
-
         m, opts, st = self.model, self.options, self.state
         k = self._constants(v_pos.shape[0])
         if opts.method == "cd":
             from_noise = opts.cd_from == "noise"
             if from_noise:
-                from rbmcli.sampling.bernoulli import noise
                 v_neg = noise(len(v_pos), m.n_visible, self.rng)
                 hp_pos = m.hidden_probs(v_pos)
             else:
@@ -286,8 +286,6 @@ class Trainer:
 
     def _tempering_step(self):
         """One PT sweep and swap pass; returns the beta = 1 replicas and P(h|v) of them."""
-        from rbmcli.kernels.rbm.tempering import pt_swap_pass
-
         m, st = self.model, self.state
         V, H = st["replica_visible"], st["replica_hidden"]
         n_temps = len(self.betas)

@@ -17,15 +17,16 @@ from rbmcli.io.modelfile import ModelFile, load_model, save_model
 from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
 from rbmcli.training.grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
 from rbmcli.progress import ProgressBar
+from rbmcli.io.synthetic import synthetic_digits
+from rbmcli.io.datasets import load_dataset
+from rbmcli.io.images import save_filters, save_grid
 
 
 def _load_images(spec):
     """(images (N, D), image_shape, source) from a data spec, or the synthetic digits."""
     if spec is None:
-        from rbmcli.io.synthetic import synthetic_digits
         images, _ = synthetic_digits(10000, seed=0)
         return images, (28, 28), "embedded synthetic digits"
-    from rbmcli.io.datasets import load_dataset
     ds = load_dataset(spec)
     return ds.images, ds.image_shape, ds.source
 
@@ -110,7 +111,6 @@ class TrainingRun:
         train = kind.data(images, opts, model)
         valid = None
         if validate:
-            from rbmcli.io.datasets import load_dataset
             vds = load_dataset(validate)
             if vds.images.shape[1] != images.shape[1]:
                 raise InputError(f"has {vds.images.shape[1]} pixels per image, the training "
@@ -199,8 +199,6 @@ class TrainingRun:
         1000 sweeps or K for a model trained with ``--cd K --cd-from noise``; a DBN's run
         in its top RBM) and OUTPUT-filters.png (the first layer's first 100 hidden units'
         weights)."""
-        from rbmcli.io.images import save_filters, save_grid
-
         stem = os.path.splitext(self.output)[0]
         model = self.mf.model
         rng = np.random.default_rng([int(self.mf.hyperparameters.get("seed", 0)), 3])
