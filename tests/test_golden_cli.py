@@ -4,7 +4,8 @@ It guards refactorings that must not change results (e.g. moving modules into
 subpackages): every command below runs in-process through Click's CliRunner on tiny
 data, and every number it writes (data arrays, model parameters and training state,
 samples, inpainted pixels, scores, features) must equal ``tests/golden/golden.npz`` /
-``golden.json`` (floats to rtol 1e-6, integers and bytes exactly). File bytes are not
+``golden.json`` (floats to rtol 1e-6 plus 1e-6 of the array's scale, integers and bytes
+exactly: see SCALE_ATOL). File bytes are not
 compared: files carry the package version.
 
 The references come from ``tests/golden/make_golden.py``; re-run it only when a change
@@ -27,7 +28,13 @@ from PIL import Image
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RTOL = 1e-6
-ATOL = 0.0  # results are bitwise reproducible; only rounding-level slack
+SCALE_ATOL = 1e-6
+"""Absolute slack of a float array: SCALE_ATOL times its largest magnitude. A float32
+training run is reproducible only to a few ulp across Numba dispatch histories: kernels
+compiled in this process (an empty cache) and kernels loaded from the cache gave weights
+of magnitude ~0.05 that differ by up to 5.6e-9 (1e-7 of the scale), while any change of
+what is computed (an extra random draw, another order of updates) moves them by 1e-3 or
+more. Entries near zero would fail a purely relative test on such rounding."""
 SHAPE = (7, 6)  # rows x cols: non-square catches transpositions
 """Size of the tiny PNG data set; the synthetic digits are always 28x28."""
 SKIP_DATASETS = {"seconds"}
@@ -264,7 +271,8 @@ def test_golden_cli(tmp_path, one_thread):
         if got.shape != want.shape or got.dtype != want.dtype:
             problems.append(f"{key}: {got.dtype}{got.shape} != {want.dtype}{want.shape}")
         elif np.issubdtype(want.dtype, np.floating):
-            if not np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True):
+            atol = SCALE_ATOL * float(np.nanmax(np.abs(want), initial=0.0))
+            if not np.allclose(got, want, rtol=RTOL, atol=atol, equal_nan=True):
                 err = np.nanmax(np.abs(got.astype(float) - want))
                 problems.append(f"{key}: max abs difference {err:g}")
         elif not np.array_equal(got, want):
