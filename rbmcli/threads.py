@@ -15,6 +15,8 @@ import os
 import numba
 from threadpoolctl import threadpool_limits
 
+from rbmcli.errors import InputError
+
 THREADS_ENV = "RBM_THREADS"
 
 
@@ -25,8 +27,8 @@ def choose_threads(requested=None, available=None, load=None):
     Returns ``(threads, reason)`` where ``reason`` is a short text when the count was
     lowered because of load, else ``None``.
     """
-    if requested is None and os.environ.get(THREADS_ENV):
-        requested = int(os.environ[THREADS_ENV])
+    if requested is None:
+        requested = threads_from_env()
     if available is None:
         available = numba.config.NUMBA_NUM_THREADS
     if requested is not None:
@@ -42,6 +44,22 @@ def choose_threads(requested=None, available=None, load=None):
         reason = (f"machine busy (load {load:.1f} on {available} cores): using {free} "
                   f"thread{'s' if free > 1 else ''}; --threads or ${THREADS_ENV} overrides")
     return free, reason
+
+
+def threads_from_env():
+    """``$RBM_THREADS`` as a positive int, None when unset or empty; InputError naming
+    the variable when it is anything else (``abc``, ``0``, ``-1``)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise InputError(f"expected a whole number of threads >= 1, found {value!r}",
+                         f"${THREADS_ENV}")
+    return threads
 
 
 def configure_threads(requested=None, log=None):

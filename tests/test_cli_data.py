@@ -190,15 +190,16 @@ def test_images_errors(run, tmp_path):
     save_png("b.png", np.zeros((28, 28)))
     save_png("odd.png", np.zeros((30, 28)))
     (tmp_path / "set.h5").write_bytes(b"old")
-    result = run("data", "images", "a.png", "b.png", "odd.png", "-o", "set.h5")
+    # --force: an existing output is replaced only when the command succeeds
+    result = run("data", "images", "a.png", "b.png", "odd.png", "-o", "set.h5", "--force")
     assert result.exit_code == 1
     assert error_line(result) == "Error: odd.png: size 30x28 differs from 28x28 of a.png"
     assert (tmp_path / "set.h5").read_bytes() == b"old"
 
-    result = run("data", "images", "a.png", "nope.png", "-o", "set.h5")
+    result = run("data", "images", "a.png", "nope.png", "-o", "set.h5", "--force")
     assert result.exit_code == 1 and error_line(result) == "Error: nope.png: no such file"
     (tmp_path / "fake.png").write_text("hello")
-    result = run("data", "images", "fake.png", "-o", "set.h5")
+    result = run("data", "images", "fake.png", "-o", "set.h5", "--force")
     assert result.exit_code == 1 and error_line(result) == "Error: fake.png: not a PNG file"
     assert run("data", "images", "-o", "set.h5").exit_code == 2  # no PNG given
 
@@ -257,7 +258,7 @@ def test_mnist_download_error_names_url(run, tmp_path, http_serve):
     empty.mkdir()
     url = http_serve(empty)
     (tmp_path / "out.h5").write_bytes(b"old")
-    result = run("data", "mnist", "--url", url, "-o", "out.h5")
+    result = run("data", "mnist", "--url", url, "-o", "out.h5", "--force")
     assert result.exit_code == 1
     assert error_line(result) == f"Error: {url}train-images-idx3-ubyte.gz: download failed: HTTP 404 File not found"
     assert (tmp_path / "out.h5").read_bytes() == b"old"

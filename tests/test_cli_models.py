@@ -422,7 +422,8 @@ def test_grbm_cd_from_noise_is_stored_and_sets_the_sampling_steps(work, tmp_path
     assert mf.hyperparameters["cd_from"] == "noise" and mf.hyperparameters["steps"] == 4
     assert np.isfinite(mf.history["mser_valid"]).all()
     for extra, steps in (([], 4), (["--steps", 9], 9), (["--method", "pt"], 1000)):
-        assert_ok(invoke("sample", "-m", out, "-n", 3, "-o", tmp_path / "s.h5", *extra))
+        assert_ok(invoke("sample", "-m", out, "-n", 3, "-o", tmp_path / "s.h5", "--force",
+                         *extra))
         with h5py.File(tmp_path / "s.h5", "r") as f:
             assert f.attrs["steps"] == steps
 

@@ -1,12 +1,17 @@
 """Pieces shared by the commands: the model option, opening a model, the options a user
-typed, checking an output folder, and turning what a model cannot do into a usage error.
+typed, the output rule (:func:`check_outputs`), the option types of seeds and finite
+floats, the memory cap of sample counts, and turning what a model cannot do into a usage
+error.
 
 Only Click and the standard library are imported at module level (the rest through
 :mod:`rbmcli.cli.lazy`), so that ``rbm --help`` stays instant.
 """
 
 import functools
+import math
 import os
+import sys
+from dataclasses import dataclass
 
 import click
 
@@ -40,13 +45,164 @@ def open_model(model_path):
     return mf
 
 
-def check_folder(path):
-    """InputError now (before any sampling) when ``path`` cannot be created there."""
-    if path in (None, "-"):
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write: no such directory {folder!r}", path)
+SEED_MAX = 2**32 - 1
+SEED = click.IntRange(0, SEED_MAX)
+"""The type of every ``--seed``: 0 .. 2**32-1 (a seed NumPy's ``default_rng`` and every
+file attribute that stores it accept)."""
+
+
+def seed_option(help="Random seed."):
+    """``--seed N`` (0 .. 2**32-1, default 0), the same in every command."""
+    return click.option("--seed", type=SEED, default=0, show_default=True, help=help)
+
+
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that also refuses nan and inf."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number.", param, ctx)
+        return value
+
+
+def force_option(help="Overwrite existing output files."):
+    """``--force``: replace outputs that exist (never an input of the command)."""
+    return click.option("--force", is_flag=True, help=help)
+
+
+@dataclass
+class Output:
+    """One output of a command, for :func:`check_outputs`.
+
+    path : the file, ``"-"`` (standard output) or None (not asked for)
+    flag : the option that names it (``"-o"``, ``"--gif"``), shown in messages
+    kind : what is written (``"HDF5"``, ``"PNG"``, ``"GIF"``)
+    stream : why ``-`` is refused, or None when ``-`` writes to standard output
+    suffixes : the file name endings allowed (lower case), or None for any
+    replaceable : may be replaced without --force (train --resume: its own pictures)
+    """
+
+    path: object
+    flag: str
+    kind: str
+    stream: object = None
+    suffixes: tuple = None
+    replaceable: bool = False
+
+
+def _stdout_is_a_terminal():
+    return sys.stdout.isatty()
+
+
+def input_files(*specs):
+    """The files named by input arguments (``FILE``, ``FILE.h5:GROUP``), without ``-``
+    (standard input), None, and names that do not exist."""
+    found = []
+    for spec in specs:
+        if spec is None:
+            continue
+        spec = os.fspath(spec)
+        candidates = [spec]
+        head, sep, tail = spec.rpartition(":")
+        if sep and head and "/" not in tail:
+            candidates.append(head)
+        found += [c for c in candidates if c != "-" and os.path.isfile(c)]
+    return found
+
+
+def check_outputs(outputs, inputs=(), force=False):
+    """The output rule of every command, checked before any work: InputError (exit 1) or
+    UsageError (exit 2) with one line, and nothing written, when an output
+
+    - is ``-`` where standard output cannot take it, or where it is a terminal;
+    - has a name ending the command cannot write (``-o p.h5`` for a PNG);
+    - is given twice, or lies in a folder that does not exist;
+    - is one of ``inputs`` (the same file after links: refused even with ``force``);
+    - exists, unless ``force`` (or the output is ``replaceable``).
+
+    ``outputs`` are :class:`Output`; ``inputs`` are paths (see :func:`input_files`). The
+    commands then write every file atomically (:func:`rbmcli.io.atomic.atomic_path`).
+    """
+    outputs = [o for o in outputs if o.path is not None]
+    streams = [o for o in outputs if os.fspath(o.path) == "-"]
+    for out in streams:
+        if out.stream is not None:
+            raise click.UsageError(f"{out.flag} -: {out.stream}; give {out.flag} FILE")
+    if len(streams) > 1:
+        raise click.UsageError(f"{streams[0].flag} - and {streams[1].flag} -: only one output "
+                               "can go to standard output")
+    if streams and _stdout_is_a_terminal():
+        out = streams[0]
+        raise InputError(f"refusing to write {out.kind} to a terminal; redirect it or give "
+                         f"{out.flag} FILE")
+    seen = {}
+    for out in outputs:
+        path = os.fspath(out.path)
+        if path == "-":
+            continue
+        if out.suffixes and not path.lower().endswith(out.suffixes):
+            ends = " or ".join(out.suffixes)
+            dash = "" if out.stream else f", or - for {out.kind} on standard output"
+            raise click.UsageError(f"{out.flag} {path}: expected a {ends} file{dash}")
+        real = os.path.realpath(path)
+        if real in seen:
+            raise click.UsageError(f"{seen[real].flag} and {out.flag} name the same file "
+                                   f"{path}; choose another output")
+        seen[real] = out
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"cannot write: no such directory {folder!r}", path)
+        if os.path.exists(path) and any(_same_file(path, i) for i in inputs):
+            raise InputError("is an input of this command; choose another output", path)
+        if os.path.lexists(path) and not (force or out.replaceable):
+            raise InputError("exists; use --force to overwrite it", path)
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+BYTES_PER_VALUE = 32
+"""The working memory a sampled value (one pixel of one chain) is allowed in
+:func:`check_count`: float64 states, probabilities and the result, with room to spare."""
+
+
+def available_memory():
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else the free
+    physical pages), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(n_bytes):
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+
+
+def check_count(flag, count, n_values, what="samples"):
+    """InputError naming ``flag`` and ``count`` when ``n_values`` values (the pixels of
+    every chain that ``count`` asks for) would need more working memory
+    (:data:`BYTES_PER_VALUE` each) than the machine has available."""
+    need = n_values * BYTES_PER_VALUE
+    have = available_memory()
+    if have is not None and need > have:
+        raise InputError(f"{flag} {count}: the {what} would need about {_size(need)} of "
+                         f"memory, more than the {_size(have)} available")
 
 
 def typed(ctx, names):

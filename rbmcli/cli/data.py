@@ -7,6 +7,8 @@ Pillow come through :mod:`rbmcli.cli.lazy` so that ``rbm --help`` stays instant.
 import click
 
 from rbmcli.cli import lazy
+from rbmcli.cli.common import (Output, check_count, check_outputs, force_option, input_files,
+                               seed_option)
 from rbmcli.errors import InputError
 
 _OUTPUT = click.option(
@@ -43,7 +45,8 @@ def data():
               help="Folder with the four idx files (.gz or raw); no download.")
 @click.option("--url", metavar="PREFIX",
               help="URL prefix to download NAME.gz from [default: the PyTorch S3 mirror].")
-def mnist(output, source_dir, url):
+@force_option()
+def mnist(output, source_dir, url, force):
     """Convert the MNIST idx files to HDF5.
 
     Writes groups `train` (60000 images) and `test` (10000), 28x28 uint8 with
@@ -58,6 +61,7 @@ def mnist(output, source_dir, url):
     """
     if source_dir is not None and url is not None:
         raise click.UsageError("--from and --url are mutually exclusive")
+    check_outputs([Output(output, "-o", "HDF5")], (), force)
     splits = lazy.load_mnist(source_dir, url, log=lambda msg: click.echo(msg, err=True))
     groups = {
         name: {"images": images, "labels": labels, "image_shape": (28, 28)}
@@ -76,8 +80,9 @@ def mnist(output, source_dir, url):
 @_OUTPUT
 @click.option("-n", "count", type=click.IntRange(min=1), default=10000, show_default=True,
               help="Number of training images (the test group gets n/5).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-def synthetic(output, count, seed):
+@seed_option()
+@force_option()
+def synthetic(output, count, seed, force):
     """Draw MNIST-like digits; no download needed.
 
     The digits (28x28, white on black) are drawn with Pillow's font, randomly
@@ -89,6 +94,8 @@ def synthetic(output, count, seed):
       rbm data synthetic -o digits.h5
       rbm data synthetic -n 2000 --seed 3 -o small.h5
     """
+    check_outputs([Output(output, "-o", "HDF5")], (), force)
+    check_count("-n", count, (count + max(1, count // 5)) * 28 * 28, "images")
     train = lazy.synthetic_digits(count, seed=seed)
     test = lazy.synthetic_digits(max(1, count // 5), seed=[seed, 1])
     groups = {
@@ -108,7 +115,8 @@ def synthetic(output, count, seed):
 @_OUTPUT
 @click.option("--invert", is_flag=True,
               help="Invert grey levels (dark ink on white paper -> white on black, like MNIST).")
-def images(pngs, output, invert):
+@force_option()
+def images(pngs, output, invert, force):
     """Pack same-size PNG images into a data file.
 
     The images go to the root `images` as grey uint8. Colour is turned into grey; transparent pixels count as background (black,
@@ -119,6 +127,7 @@ def images(pngs, output, invert):
       rbm data images digit-*.png -o mine.h5
       rbm data images scan1.png scan2.png --invert -o scans.h5
     """
+    check_outputs([Output(output, "-o", "HDF5")], input_files(*pngs), force)
     stack = []
     for path in pngs:
         grey, alpha = lazy.read_png(path)
@@ -141,12 +150,14 @@ def images(pngs, output, invert):
 
 @data.command()
 @click.argument("spec", metavar="FILE[:GROUP]")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output PNG file.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Output PNG file ('-' for standard output).")
 @click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True,
               help="Number of images shown (the first n).")
 @click.option("--scale", type=click.IntRange(min=1), default=2, show_default=True,
               help="Pixels per image pixel.")
-def show(spec, output, count, scale):
+@force_option()
+def show(spec, output, count, scale, force):
     """Save the first n images of a data set as a PNG grid.
 
     \b
@@ -155,8 +166,9 @@ def show(spec, output, count, scale):
       rbm data show mnist.h5:test -n 100 -o test.png
       rbm data synthetic -n 100 -o - | rbm data show - -o digits.png
     """
+    check_outputs([Output(output, "-o", "PNG", suffixes=(".png",))], input_files(spec), force)
     ds = lazy.load_dataset(spec)
     shown = lazy.as_unit_float(ds.images[:count])
     lazy.save_grid(output, shown, ds.image_shape, scale=scale)
     rows, cols = ds.image_shape
-    click.echo(f"wrote {output}: {len(shown)} images of {rows}x{cols} from {ds.source}", err=True)
+    click.echo(f"wrote {_shown(output)}: {len(shown)} images of {rows}x{cols} from {ds.source}", err=True)

@@ -3,7 +3,7 @@
 import click
 
 from rbmcli.cli import lazy
-from rbmcli.cli.common import model_errors
+from rbmcli.cli.common import Output, check_outputs, force_option, input_files, model_errors
 from rbmcli.errors import InputError
 
 
@@ -11,8 +11,9 @@ from rbmcli.errors import InputError
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--filters", "filters_png", type=click.Path(dir_okay=False),
               help="Also write the first 100 hidden units' weights as a PNG (model files).")
+@force_option()
 @model_errors
-def info(path, filters_png):
+def info(path, filters_png, force):
     """Describe PATH: a model (units, training options, history) or a data file
     (groups, image counts and shapes).
 
@@ -22,6 +23,9 @@ def info(path, filters_png):
       rbm info model.h5 --filters filters.png
       rbm info mnist.h5
     """
+    check_outputs([Output(filters_png, "--filters", "PNG", suffixes=(".png",),
+                          stream="standard output has the description")],
+                  input_files(path), force)
     if lazy.is_model_file(path):
         mf = lazy.load_model(path)
         model = mf.model

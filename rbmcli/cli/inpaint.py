@@ -10,8 +10,9 @@ import os
 import click
 
 from rbmcli.cli import lazy
-from rbmcli.cli.common import (NotSupported, check_folder, model_errors, model_option, open_model,
-                               typed)
+from rbmcli.cli.common import (NotSupported, Output, check_count, check_outputs, force_option,
+                               input_files, model_errors, model_option, open_model,
+                               resolve_model_path, seed_option, typed)
 from rbmcli.errors import InputError
 from rbmcli.progress import ProgressBar
 
@@ -54,17 +55,18 @@ def is_data_spec(arg):
               help="pt: temperatures per chain.")
 @click.option("-n", "limit", type=click.IntRange(min=1), default=None,
               help="Data files: fill the first N images [default: 1000].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write an animated GIF of the panel as the chains run.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Kernel threads [default: the cores not busy with other work].")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Output PNG panel.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Output PNG panel (- for standard output, with PNG inputs).")
+@force_option()
 @click.pass_context
 @model_errors
 def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples, replicas,
-            limit, seed, gif, threads, output):
+            limit, seed, gif, threads, output, force):
     """Fill in the unknown pixels of images.
 
     The known pixels of a PNG are the half named by --keep, or the white pixels of
@@ -102,8 +104,11 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
         raise click.UsageError("give PNG images or one data file, not both or several")
     if not data and limit is not None:
         raise click.UsageError("-n is for data files")
-    check_folder(output)
-    check_folder(gif)
+    scores = "standard output has the scores of a data file" if data else None
+    check_outputs([Output(output, "-o", "PNG", suffixes=(".png",), stream=scores),
+                   Output(gif, "--gif", "GIF", stream="a GIF cannot go to standard output",
+                          suffixes=(".gif",))],
+                  input_files(*inputs, mask, resolve_model_path(model_path)), force)
     mf = open_model(model_path)
     model = mf.model
     if gif and not model.animates:
@@ -125,8 +130,11 @@ def _run(mf, images, known, rng, samples, gif, threads, options, truth=None, obs
     """Fill the images (the model's :meth:`~rbmcli.models.base.Model.inpaint`) with a
     progress bar and the GIF recorder; returns the :class:`~rbmcli.models.base.Inpainting`
     and the recorder (and writes nothing)."""
-    n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     model = mf.model
+    replicas = options.get("replicas", 10) if options.get("method") == "pt" else 1
+    check_count("--samples", samples, samples * len(images) * model.n_visible * replicas,
+                f"{len(images)} x {samples} completions")
+    n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     _, steps = model.fill_plan(options.get("method"), options.get("steps"))
     shown = min(len(images), PANEL_ROWS)
     recorder = None
@@ -155,7 +163,7 @@ def _finish(output, tiles, columns, image_shape, gif, recorder, what):
     if recorder is not None:
         recorder.save(gif)
         click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)
-    click.echo(f"wrote {output}: {what}", err=True)
+    click.echo(f"wrote {'<stdout>' if output == '-' else output}: {what}", err=True)
 
 
 def _inpaint_pngs(ctx, mf, paths, invert, keep, mask, samples, seed, gif, output, threads,

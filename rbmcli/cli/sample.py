@@ -11,8 +11,9 @@ import os
 import click
 
 from rbmcli.cli import lazy
-from rbmcli.cli.common import (NotSupported, check_folder, model_errors, model_option, open_model,
-                               resolve_model_path, typed)
+from rbmcli.cli.common import (FiniteFloat, NotSupported, Output, check_count, check_outputs,
+                               force_option, input_files, model_errors, model_option, open_model,
+                               resolve_model_path, seed_option, typed)
 from rbmcli.errors import InputError
 from rbmcli.progress import ProgressBar
 
@@ -58,19 +59,20 @@ def shown(path):
                    "(FILE.h5[:GROUP] or -), binarised like the model's training data.")
 @click.option("--replicas", type=click.IntRange(min=2), default=10, show_default=True,
               help="pt: temperatures per chain, inverse temperatures linearly 1 -> 0.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write an animated GIF of the chains as they run.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Kernel threads [default: the cores not busy with other work].")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
-@click.option("--temperature", type=click.FloatRange(min=0), default=None,
+@click.option("--temperature", type=FiniteFloat(min=0), default=None,
               help="Flows: draw z ~ N(0, T^2 I) [default: 1].")
+@force_option()
 @click.pass_context
 @model_errors
 def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, threads,
-           output, temperature):
+           output, temperature, force):
     """Draw N samples from a model and save them.
 
     Gibbs and pt chains start from white noise (or --init DATA) and run STEPS sweeps;
@@ -93,11 +95,15 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     kind = output_kind(output)
     if method != "pt" and _given(ctx, "replicas"):
         raise click.UsageError("--replicas is for --method pt")
-    check_folder(output)
-    check_folder(gif)
     model_file = resolve_model_path(model_path)
+    check_outputs([Output(output, "-o", "PNG" if kind == "png" else "HDF5"),
+                   Output(gif, "--gif", "GIF", stream="a GIF cannot go to standard output",
+                          suffixes=(".gif",))],
+                  input_files(model_file, init), force)
     mf = open_model(model_path)
     model = mf.model
+    replicas_used = replicas if method == "pt" else 1
+    check_count("-n", count, count * model.n_visible * replicas_used)
     if gif and not model.animates:
         raise NotSupported(f"is for models sampled by Markov chains, not a {model.kind}", "gif")
     rng = np.random.default_rng(seed)

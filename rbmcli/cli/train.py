@@ -2,24 +2,14 @@
 normalizing flow (``--model nice|realnvp|glow|maf``); the recipes are
 :mod:`rbmcli.training.recipes`."""
 
-import math
 import os
 import sys
 
 import click
 
 from rbmcli.cli import lazy
-from rbmcli.cli.common import model_errors
-
-
-class FiniteFloat(click.FloatRange):
-    """A FloatRange that also refuses nan and inf."""
-
-    def convert(self, value, param, ctx):
-        value = super().convert(value, param, ctx)
-        if not math.isfinite(value):
-            self.fail(f"{value} is not a finite number.", param, ctx)
-        return value
+from rbmcli.cli.common import (FiniteFloat, Output, check_outputs, input_files, model_errors,
+                               seed_option)
 
 
 class HiddenSizes(click.IntRange):
@@ -62,16 +52,30 @@ def network_options(f):
     return f
 
 
-def check_output(output, resume, force):
-    """--resume and --force against an existing OUTPUT (UsageError / ClickException)."""
+def check_output(output, resume, force, pictures, model_kind, inputs):
+    """The output rule (:func:`rbmcli.cli.common.check_outputs`) for OUTPUT and, with
+    --pictures, OUTPUT-samples.png and OUTPUT-filters.png: --resume continues OUTPUT (and
+    replaces its pictures), --force overwrites them all; OUTPUT cannot be ``-`` nor one of
+    the inputs (UsageError / ClickException)."""
     if resume and force:
         raise click.UsageError("--resume continues OUTPUT, --force overwrites it: pick one")
+    model = Output(output, "-o", "HDF5", stream="the model file cannot go to standard output",
+                   replaceable=resume)
+    # "-", its folder, an input (with --resume OUTPUT is read first: a data file is refused
+    # there as "not an rbm model file")
+    check_outputs([model], () if resume else inputs, force=True)
     if os.path.exists(output) and not (resume or force):
         raise click.ClickException(f"{output}: exists; use --resume to continue it or --force "
                                    "to overwrite it")
+    stem = os.path.splitext(output)[0]
+    names = ["samples"] + ([] if model_kind in FLOWS and not resume else ["filters"])
+    drawn = [Output(f"{stem}-{name}.png", "--pictures", "PNG", replaceable=resume)
+             for name in names] if pictures else []
+    check_outputs(drawn, inputs, force)
 
 
 MODELS = ("rbm", "grbm", "dbn", "nice", "realnvp", "glow", "maf")
+FLOWS = MODELS[3:]
 """The names of --model (rbmcli.training.recipes.MODELS, written out here so that
 ``rbm --help`` imports nothing heavy; a test checks that the two agree)."""
 
@@ -134,7 +138,7 @@ MODELS = ("rbm", "grbm", "dbn", "nice", "realnvp", "glow", "maf")
                    "(Melchior, Fischer & Wiskott 2016) [default: on for rbm].")
 @click.option("--chains", type=click.IntRange(min=1), default=None,
               help="Persistent chains for --pcd/--pt [default: batch size].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
 @click.option("--binarize", type=click.Choice(["threshold", "stochastic"]), default=None,
@@ -143,7 +147,8 @@ MODELS = ("rbm", "grbm", "dbn", "nice", "realnvp", "glow", "maf")
 @click.option("--validate", "validate", metavar="DATA",
               help="Validation data (FILE.h5[:GROUP]) for MSER and the free-energy gap.")
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --output.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --output (and its "
+              "pictures).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Kernel threads [default: the cores not busy with other work].")
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
@@ -174,7 +179,8 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5
       rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
-    check_output(output, resume, force)
+    check_output(output, resume, force, pictures, model_kind,
+                 input_files(data, validate, first_layer))
     params = dict(ctx.params, model=model_kind)
     given = {"model" if name == "model_kind" else name for name in ctx.params
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}

@@ -9,7 +9,8 @@ import os
 import click
 
 from rbmcli.cli import lazy
-from rbmcli.cli.common import check_folder, model_errors, model_option, open_model
+from rbmcli.cli.common import (Output, check_outputs, force_option, input_files, model_errors,
+                               model_option, open_model, resolve_model_path, seed_option)
 from rbmcli.errors import InputError
 
 
@@ -18,12 +19,12 @@ from rbmcli.errors import InputError
 @model_option
 @click.option("--layer", type=click.IntRange(min=1), default=None,
               help="Which hidden layer, 1 = the first [default: the top one].")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of stochastic binarization.")
+@seed_option("Seed of stochastic binarization.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Output FILE.h5, or - for HDF5 bytes on standard output.")
+@force_option()
 @model_errors
-def transform(data, model_path, layer, seed, output):
+def transform(data, model_path, layer, seed, output, force):
     """Write the hidden features of DATA (FILE.h5, FILE.h5:GROUP or -) under a model.
 
     The features of layer K are the mean-field up pass P(h_K | P(h_K-1 | ... v)), floats
@@ -40,7 +41,8 @@ def transform(data, model_path, layer, seed, output):
       rbm transform mnist.h5 -m dbn.h5 --layer 1 -o h1.h5
       rbm train h1.h5 --hidden 100 -o on-features.h5
     """
-    check_folder(output)
+    check_outputs([Output(output, "-o", "HDF5")],
+                  input_files(data, resolve_model_path(model_path)), force)
     mf = open_model(model_path)
     model = mf.model
     n_features = model.n_features(layer)  # checks --layer before any data is read

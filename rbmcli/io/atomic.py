@@ -4,8 +4,10 @@ A command that fails half-way therefore never leaves a truncated output file, an
 never clobbers an existing one.
 """
 
+import io
 import os
 import secrets
+import sys
 from contextlib import contextmanager
 
 from rbmcli.errors import InputError
@@ -46,3 +48,40 @@ def atomic_path(path):
         if isinstance(err, OSError):
             raise InputError(f"cannot write: {err.strerror or err}", path) from err
         raise
+
+
+STDOUT_NAME = "<stdout>"
+
+
+def write_stdout(data):
+    """Write ``data`` (bytes) to standard output and flush it; InputError naming
+    ``<stdout>`` when that fails (a full device, a closed pipe). Standard output is then
+    pointed at /dev/null, so that Python's own flush at exit cannot fail a second time with
+    a traceback-like "Exception ignored" message."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as err:
+        _silence_stdout()
+        raise InputError(f"cannot write: {err.strerror or err}", STDOUT_NAME) from None
+
+
+def _silence_stdout():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (a test's captured stdout)
+
+
+def _readable(path):
+    return os.access(path, os.R_OK)
+
+
+def check_readable(path):
+    """InputError ``FILE: cannot read: permission denied`` when an existing file cannot
+    be read (checked before opening it, where h5py and Pillow would report something
+    else or raise)."""
+    if os.path.exists(path) and not _readable(path):
+        raise InputError("cannot read: permission denied", path)

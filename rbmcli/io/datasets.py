@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from rbmcli import __version__
-from rbmcli.io.atomic import atomic_path
+from rbmcli.io.atomic import atomic_path, check_readable, write_stdout
 from rbmcli.errors import InputError
 from rbmcli.pixels import (as_unit_float, binarize_stochastic,  # noqa: F401 (re-exported)
                            binarize_threshold)
@@ -120,6 +120,7 @@ def load_dataset(spec):
             raise InputError("is a directory, not an HDF5 file", name)
         if not os.path.exists(path):
             raise InputError("no such file", _missing_file_name(spec))
+        check_readable(path)
         if not h5py.is_hdf5(path):
             raise InputError("not an HDF5 file", name)
     try:
@@ -132,7 +133,8 @@ def load_dataset(spec):
 def image_groups(path):
     """What an HDF5 data file holds: ``(groups, root)``, the names of its top-level groups
     that have an ``images`` data set, and whether the root has one. InputError naming the
-    file when it is missing, not HDF5, or corrupt."""
+    file when it is missing, unreadable, not HDF5, or corrupt."""
+    check_readable(path)
     try:
         with h5py.File(path, "r") as f:
             groups = [name for name in f
@@ -262,8 +264,7 @@ def write_dataset(path, groups, attrs=None):
         buffer = io.BytesIO()
         with h5py.File(buffer, "w") as f:
             _write_groups(f, groups, attrs)
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.buffer.flush()
+        write_stdout(buffer.getvalue())
         return
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w-") as f:

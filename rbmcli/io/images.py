@@ -1,12 +1,13 @@
 """PNG in and out: image grids, RBM filters, and reading a grey image (Pillow)."""
 
+import io
 import math
 import os
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from rbmcli.io.atomic import atomic_path
+from rbmcli.io.atomic import atomic_path, check_readable, write_stdout
 from rbmcli.errors import InputError
 
 _PAD_GREY = 128  # colour of the lines between the tiles of a grid
@@ -51,6 +52,11 @@ def tile_grid(images01, image_shape, ncols=None, scale=2, pad=1):
 def save_grid(path, images01, image_shape, ncols=None, scale=2, pad=1):
     """Save images as one grey PNG grid (:func:`tile_grid`), written atomically."""
     grid = tile_grid(images01, image_shape, ncols=ncols, scale=scale, pad=pad)
+    if os.fspath(path) == "-":
+        buffer = io.BytesIO()
+        Image.fromarray(grid).save(buffer, format="PNG")
+        write_stdout(buffer.getvalue())
+        return
     with atomic_path(path) as tmp:
         Image.fromarray(grid).save(tmp, format="PNG")
 
@@ -101,6 +107,7 @@ def read_png(path):
         raise InputError("is a directory, not a PNG file", path)
     if not os.path.exists(path):
         raise InputError("no such file", path)
+    check_readable(path)
     try:
         with Image.open(path) as img:
             if img.format != "PNG":

@@ -32,7 +32,7 @@ import h5py
 import numpy as np
 
 from rbmcli import __version__
-from rbmcli.io.atomic import atomic_path
+from rbmcli.io.atomic import atomic_path, check_readable
 from rbmcli.errors import InputError
 from rbmcli.io.record import (FORMAT, FORMAT_VERSION, ModelFile,  # noqa: F401 (re-exported)
                                read_history_and_state, write_history_and_state)
@@ -120,6 +120,7 @@ def load_model(path, **flow_options):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError("no such model file (train one with 'rbm train DATA')", path)
+    check_readable(path)
     try:
         f = h5py.File(path, "r")
     except OSError:
@@ -174,10 +175,24 @@ def _read_rbm_family(f, path, **options):
         raise InputError("hyperparameters attribute is not a JSON object", path)
     return ModelFile(
         model=model, hyperparameters=hyperparameters, image_shape=image_shape,
-        binarization=str(f.attrs.get("binarization", "threshold")),
+        binarization=_binarization(f, path),
         history=history, state=state, epoch=epoch, rng_state=rng_state,
         interrupted=interrupted, data_mean=data_mean,
     )
+
+
+BINARIZATIONS = ("threshold", "stochastic", "none")
+
+
+def _binarization(f, path):
+    """The ``binarization`` attribute (default threshold); InputError when unknown, since
+    sampling and inpainting would otherwise treat it as something else."""
+    value = f.attrs.get("binarization", "threshold")
+    value = value.decode() if isinstance(value, bytes) else str(value)
+    if value not in BINARIZATIONS:
+        raise InputError(f"expected binarization {'|'.join(BINARIZATIONS)}, found {value}",
+                         path)
+    return value
 
 
 def _read_params(g, model_type, path, where=""):
