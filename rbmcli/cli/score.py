@@ -6,7 +6,8 @@ import sys
 import click
 
 from rbmcli.cli import lazy
-from rbmcli.cli.common import model_errors, model_option, open_model, resolve_model_path, typed
+from rbmcli.cli.common import (model_errors, model_option, open_model, resolve_model_path,
+                               seed_option, typed)
 from rbmcli.errors import InputError
 from rbmcli.progress import ProgressBar
 
@@ -45,8 +46,7 @@ def _stdin_is_a_terminal():
               show_default=True, help="Gibbs sweeps from the data before reverse AIS.")
 @click.option("--base", metavar="DATA",
               help="Data whose pixel means define the AIS base model [default: DATA].")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of stochastic binarization, MSER sampling, pseudo-LL pixels, AIS.")
+@seed_option("Seed of stochastic binarization, MSER sampling, pseudo-LL pixels, AIS.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--per-sample", is_flag=True,
               help="Print one TSV row per image (with a header) instead of the means.")
