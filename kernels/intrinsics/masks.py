@@ -12,6 +12,24 @@ are written, which callers guarantee (see :func:`append_mask64`).
 
 Without AVX-512 (``VECTOR_MASKS`` False) the same functions fall back to portable code:
 the branch-free scalar loop and a trailing-zero-count loop.
+
+Invariants every caller keeps (for the intrinsics; the twins need less):
+
+* states are 1-D C-contiguous uint8 (any non-zero byte counts as on); lists are 1-D
+  C-contiguous int32 (``split_pair``: (3, L) C-contiguous);
+* :func:`nonzero_mask64`: ``start + 64 <= row.shape[0]`` (one unaligned 64-byte load,
+  no bounds check); :func:`nonzero_mask` takes a partial last chunk;
+* :func:`append_mask64` writes up to 16 int32 past the new length (filler): ``out``
+  needs 16 entries more than the list can hold, unless the list is built in order
+  of positions (``m <= base`` and ``base + 64 <= len(out)``);
+* :func:`active_units`, :func:`changed_units`: outputs hold at least ``n`` entries;
+  :func:`split_pair`: ``lists`` rows hold at least ``n + 64`` entries;
+* only a list's first ``count`` entries are defined: what lies past them (slack,
+  filler, scratch indices) differs between the intrinsics and the twins.
+
+Names: ``f_ir`` uses the intrinsics, ``f_plain`` is its plain-Numba twin (ordinary
+loops, no llvmlite; same signature, same lists and counts), and ``f`` is the one the
+kernels use, chosen once by ``RBM_PLAIN_KERNELS`` (:mod:`rbmcli.kernels._config`).
 """
 
 import numba
@@ -23,7 +41,7 @@ from numba.core.registry import cpu_target
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE
+from rbmcli.kernels._config import INLINE, PLAIN
 
 
 def _target_has(*features):
@@ -39,7 +57,7 @@ VECTOR_MASKS = _target_has("avx512f", "avx512bw")
 
 
 @intrinsic
-def nonzero_mask64(typingctx, row, start):
+def nonzero_mask64_ir(typingctx, row, start):
     """A uint64 whose bit ``k`` is ``row[start + k] != 0`` for ``k < 64``.
 
     row: 1-D C-contiguous uint8; the caller ensures ``start + 64 <= row.shape[0]``.
@@ -64,20 +82,39 @@ def nonzero_mask64(typingctx, row, start):
 
 
 @numba.njit(**INLINE)
-def nonzero_mask(row, start):
+def nonzero_mask64_plain(row, start):
+    """Twin of :func:`nonzero_mask64_ir`: the same mask, one byte at a time."""
+    bits = np.uint64(0)
+    for k in range(64):
+        bits |= np.uint64(row[start + k] != 0) << np.uint64(k)
+    return bits
+
+
+@numba.njit(**INLINE)
+def nonzero_mask_ir(row, start):
     """:func:`nonzero_mask64` that also takes the last, partial chunk of ``row``: bits
     past ``row.shape[0]`` are clear."""
     n = row.shape[0] - start
     if n >= 64:
-        return nonzero_mask64(row, start)
+        return nonzero_mask64_ir(row, start)
     bits = np.uint64(0)
     for u in range(n):
         bits |= np.uint64(row[start + u] != 0) << np.uint64(u)
     return bits
 
 
+@numba.njit(**INLINE)
+def nonzero_mask_plain(row, start):
+    """Twin of :func:`nonzero_mask_ir`: bit ``k`` is ``row[start + k] != 0`` for
+    ``start + k < row.shape[0]`` and ``k < 64``."""
+    bits = np.uint64(0)
+    for k in range(min(64, row.shape[0] - start)):
+        bits |= np.uint64(row[start + k] != 0) << np.uint64(k)
+    return bits
+
+
 @intrinsic
-def _compress16(typingctx, mask, base, out, m):
+def _compress16_ir(typingctx, mask, base, out, m):
     """``out[m:m + 16] = [base + k for each set bit k < 16 of mask] + filler``, returns
     ``m + popcount(mask & 0xffff)``. out: 1-D C int32 with ``m + 16 <= out.shape[0]``.
 
@@ -126,7 +163,18 @@ def _compress16(typingctx, mask, base, out, m):
 
 
 @numba.njit(**INLINE)
-def append_mask64(mask, base, out, m):
+def _compress16_plain(mask, base, out, m):
+    """Twin of :func:`_compress16_ir`: the same entries and count, written one by one
+    (nothing past the new length is written)."""
+    for k in range(16):
+        if (mask >> np.uint64(k)) & np.uint64(1):
+            out[m] = base + k
+            m += 1
+    return m
+
+
+@numba.njit(**INLINE)
+def append_mask64_ir(mask, base, out, m):
     """Append ``base + k`` to ``out`` from position ``m`` for every set bit ``k`` of the
     uint64 ``mask``, lowest first; return the new length.
 
@@ -136,10 +184,10 @@ def append_mask64(mask, base, out, m):
     len(out)`` keeps every store inside ``out``.
     """
     if VECTOR_MASKS:
-        m = _compress16(mask, base, out, m)
-        m = _compress16(mask >> np.uint64(16), base + 16, out, m)
-        m = _compress16(mask >> np.uint64(32), base + 32, out, m)
-        return _compress16(mask >> np.uint64(48), base + 48, out, m)
+        m = _compress16_ir(mask, base, out, m)
+        m = _compress16_ir(mask >> np.uint64(16), base + 16, out, m)
+        m = _compress16_ir(mask >> np.uint64(32), base + 32, out, m)
+        return _compress16_ir(mask >> np.uint64(48), base + 48, out, m)
     while mask != 0:
         out[m] = base + np.int64(trailing_zeros(mask))
         m += 1
@@ -148,7 +196,21 @@ def append_mask64(mask, base, out, m):
 
 
 @numba.njit(**INLINE)
-def active_units(row, idx):
+def append_mask64_plain(mask, base, out, m):
+    """Twin of :func:`append_mask64_ir`: the same entries and new length, bit by bit
+    (nothing past the new length is written)."""
+    k = 0
+    while mask != 0:
+        if mask & np.uint64(1):
+            out[m] = base + k
+            m += 1
+        mask >>= np.uint64(1)
+        k += 1
+    return m
+
+
+@numba.njit(**INLINE)
+def active_units_ir(row, idx):
     """Write the indices of the non-zero entries of ``row`` (n,) uint8 into ``idx``
     (>= n,) int32, in increasing order, and return how many there are.
 
@@ -160,7 +222,7 @@ def active_units(row, idx):
     i = 0
     if VECTOR_MASKS:
         while i + 64 <= n:
-            m = append_mask64(nonzero_mask64(row, i), i, idx, m)
+            m = append_mask64_ir(nonzero_mask64_ir(row, i), i, idx, m)
             i += 64
     for j in range(i, n):
         idx[m] = j
@@ -169,7 +231,17 @@ def active_units(row, idx):
 
 
 @numba.njit(**INLINE)
-def changed_units(row, prev, active, on, off):
+def active_units_plain(row, idx):
+    """Twin of :func:`active_units_ir`: its branch-free scalar loop over all of ``row``."""
+    m = 0
+    for j in range(row.shape[0]):
+        idx[m] = j
+        m += row[j] != 0
+    return m
+
+
+@numba.njit(**INLINE)
+def changed_units_ir(row, prev, active, on, off):
     """The active units of ``row`` and the units that changed since ``prev``.
 
     row, prev: (n,) uint8; active, on, off: (>= n,) int32 outputs. Returns ``(m, n_on,
@@ -183,11 +255,11 @@ def changed_units(row, prev, active, on, off):
     i = 0
     if VECTOR_MASKS:
         while i + 64 <= n:
-            now = nonzero_mask64(row, i)
-            before = nonzero_mask64(prev, i)
-            m = append_mask64(now, i, active, m)
-            n_on = append_mask64(now & ~before, i, on, n_on)
-            n_off = append_mask64(before & ~now, i, off, n_off)
+            now = nonzero_mask64_ir(row, i)
+            before = nonzero_mask64_ir(prev, i)
+            m = append_mask64_ir(now, i, active, m)
+            n_on = append_mask64_ir(now & ~before, i, on, n_on)
+            n_off = append_mask64_ir(before & ~now, i, off, n_off)
             i += 64
     for j in range(i, n):  # branch-free, as in active_units
         is_on = row[j] != 0
@@ -202,7 +274,25 @@ def changed_units(row, prev, active, on, off):
 
 
 @numba.njit(**INLINE)
-def split_pair(row_a, row_b, has_b, lists):
+def changed_units_plain(row, prev, active, on, off):
+    """Twin of :func:`changed_units_ir`: its branch-free scalar loop over all units."""
+    m = 0
+    n_on = 0
+    n_off = 0
+    for j in range(row.shape[0]):
+        is_on = row[j] != 0
+        changed = is_on != (prev[j] != 0)
+        active[m] = j
+        m += is_on
+        on[n_on] = j
+        n_on += changed & is_on
+        off[n_off] = j
+        n_off += changed & (not is_on)
+    return m, n_on, n_off
+
+
+@numba.njit(**INLINE)
+def split_pair_ir(row_a, row_b, has_b, lists):
     """Split the active units of two rows into those both have on, those only
     ``row_a`` has on and those only ``row_b`` has on.
 
@@ -215,9 +305,47 @@ def split_pair(row_a, row_b, has_b, lists):
     n_a = 0
     n_b = 0
     for i in range(0, n, 64):
-        on_a = nonzero_mask(row_a, i)
-        on_b = nonzero_mask(row_b, i) if has_b else np.uint64(0)
-        n_shared = append_mask64(on_a & on_b, i, lists[0], n_shared)
-        n_a = append_mask64(on_a & ~on_b, i, lists[1], n_a)
-        n_b = append_mask64(on_b & ~on_a, i, lists[2], n_b)
+        on_a = nonzero_mask_ir(row_a, i)
+        on_b = nonzero_mask_ir(row_b, i) if has_b else np.uint64(0)
+        n_shared = append_mask64_ir(on_a & on_b, i, lists[0], n_shared)
+        n_a = append_mask64_ir(on_a & ~on_b, i, lists[1], n_a)
+        n_b = append_mask64_ir(on_b & ~on_a, i, lists[2], n_b)
     return n_shared, n_a, n_b
+
+
+@numba.njit(**INLINE)
+def split_pair_plain(row_a, row_b, has_b, lists):
+    """Twin of :func:`split_pair_ir`: one branch-free step per unit (each list entry
+    written is at most the unit's own index, so no slack is needed)."""
+    n_shared = 0
+    n_a = 0
+    n_b = 0
+    shared = lists[0]
+    only_a = lists[1]
+    only_b = lists[2]
+    for j in range(row_a.shape[0]):
+        on_a = row_a[j] != 0
+        on_b = has_b and row_b[j] != 0
+        shared[n_shared] = j
+        n_shared += on_a & on_b
+        only_a[n_a] = j
+        n_a += on_a & (not on_b)
+        only_b[n_b] = j
+        n_b += on_b & (not on_a)
+    return n_shared, n_a, n_b
+
+
+if PLAIN:
+    nonzero_mask64 = nonzero_mask64_plain
+    nonzero_mask = nonzero_mask_plain
+    append_mask64 = append_mask64_plain
+    active_units = active_units_plain
+    changed_units = changed_units_plain
+    split_pair = split_pair_plain
+else:
+    nonzero_mask64 = nonzero_mask64_ir
+    nonzero_mask = nonzero_mask_ir
+    append_mask64 = append_mask64_ir
+    active_units = active_units_ir
+    changed_units = changed_units_ir
+    split_pair = split_pair_ir

@@ -5,32 +5,30 @@ PyPI are not), which made the sigmoid the slowest part of a Gibbs sweep. For flo
 we evaluate ``exp`` with the Cephes ``expf`` polynomial (relative error ~1e-7, i.e. a
 couple of ulp) and build ``2**n`` by writing the exponent bits, so LLVM can vectorise
 the whole loop. float64 keeps libm's exact ``exp``.
+
+The only hand-written intrinsic here is the int32-to-float32 bit cast that makes
+``2**n`` (:func:`rbmcli.kernels.intrinsics.bits.int32_bits_as_float32`); with
+``RBM_PLAIN_KERNELS=1`` its plain twin builds the same float with ``math.ldexp``, so
+:func:`sigmoid` gives the same bits either way (the twin has branches, so the plain
+sigmoid loop may not vectorise).
+
+Invariants: ``x`` is a float32 or float64 scalar; float32 arguments are clamped to
+[-87, 87] before ``exp``, so ``fx + 127`` lies in [1, 253] and the bit cast always makes
+a normal float32 (callers need not clamp). NaN inputs give unspecified results.
 """
 
 import numba
 import numpy as np
-from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
 from rbmcli.kernels._config import INLINE
+from rbmcli.kernels.intrinsics.bits import int32_bits_as_float32
 
 _LOG2E = np.float32(1.44269504088896341)
 _LN2_HI = np.float32(0.693359375)
 _LN2_LO = np.float32(-2.12194440e-4)
 _CLAMP = np.float32(87.0)  # exp(+-87) and 2**126 stay finite and normal in float32
-
-
-@intrinsic
-def _int32_bits_as_float32(typingctx, bits):
-    """Reinterpret the bits of an int32 as a float32 (no conversion)."""
-    if bits != types.int32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.int32), codegen
 
 
 @numba.njit(**INLINE)
@@ -47,7 +45,7 @@ def expf_clamped(x):
     y = y * r + np.float32(1.6666665459e-1)
     y = y * r + np.float32(5.0000001201e-1)
     y = y * z + r + np.float32(1.0)
-    scale = _int32_bits_as_float32(np.int32((np.int32(fx) + np.int32(127)) << np.int32(23)))
+    scale = int32_bits_as_float32(np.int32((np.int32(fx) + np.int32(127)) << np.int32(23)))
     return y * scale
 
 

@@ -11,6 +11,24 @@ The rows must start on 64-byte boundaries: a scratch matrix from
 (:func:`strip_cols`). Unaligned, every vector load straddles two cache lines: summed
 over the rows of ``W`` (500 float32 per row), the strips were 1.06x *slower* than
 gather_add; over the same rows padded to 512 and aligned, 0.89x.
+
+Invariants every caller of :func:`strip_sum` keeps:
+
+* ``mat`` is 2-D C-contiguous float32 or float64 whose row length is a whole number
+  of strips (:func:`strip_cols`) and whose data start on a 64-byte boundary
+  (:func:`aligned_matrix`): every row then starts aligned. (Unaligned data still give
+  the right sums, slowly; rows that are not whole strips are read past their end.)
+* ``col`` is a multiple of the strip width ``L = 256 / itemsize`` and ``col + L <=
+  mat.shape[1]``; ``out`` (1-D, mat's dtype) has at least ``col + L`` entries: a whole
+  strip is always written, padding columns included (keep them zero in ``mat``);
+* ``idx`` is 1-D int32 with at least ``m`` entries, all in ``[0, mat.shape[0])``;
+  nothing is bounds-checked.
+
+``strip_sum_ir`` is the intrinsic, ``strip_sum_plain`` its plain-Numba twin (ordinary
+loops, the same additions in the same order: the same bits, since the one final add
+of the two accumulators is commutative; it needs no alignment),
+and ``strip_sum`` the one the kernels use, chosen once by ``RBM_PLAIN_KERNELS``
+(:mod:`rbmcli.kernels._config`).
 """
 
 import numba
@@ -19,8 +37,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE
-from rbmcli.kernels.intrinsics.list_sum_ir import emit_list_sum, load_vector
+from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels.intrinsics.list_sum_ir import emit_list_sum, list_sum_plain, load_vector
 
 STRIP_BYTES = 256
 _VECTOR_BYTES = 64
@@ -46,7 +64,7 @@ def aligned_matrix(n_rows, n_cols, like):
 
 
 @intrinsic
-def strip_sum(typingctx, mat, idx, m, col, out):
+def strip_sum_ir(typingctx, mat, idx, m, col, out):
     """``out[col:col + L] = sum_k mat[idx[k], col:col + L]`` for ``k < m``, where
     ``L = 256 / itemsize`` (64 float32 or 32 float64).
 
@@ -90,3 +108,18 @@ def strip_sum(typingctx, mat, idx, m, col, out):
         return context.get_dummy_value()
 
     return types.none(mat, idx, m, col, out), codegen
+
+
+@numba.njit(**INLINE)
+def strip_sum_plain(mat, idx, m, col, out):
+    """Twin of :func:`strip_sum_ir`: the same strip sum with ordinary loops, in the same
+    order (:func:`rbmcli.kernels.intrinsics.list_sum_ir.list_sum_plain` with two
+    accumulators), so the same bits."""
+    acc = np.empty((_ROWS, STRIP_BYTES // mat.itemsize), mat.dtype)
+    list_sum_plain(mat, idx, m, col, acc)
+    first = acc[0]
+    for j in range(acc.shape[1]):
+        out[col + j] = first[j]
+
+
+strip_sum = strip_sum_plain if PLAIN else strip_sum_ir

@@ -9,22 +9,42 @@ streams its rows from L2/L3 again. Stored as tiles of 16 visible units,
 one tile (500 hidden units: 32 KB in float32) stays in L1 while every chain of the batch
 sums its rows into one 16-lane register (two chains at a time, see
 :func:`tile_pair_gather`). Units past ``nv`` in the last tile are zero.
+
+Invariants every caller of :func:`tile_pair_gather` keeps:
+
+* ``tile`` is one tile ``WTt[t]``: (nh, 16) C-contiguous float32 or float64, rows
+  exactly :data:`TILE` = 16 wide (one <16 x float> load per row, no alignment needed);
+* ``idx`` (3, L) int32 with ``L >= max(counts)`` and entries in ``[0, nh)``;
+  ``counts`` (3,) int64; nothing is bounds-checked;
+* ``bias``, ``out_a``, ``out_b``: 1-D of the tile's dtype with ``col + 16`` entries at
+  least (pad the biases to whole tiles: ``n_tiles(nv) * 16``); all 16 lanes at
+  ``col`` are read and written, including the zero units past ``nv``;
+* the outputs do not overlap ``bias`` or each other.
+
+``tile_pair_gather_ir`` is the intrinsic, ``tile_pair_gather_plain`` its plain-Numba
+twin (ordinary loops, the same additions written in the same order), and
+``tile_pair_gather`` the one the kernels use, chosen once by ``RBM_PLAIN_KERNELS``
+(:mod:`rbmcli.kernels._config`). The two agree to rounding, not bit for bit: in a
+fast-math kernel LLVM reassociates the intrinsic's final sum of its four accumulators
+and the bias (see :mod:`rbmcli.kernels.intrinsics.list_sum_ir`); each lane stays within
+``(m0 + m + 1) eps`` of the other, relative to the sum of the magnitudes added.
 """
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE
-from rbmcli.kernels.intrinsics.list_sum_ir import emit_list_sum, load_vector
+from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels.intrinsics.list_sum_ir import emit_list_sum, list_sum_plain, load_vector
 
 TILE = 16
 _UNROLL = 4  # rows per loop step, each into its own accumulator
 
 
 @intrinsic
-def tile_pair_gather(typingctx, tile, idx, counts, bias, col, out_a, out_b):
+def tile_pair_gather_ir(typingctx, tile, idx, counts, bias, col, out_a, out_b):
     """The sums of the listed rows of a tile for two chains that share some of their
     active units.
 
@@ -84,6 +104,28 @@ def tile_pair_gather(typingctx, tile, idx, counts, bias, col, out_a, out_b):
         return context.get_dummy_value()
 
     return types.none(tile, idx, counts, bias, col, out_a, out_b), codegen
+
+
+@numba.njit(**INLINE)
+def tile_pair_gather_plain(tile, idx, counts, bias, col, out_a, out_b):
+    """Twin of :func:`tile_pair_gather_ir`: the same sums with ordinary loops, in the
+    order the intrinsic is written (:func:`rbmcli.kernels.intrinsics.list_sum_ir.
+    list_sum_plain` with four accumulators). Equal to rounding only: LLVM reassociates
+    the intrinsic's final adds under fast-math (float32 and float64 alike)."""
+    acc = np.empty((_UNROLL, TILE), tile.dtype)
+    shared = np.empty(TILE, tile.dtype)
+    list_sum_plain(tile, idx[0], counts[0], 0, acc)
+    for j in range(TILE):
+        shared[j] = bias[col + j] + acc[0, j]
+    list_sum_plain(tile, idx[1], counts[1], 0, acc)
+    for j in range(TILE):
+        out_a[col + j] = shared[j] + acc[0, j]
+    list_sum_plain(tile, idx[2], counts[2], 0, acc)
+    for j in range(TILE):
+        out_b[col + j] = shared[j] + acc[0, j]
+
+
+tile_pair_gather = tile_pair_gather_plain if PLAIN else tile_pair_gather_ir
 
 
 @numba.njit(**INLINE)

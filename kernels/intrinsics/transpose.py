@@ -8,6 +8,21 @@ moves 8 x 8 tiles through vector registers: eight 32-byte loads, the classic unp
 shuffle / lane-permute network (24 ``shufflevector`` instructions), eight 32-byte
 stores; 3.3x faster on its own, 0.92x for the whole CD-1 step (ab_kernels.py, 20
 rounds). float64 keeps the element loop.
+
+Invariants every caller of :func:`copy_transposed` keeps:
+
+* ``W`` (nv, nh) and ``WTt`` (ceil(nv / 16), nh, 16) are C-contiguous arrays of one
+  dtype (the 8 x 8 register tiles run for float32 only; other dtypes take the element
+  loop); no alignment is needed (unaligned vector loads and stores);
+* ``0 <= i0 <= i1 <= nv``; nothing is bounds-checked;
+* callers that run blocks in parallel give the threads disjoint row ranges (the
+  update gives each whole tiles of 16 rows, so no two share a cache line of ``WTt``);
+* only ``WTt[i // 16, :, i % 16]`` for ``i0 <= i < i1`` is written.
+
+``copy_transposed_ir`` (with the intrinsic ``_transpose_8x8_f32_ir``) and its plain
+twin ``copy_transposed_plain`` (the element loop for every dtype) write the same values
+(a copy: exact); ``copy_transposed`` is the one the kernels use, chosen once by
+``RBM_PLAIN_KERNELS`` (:mod:`rbmcli.kernels._config`).
 """
 
 import numba
@@ -15,12 +30,12 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from rbmcli.kernels._config import INLINE
+from rbmcli.kernels._config import INLINE, PLAIN
 from rbmcli.kernels.intrinsics.tiles import TILE as TILE_COLS  # visible units per tile of WTt
 
 TILE = 8  # the register tile: 8 x 8 float32
 
-# shufflevector masks of the 8 x 8 float32 transpose (see _transpose_8x8_f32)
+# shufflevector masks of the 8 x 8 float32 transpose (see _transpose_8x8_f32_ir)
 _UNPACK_LO = (0, 8, 1, 9, 4, 12, 5, 13)
 _UNPACK_HI = (2, 10, 3, 11, 6, 14, 7, 15)
 _PAIRS_LO = (0, 1, 8, 9, 4, 5, 12, 13)
@@ -30,7 +45,7 @@ _HALVES_HI = (4, 5, 6, 7, 12, 13, 14, 15)
 
 
 @intrinsic
-def _transpose_8x8_f32(typingctx, src, src_row, src_col, dst, dst_row, dst_col):
+def _transpose_8x8_f32_ir(typingctx, src, src_row, src_col, dst, dst_row, dst_col):
     """``dst[dst_row + k, dst_col + r] = src[src_row + r, src_col + k]`` for r, k < 8.
 
     src, dst: 2-D C-contiguous float32 arrays; no bounds checks (the caller's job).
@@ -100,7 +115,15 @@ def _transpose_8x8_f32(typingctx, src, src_row, src_col, dst, dst_row, dst_col):
     return types.none(src, src_row, src_col, dst, dst_row, dst_col), codegen
 
 
-def copy_transposed(W, WTt, i0, i1):
+@numba.njit(**INLINE)
+def _transpose_8x8_f32_plain(src, src_row, src_col, dst, dst_row, dst_col):
+    """Twin of :func:`_transpose_8x8_f32_ir`: the same 64 copies, one by one."""
+    for k in range(TILE):
+        for r in range(TILE):
+            dst[dst_row + k, dst_col + r] = src[src_row + r, src_col + k]
+
+
+def copy_transposed_ir(W, WTt, i0, i1):
     """Write rows ``i0 <= i < i1`` of ``W`` (nv, nh), C-contiguous, into the tiled
     transpose ``WTt`` (n_tiles, nh, 16) (see :mod:`rbmcli.kernels.intrinsics.tiles`):
     ``WTt[i // 16, j, i % 16] = W[i, j]``. Compiled by the overload below."""
@@ -128,14 +151,14 @@ def _copy_8_row_groups(W, dst, i, stop, c0):
     k = i
     while k + TILE <= stop:
         for j in range(0, j_end, TILE):
-            _transpose_8x8_f32(W, k, j, dst, j, c0 + k - i)
+            _transpose_8x8_f32_ir(W, k, j, dst, j, c0 + k - i)
         k += TILE
     if j_end < nh:  # the last columns of the 8-row groups
         _copy_transposed_scalar(W, dst, i, k, c0, j_end)
     return k
 
 
-@overload(copy_transposed, inline="always", jit_options=dict(fastmath=INLINE["fastmath"]))
+@overload(copy_transposed_ir, inline="always", jit_options=dict(fastmath=INLINE["fastmath"]))
 def _copy_transposed_overload(W, WTt, i0, i1):
     tiled_f32 = W == types.Array(types.float32, 2, "C") and WTt == types.Array(
         types.float32, 3, "C")
@@ -161,3 +184,18 @@ def _copy_transposed_overload(W, WTt, i0, i1):
             i = stop
 
     return impl if tiled_f32 else impl_scalar
+
+
+@numba.njit(**INLINE)
+def copy_transposed_plain(W, WTt, i0, i1):
+    """Twin of :func:`copy_transposed_ir`: the element loop, tile by tile, for every
+    dtype (the same values: a copy)."""
+    i = i0
+    while i < i1:
+        t = i // TILE_COLS
+        stop = min(i1, (t + 1) * TILE_COLS)
+        _copy_transposed_scalar(W, WTt[t], i, stop, i - t * TILE_COLS, 0)
+        i = stop
+
+
+copy_transposed = copy_transposed_plain if PLAIN else copy_transposed_ir

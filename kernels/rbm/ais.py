@@ -27,16 +27,17 @@ where the logs are taken once per block of 256 hidden units, of the float64 prod
 of the ratios ``(1 + e1_j) / (1 + e0_j)`` (each in [1/2, 2], so a block cannot
 overflow; rounding ~256 ulp, i.e. ~1e-14 absolute per block). ``exp`` is a
 vectorisable float64 Cody-Waite reduction and degree-13 Taylor polynomial (relative
-error < 3e-16), because Numba's libm ``exp`` is a scalar call.
+error < 3e-16), because Numba's libm ``exp`` is a scalar call. Its ``2**n`` is written
+into the exponent bits by the bit-cast intrinsics of
+:mod:`rbmcli.kernels.intrinsics.bits` (with ``RBM_PLAIN_KERNELS=1``, their plain twins:
+the same bits).
 """
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
 from rbmcli.kernels._config import INLINE, PARALLEL_JIT
+from rbmcli.kernels.intrinsics.bits import float64_bits_as_int64, int64_bits_as_float64
 from rbmcli.kernels.intrinsics.masks import active_units
 from rbmcli.kernels.rbm.rowops import gather_add
 from rbmcli.kernels.intrinsics.sigmoid import sigmoid
@@ -48,30 +49,6 @@ _LN2_LO = 1.90821492927058770002e-10
 _SHIFTER = 4503599627370496.0 + 1023.0  # 2**52 + exponent bias
 _MIN_ARG = -708.0  # exp(-708) is still a normal float64
 _BLOCK = 256  # hidden units per float64 product before taking its log
-
-
-@intrinsic
-def _int64_bits_as_float64(typingctx, bits):
-    """Reinterpret the bits of an int64 as a float64 (no conversion)."""
-    if bits != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _float64_bits_as_int64(typingctx, x):
-    """Reinterpret the bits of a float64 as an int64 (no conversion)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
 
 
 @numba.njit(**INLINE)
@@ -99,8 +76,8 @@ def exp_nonpositive(x):
     p = p * r + 1.0
     p = p * r + 1.0
     # n + 1023 lies in [2, 1023]: it sits in the low mantissa bits of n + 2**52 + 1023
-    bits = _float64_bits_as_int64(n + _SHIFTER) << np.int64(52)
-    return p * _int64_bits_as_float64(bits)
+    bits = float64_bits_as_int64(n + _SHIFTER) << np.int64(52)
+    return p * int64_bits_as_float64(bits)
 
 
 @numba.njit(**INLINE)
