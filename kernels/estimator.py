@@ -37,12 +37,15 @@ def _softplus(x):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", parallel=True)
-def pseudo_log_likelihood(V, A, W, b, out):
+def pseudo_log_likelihood(V, W, b, c, out):
     """Exact pseudo-log-likelihood of each row, float64 throughout.
 
-    V: (N, nv) float64 visible values in [0, 1]; A: (N, nh) float64 hidden
-    pre-activations ``c + V @ W``; W: (nv, nh) float64; b: (nv,) float64; out: (N,)
-    float64 output.
+    V: (N, nv) float64 visible values in [0, 1]; W: (nv, nh) float64; b: (nv,) and c:
+    (nh,) float64; out: (N,) float64 output. Each row is computed on its own, in a
+    fixed order (no fast-math, no BLAS), so its score is bit for bit the same whatever
+    other rows come with it.
+
+    The hidden pre-activations are ``A = c + v W``.
 
     Replacing ``v_i`` by ``1 - v_i`` moves ``v_i`` by ``d = 1 - 2 v_i`` and changes the
     free energy ``F(v) = -b.v - sum_j softplus(A_j)`` by
@@ -53,7 +56,13 @@ def pseudo_log_likelihood(V, A, W, b, out):
     n, nv = V.shape
     nh = W.shape[1]
     for s in numba.prange(n):
-        a = A[s]
+        a = c.copy()
+        for i in range(nv):
+            v = V[s, i]
+            if v != 0.0:
+                w = W[i]
+                for j in range(nh):
+                    a[j] += v * w[j]
         base = np.empty(nh, np.float64)
         for j in range(nh):
             base[j] = _softplus(a[j])

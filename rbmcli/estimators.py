@@ -358,13 +358,11 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         W = np.ascontiguousarray(self.components_.T, np.float64)
         b = np.ascontiguousarray(self.intercept_visible_, np.float64)
-        c = np.asarray(self.intercept_hidden_, np.float64)
+        c = np.ascontiguousarray(self.intercept_hidden_, np.float64)
         out = np.empty(v.shape[0], np.float64)
         for start in range(0, v.shape[0], _PLL_CHUNK):
             rows = slice(start, start + _PLL_CHUNK)
-            V = _dense_rows(v, rows, np.float64)
-            A = np.ascontiguousarray(V @ W + c)
-            pseudo_log_likelihood(V, A, W, b, out[rows])
+            pseudo_log_likelihood(_dense_rows(v, rows, np.float64), W, b, c, out[rows])
         return out
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -473,7 +471,9 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     # ------------------------------------------------------------------ beyond sklearn
     def _library_model(self):
-        """The fitted parameters as a :class:`rbmcli.model.BernoulliRBM` (a copy)."""
+        """The fitted parameters as a :class:`rbmcli.model.BernoulliRBM`, sharing the
+        estimator's arrays when their layout allows (training then changes them in
+        place, as scikit-learn's ``+=`` does)."""
         check_is_fitted(self)
         dtype = self.components_.dtype
         return _RBM(np.ascontiguousarray(self.components_.T, dtype),
