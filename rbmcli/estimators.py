@@ -585,13 +585,18 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             ``per_sample`` (n_samples,), ``mean``, ``log_z``, ``method`` and the
             bracket ``lower``, ``upper`` on the mean.
         """
+        from .partition import EXACT_MAX_UNITS
         from .scoring import PartitionOptions, estimate_log_partition
 
         model = self._library_model()
         X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=np.float64)
         X = X.toarray() if sp.issparse(X) else X
         bits = (X >= 0.5).astype(np.uint8)
-        opts = PartitionOptions(method=method, bracket=bracket and method != "exact",
+        if method is None:
+            small = min(model.n_visible, model.n_hidden) <= EXACT_MAX_UNITS
+            method = "exact" if small else "ais"
+        # (the library's bracket option would also run AIS beside an exact log Z)
+        opts = PartitionOptions(method=method, bracket=bracket and method == "ais",
                                 runs=int(ais_runs), steps=int(ais_steps), seed=int(seed),
                                 reverse_burn_in=int(reverse_burn_in), use_cache=False)
         with _threads(self.n_jobs):

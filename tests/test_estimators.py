@@ -255,6 +255,7 @@ def test_log_likelihood_exact_matches_enumeration():
     assert result.mean == pytest.approx(ref.log_likelihood(X.astype(np.uint8), W, b, c),
                                         rel=1e-10)
     assert result.lower == result.upper == result.mean
+    assert set(result.details) == {"log_z", "log_z_method"}  # no AIS beside it
 
 
 def test_log_likelihood_ais_bracket_contains_exact():
