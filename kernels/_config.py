@@ -33,6 +33,7 @@ import os
 import tempfile
 
 import numba
+from numba.misc.appdirs import AppDirs  # where Numba's user-wide cache lives
 
 # Start Numba's thread pool now. Cached serial kernels that call parallel ones link
 # against the pool's scheduler symbols; a serial kernel calling a serial kernel that
@@ -63,7 +64,6 @@ def _plain_cache_dir():
     """The cache folder of the plain kernels, or None when it cannot be written."""
     base = numba.config.CACHE_DIR
     if not base:
-        from numba.misc.appdirs import AppDirs  # where Numba's user-wide cache lives
         base = AppDirs(appname="numba", appauthor=False).user_cache_dir
     if os.path.basename(os.path.normpath(base)) != PLAIN_CACHE_SUBDIR:
         base = os.path.join(base, PLAIN_CACHE_SUBDIR)

@@ -24,10 +24,10 @@ def aligned_empty(shape, dtype):
 
 
 def aligned(a, dtype=None):
-    """``a`` as a C-contiguous, 64-byte-aligned array of ``dtype`` (default: its own):
-    ``a`` itself when it already is one, else a copy."""
+    """``a`` as a C-contiguous, 64-byte-aligned, writable array of ``dtype`` (default: its
+    own): ``a`` itself when it already is one, else a copy."""
     a = np.asarray(a, dtype=dtype)
-    if a.flags.c_contiguous and a.ctypes.data % ALIGNMENT == 0:
+    if a.flags.c_contiguous and a.flags.writeable and a.ctypes.data % ALIGNMENT == 0:
         return a
     out = aligned_empty(a.shape, a.dtype)
     out[...] = a

@@ -161,6 +161,11 @@ class BernoulliRBM(WeightShape, MarkovModel):
             raise InputError(f"expected weights of shape {self._weights.shape}, found "
                              f"{value.shape}")
         np.copyto(self._weights, value, casting="same_kind")
+        self._refresh_tiles()
+
+    def _refresh_tiles(self):
+        """Rewrite the tiled transpose from ``_weights`` (after a change that was not made
+        by a training kernel, which writes both)."""
         transposed_tiles(self._weights, out=self._weights_tiles)
 
     def is_finite(self):
