@@ -6,8 +6,10 @@ never clobbers an existing one.
 
 import io
 import os
+import re
 import secrets
 import sys
+import time
 from contextlib import contextmanager
 
 from rbmcli.errors import InputError
@@ -38,6 +40,7 @@ def atomic_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"cannot write: no such directory {folder!r}", path)
+    remove_stale_temporaries(path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     try:
         yield tmp
@@ -48,6 +51,47 @@ def atomic_path(path):
         if isinstance(err, OSError):
             raise InputError(f"cannot write: {err.strerror or err}", path) from err
         raise
+
+
+_TOKEN = re.compile(r"[0-9a-f]{8}")
+
+
+def _process_start():
+    """When this process started (seconds since the epoch): /proc/self/stat's start
+    time where there is one, else the time this module was imported."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rpartition(")")[2].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration, AttributeError):
+        return time.time()
+
+
+PROCESS_START = _process_start()
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files ``.NAME.XXXXXXXX.tmp`` that an earlier writer of
+    ``path`` left behind when it was killed (SIGKILL, a power cut): those older than
+    this process. A concurrent writer's file (newer) is left alone; errors are ignored."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix, suffix = f".{os.path.basename(path)}.", ".tmp"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)
+                and _TOKEN.fullmatch(name[len(prefix):-len(suffix)])):
+            continue
+        stale = os.path.join(folder, name)
+        try:
+            if os.stat(stale).st_mtime < PROCESS_START:
+                os.remove(stale)
+        except OSError:
+            pass
 
 
 STDOUT_NAME = "<stdout>"
