@@ -4,6 +4,7 @@ A command that fails half-way therefore never leaves a truncated output file, an
 never clobbers an existing one.
 """
 
+import errno
 import io
 import os
 import re
@@ -40,6 +41,8 @@ def atomic_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"cannot write: no such directory {folder!r}", path)
+    if not os.access(folder, os.W_OK):
+        raise InputError("cannot write: permission denied", path)
     remove_stale_temporaries(path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     try:
@@ -49,7 +52,7 @@ def atomic_path(path):
         if os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(err, OSError):
-            raise InputError(f"cannot write: {err.strerror or err}", path) from err
+            raise InputError(f"cannot write: {_os_problem(err)}", path) from err
         raise
 
 
@@ -117,6 +120,33 @@ def _silence_stdout():
         os.close(devnull)
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         pass  # not a real file descriptor (a test's captured stdout)
+
+
+_PROBLEMS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+             errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on device",
+             errno.EDQUOT: "disk quota exceeded"}
+
+
+def _os_problem(err):
+    """A short text for an OSError, also one from h5py whose message is HDF5's internals
+    ("Unable to synchronously create file (unable to open file: name = ...)")."""
+    if err.errno in _PROBLEMS:
+        return _PROBLEMS[err.errno]
+    return (err.strerror or str(err).split(" (")[0]).lower()
+
+
+LOCKED = ("is open for writing by another process (locked); wait for it or set "
+          "HDF5_USE_FILE_LOCKING=FALSE")
+
+
+def open_error(err, path, otherwise="not an HDF5 file, or corrupt"):
+    """The InputError for an OSError h5py raised opening ``path`` for reading: locked by
+    a writer (HDF5's "unable to lock file"), unreadable, or not HDF5 / corrupt."""
+    if isinstance(err, BlockingIOError) or "unable to lock file" in str(err):
+        return InputError(LOCKED, path)
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return InputError("cannot read: permission denied", path)
+    return InputError(otherwise, path)
 
 
 def _readable(path):

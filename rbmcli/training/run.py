@@ -156,8 +156,11 @@ class TrainingRun:
                 bar = ProgressBar(label)
                 snap = self.trainer.snapshot()
                 try:
-                    metrics = self.trainer.run_epoch(self.mf.epoch,
-                                                     on_batch=self._batch_done(bar))
+                    # overflow on the way to NaN is detected and reported as divergence
+                    # below, not as a screen of RuntimeWarnings first
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        metrics = self.trainer.run_epoch(self.mf.epoch,
+                                                         on_batch=self._batch_done(bar))
                 except (_Stop, KeyboardInterrupt):
                     stop.raising = False  # a second signal waits for the save
                     bar.close()
