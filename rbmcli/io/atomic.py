@@ -122,9 +122,7 @@ def _silence_stdout():
         pass  # not a real file descriptor (a test's captured stdout)
 
 
-_PROBLEMS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-             errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on device",
-             errno.EDQUOT: "disk quota exceeded"}
+_PROBLEMS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
 
 
 def _os_problem(err):
@@ -132,7 +130,7 @@ def _os_problem(err):
     ("Unable to synchronously create file (unable to open file: name = ...)")."""
     if err.errno in _PROBLEMS:
         return _PROBLEMS[err.errno]
-    return (err.strerror or str(err).split(" (")[0]).lower()
+    return err.strerror or str(err).split(" (")[0]
 
 
 LOCKED = ("is open for writing by another process (locked); wait for it or set "
