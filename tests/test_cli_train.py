@@ -447,7 +447,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(work, monkeypatch):
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
     assert result.output.splitlines()[-1] == (
-        "interrupted: checkpoint saved to m.h5 after 1 complete epochs; continue with: "
+        "interrupted (SIGINT): m.h5 holds 1 complete epochs; continue with: "
         "rbm train d.h5 -o m.h5 --resume --epochs 3")
     m = read_model("m.h5")
     assert int(m["state_attrs"]["epoch"]) == 1

@@ -2,6 +2,7 @@
 
 import pytest
 
+from rbmcli import threads
 from rbmcli.threads import THREADS_ENV, choose_threads
 
 
@@ -49,3 +50,36 @@ def test_configure_threads_caps_numba_and_blas():
     finally:
         original.restore_original_limits()
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("idle, expected", [(1.0, 2), (0.8, 2), (0.5, 1), (0.3, 1), (0.0, 1)])
+def test_threads_follow_the_idle_cores_now(monkeypatch, idle, expected):
+    """Two cores, one of them busy with other work (idle 0.5): one thread; a run that
+    ended seconds ago (a high load average, idle cores now) no longer counts."""
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    count, reason = choose_threads(available=2, idle=idle)
+    assert count == expected
+    assert (reason is None) == (expected == 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.9, 1.0, 0.5))
+    monkeypatch.setattr(threads, "idle_fraction", lambda: idle)
+    assert choose_threads(available=2) == (count, reason)
+
+
+def test_reason_for_idle_sample(monkeypatch):
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 8)
+    _, reason = choose_threads(available=8, idle=0.6)
+    assert reason == ("machine busy (3.2 of 8 cores busy just now): using 5 threads; "
+                      "--threads or $RBM_THREADS overrides")
+
+
+def test_load_average_where_there_is_no_proc_stat(monkeypatch, tmp_path):
+    assert threads.idle_fraction(0, path=str(tmp_path / "missing")) is None
+    monkeypatch.setattr(threads, "idle_fraction", lambda: None)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert choose_threads(available=2)[0] == 1
+
+
+def test_cpu_times_reads_all_cores(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 50 2 25 400 10 0 1 1 0 0\n")
+    assert threads._cpu_times(str(stat)) == (820, 981)

@@ -1,5 +1,7 @@
 """``rbm info``: describe a model file or a data file."""
 
+import os
+
 import click
 
 from rbmcli.cli import lazy
@@ -38,14 +40,32 @@ def info(path, filters_png, force):
         return
     if filters_png:
         raise click.UsageError("--filters needs a model file")
-    for line in describe_data(path):
+    file, group = split_group(path)
+    for line in describe_data(file, group):
         click.echo(line)
 
 
-def describe_data(path):
-    """Lines describing an HDF5 data file: one per group of images."""
+def split_group(path):
+    """``(file, group)`` of PATH: ``FILE.h5:GROUP`` names one group of an existing data
+    file (not a file called so); group is None otherwise."""
+    head, sep, tail = path.rpartition(":")
+    if sep and head and tail and "/" not in tail and not os.path.exists(path) \
+            and os.path.isfile(head):
+        return head, tail
+    return path, None
+
+
+def describe_data(path, group=None):
+    """Lines describing an HDF5 data file: one per group of images (only ``group`` when
+    given; InputError listing the groups when it has no such group)."""
     groups, root = lazy.image_groups(path)
     specs = ([path] if root else []) + [f"{path}:{g}" for g in groups]
+    if group is not None:
+        if group not in groups:
+            found = ", ".join(groups) if groups else "none"
+            raise InputError(f"no group {group!r} of images (groups: {found}); "
+                             f"'rbm info {path}' describes the whole file", path)
+        specs = [f"{path}:{group}"]
     if not specs:
         raise InputError("neither a model file nor a data file (no 'images' dataset)", path)
     lines = []

@@ -8,6 +8,7 @@ kernel and compiles nothing.
 
 import importlib
 import importlib.util
+import sys
 
 import click
 
@@ -28,7 +29,8 @@ _COMMANDS = {
 
 class LazyGroup(click.Group):
     """A group that imports a sub-command's module only when it is needed, and
-    turns :class:`InputError` into Click's one-line ``Error: ...`` with exit 1."""
+    turns :class:`InputError` into Click's one-line ``Error: ...`` with exit 1 and
+    Ctrl-C into exit 130."""
 
     def list_commands(self, ctx):
         names = [n for n in _COMMANDS if self.get_command(ctx, n) is not None]
@@ -43,11 +45,26 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, name)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except KeyboardInterrupt:
+            _interrupted()
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except InputError as err:
             raise click.ClickException(str(err)) from None
+        except KeyboardInterrupt:
+            _interrupted()
+
+
+def _interrupted():
+    """Ctrl-C outside a training loop (which says itself what it saved): exit 130, the
+    shell's status for SIGINT, rather than Click's "Aborted!" with status 1."""
+    click.echo("\ninterrupted", err=True)
+    sys.exit(130)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

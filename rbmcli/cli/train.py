@@ -3,10 +3,12 @@ normalizing flow (``--model nice|realnvp|glow|maf``); the recipes are
 :mod:`rbmcli.training.recipes`."""
 
 import os
+import signal
 import sys
 
 import click
 
+from rbmcli import interrupts
 from rbmcli.cli import lazy
 from rbmcli.cli.common import (FiniteFloat, Output, check_outputs, input_files, model_errors,
                                seed_option)
@@ -179,27 +181,60 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5
       rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
-    check_output(output, resume, force, pictures, model_kind,
-                 input_files(data, validate, first_layer))
-    params = dict(ctx.params, model=model_kind)
-    given = {"model" if name == "model_kind" else name for name in ctx.params
-             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
-    log = lambda msg: click.echo(msg, err=True)  # noqa: E731
-    run = lazy.start_run(model_kind, params, given, data=data, output=output, resume=resume,
-                         validate=validate, log=log)
-    with lazy.blas_threads(lazy.configure_threads(threads, log=log)):
-        run_to_the_end(run, run.resume_command, pictures)
+    with interrupts.trap(raising=True) as stop:
+        try:
+            check_output(output, resume, force, pictures, model_kind,
+                         input_files(data, validate, first_layer))
+            params = dict(ctx.params, model=model_kind)
+            given = {"model" if name == "model_kind" else name for name in ctx.params
+                     if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+            log = lambda msg: click.echo(msg, err=True)  # noqa: E731
+            run = lazy.start_run(model_kind, params, given, data=data, output=output,
+                                 resume=resume, validate=validate, log=log)
+            threads_used = lazy.configure_threads(threads, log=log)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted ({interrupts.signal_name(stop.signum or 2)}) before "
+                       f"training started: nothing was saved"
+                       + (f" ({output} is unchanged)" if os.path.exists(output) else ""),
+                       err=True)
+            sys.exit(130)
+        with lazy.blas_threads(threads_used):
+            run_to_the_end(run, run.resume_command, pictures, stop)
 
 
-def run_to_the_end(run, resume_command, pictures):
-    """Run the epochs of ``run`` (a TrainingRun); on Ctrl-C say how to resume and exit
-    with status 130; write the pictures at the end when asked."""
+def run_to_the_end(run, resume_command, pictures, stop=None):
+    """Run the epochs of ``run`` (a TrainingRun); on SIGINT or SIGTERM say which epoch
+    the output file holds and how to resume, and exit with status 130; write the
+    pictures at the end when asked (a signal there stops at once: the model is saved).
+    ``stop``: the :class:`rbmcli.interrupts.Trap` in force, if any."""
     try:
         run.run_epochs()
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: checkpoint saved to {run.output} after {run.epoch} "
-                   f"complete epochs; continue with: {resume_command}".replace("  ", " "),
-                   err=True)
+        if stop is not None:
+            stop.raising = True
+            if stop.stopped:
+                raise KeyboardInterrupt
+        if pictures:
+            run.write_pictures()
+    except interrupts.Interrupted as err:
+        click.echo(interrupted_message(err, resume_command), err=True)
         sys.exit(130)
-    if pictures:
-        run.write_pictures()
+    except KeyboardInterrupt:  # outside the loop's checks: the file is as last saved
+        signum = (stop.signum if stop is not None else None) or signal.SIGINT
+        if run.finished() and run.saved_epoch == run.epoch:
+            click.echo(f"\ninterrupted ({interrupts.signal_name(signum)}) while writing "
+                       f"the pictures: {run.output} holds the whole run "
+                       f"({run.saved_epoch} epochs)", err=True)
+        else:
+            click.echo(interrupted_message(interrupts.Interrupted(
+                signum, run.saved_epoch, run.output), resume_command), err=True)
+        sys.exit(130)
+
+
+def interrupted_message(stop, resume_command):
+    """The line printed after a run stopped on a signal: what the file holds (the epoch
+    of the checkpoint actually written) and how to continue."""
+    name = stop.signal_name
+    if stop.epoch is None:
+        return f"\ninterrupted ({name}): nothing was saved"
+    return (f"\ninterrupted ({name}): {stop.output} holds {stop.epoch} complete epochs; "
+            f"continue with: {resume_command}").replace("  ", " ")

@@ -4,10 +4,13 @@ A command that fails half-way therefore never leaves a truncated output file, an
 never clobbers an existing one.
 """
 
+import errno
 import io
 import os
+import re
 import secrets
 import sys
+import time
 from contextlib import contextmanager
 
 from rbmcli.errors import InputError
@@ -38,6 +41,9 @@ def atomic_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"cannot write: no such directory {folder!r}", path)
+    if not os.access(folder, os.W_OK):
+        raise InputError("cannot write: permission denied", path)
+    remove_stale_temporaries(path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     try:
         yield tmp
@@ -46,8 +52,49 @@ def atomic_path(path):
         if os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(err, OSError):
-            raise InputError(f"cannot write: {err.strerror or err}", path) from err
+            raise InputError(f"cannot write: {_os_problem(err)}", path) from err
         raise
+
+
+_TOKEN = re.compile(r"[0-9a-f]{8}")
+
+
+def _process_start():
+    """When this process started (seconds since the epoch): /proc/self/stat's start
+    time where there is one, else the time this module was imported."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rpartition(")")[2].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration, AttributeError):
+        return time.time()
+
+
+PROCESS_START = _process_start()
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files ``.NAME.XXXXXXXX.tmp`` that an earlier writer of
+    ``path`` left behind when it was killed (SIGKILL, a power cut): those older than
+    this process. A concurrent writer's file (newer) is left alone; errors are ignored."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix, suffix = f".{os.path.basename(path)}.", ".tmp"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)
+                and _TOKEN.fullmatch(name[len(prefix):-len(suffix)])):
+            continue
+        stale = os.path.join(folder, name)
+        try:
+            if os.stat(stale).st_mtime < PROCESS_START:
+                os.remove(stale)
+        except OSError:
+            pass
 
 
 STDOUT_NAME = "<stdout>"
@@ -73,6 +120,31 @@ def _silence_stdout():
         os.close(devnull)
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         pass  # not a real file descriptor (a test's captured stdout)
+
+
+_PROBLEMS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+
+
+def _os_problem(err):
+    """A short text for an OSError, also one from h5py whose message is HDF5's internals
+    ("Unable to synchronously create file (unable to open file: name = ...)")."""
+    if err.errno in _PROBLEMS:
+        return _PROBLEMS[err.errno]
+    return err.strerror or str(err).split(" (")[0]
+
+
+LOCKED = ("is open for writing by another process (locked); wait for it or set "
+          "HDF5_USE_FILE_LOCKING=FALSE")
+
+
+def open_error(err, path, otherwise="not an HDF5 file, or corrupt"):
+    """The InputError for an OSError h5py raised opening ``path`` for reading: locked by
+    a writer (HDF5's "unable to lock file"), unreadable, or not HDF5 / corrupt."""
+    if isinstance(err, BlockingIOError) or "unable to lock file" in str(err):
+        return InputError(LOCKED, path)
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return InputError("cannot read: permission denied", path)
+    return InputError(otherwise, path)
 
 
 def _readable(path):

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from rbmcli import __version__
-from rbmcli.io.atomic import atomic_path, check_readable, write_stdout
+from rbmcli.io.atomic import atomic_path, check_readable, open_error, write_stdout
 from rbmcli.errors import InputError
 from rbmcli.pixels import (as_unit_float, binarize_stochastic,  # noqa: F401 (re-exported)
                            binarize_threshold)
@@ -124,7 +124,11 @@ def load_dataset(spec):
         if not h5py.is_hdf5(path):
             raise InputError("not an HDF5 file", name)
     try:
-        with h5py.File(target, "r") as f:
+        f = h5py.File(target, "r")
+    except OSError as err:
+        raise open_error(err, name, "corrupt or truncated HDF5 file") from err
+    try:
+        with f:
             return _read_dataset(f, name, group)
     except (OSError, RuntimeError) as err:
         raise InputError("corrupt or truncated HDF5 file", name) from err
@@ -142,8 +146,8 @@ def image_groups(path):
             root = "images" in f
     except FileNotFoundError:
         raise InputError("no such file", path) from None
-    except OSError:
-        raise InputError("not an HDF5 file, or corrupt", path) from None
+    except OSError as err:
+        raise open_error(err, path) from None
     return groups, root
 
 

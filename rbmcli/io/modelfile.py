@@ -32,7 +32,7 @@ import h5py
 import numpy as np
 
 from rbmcli import __version__
-from rbmcli.io.atomic import atomic_path, check_readable
+from rbmcli.io.atomic import atomic_path, check_readable, open_error
 from rbmcli.errors import InputError
 from rbmcli.io.record import (FORMAT, FORMAT_VERSION, ModelFile,  # noqa: F401 (re-exported)
                                read_history_and_state, write_history_and_state)
@@ -123,8 +123,8 @@ def load_model(path, **flow_options):
     check_readable(path)
     try:
         f = h5py.File(path, "r")
-    except OSError:
-        raise InputError("not an HDF5 file, or corrupt", path) from None
+    except OSError as err:
+        raise open_error(err, path) from None
     with f:
         try:
             return _read_open_file(f, path, **flow_options)

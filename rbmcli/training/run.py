@@ -7,11 +7,13 @@ good checkpoint on disk.
 """
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from rbmcli import interrupts
 from rbmcli.errors import InputError
 from rbmcli.io.modelfile import ModelFile, load_model, save_model
 from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
@@ -65,6 +67,10 @@ def load_training_images(data, output, log):
     return images, image_shape
 
 
+class _Stop(Exception):
+    """Raised from the trainer's ``on_batch`` when a signal asks the run to stop."""
+
+
 class TrainingRun:
     """One ``rbm train`` invocation (use :meth:`start`)."""
 
@@ -75,6 +81,7 @@ class TrainingRun:
         self.output = output
         self.epochs = epochs
         self.log = log
+        self._stop = interrupts.Trap(False)
 
     @property
     def epoch(self):
@@ -135,34 +142,70 @@ class TrainingRun:
         """Train until ``epochs`` (or :meth:`finished`); checkpoint after each; stop
         with InputError on NaN.
 
-        On KeyboardInterrupt the run goes back to the last epoch boundary, saves that
-        as an interrupted checkpoint (so --resume matches an uninterrupted run) and
-        re-raises.
+        SIGINT (and, under the CLI's trap, SIGTERM) only sets a flag
+        (:mod:`rbmcli.interrupts`), looked at after every batch and at every epoch
+        boundary: an epoch cut short goes back to its start, is saved as an interrupted
+        checkpoint (so --resume matches an uninterrupted run), and
+        :class:`rbmcli.interrupts.Interrupted` says which epoch the file holds.
         """
-        while not self.finished():
-            label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
-            bar = ProgressBar(label)
-            snap = self.trainer.snapshot()
-            try:
-                metrics = self.trainer.run_epoch(self.mf.epoch, on_batch=bar.update)
-            except KeyboardInterrupt:
-                bar.close()
-                self.trainer.restore(snap)
-                self.save(interrupted=True)
-                raise
-            except TrainingDiverged as err:
-                bar.close()
-                kept = (f"{self.output} keeps epoch {self.saved_epoch}"
-                        if self.saved_epoch is not None else
-                        f"nothing was saved ({self.output} is unchanged)"
-                        if os.path.exists(self.output) else "nothing was saved")
-                raise InputError(f"training diverged in {label}: {err}; {kept}; try a "
-                                 f"smaller --lr (now {self.trainer.options.lr})",
-                                 self.output) from None
-            finally:
-                bar.close()
-            self.mf.epoch += 1
-            self.epoch_done(metrics)
+        with interrupts.trap((signal.SIGINT,), raising=True) as stop:
+            self._stop = stop
+            while not self.finished():
+                self._check_stop()
+                label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
+                bar = ProgressBar(label)
+                snap = self.trainer.snapshot()
+                try:
+                    # overflow on the way to NaN is detected and reported as divergence
+                    # below, not as a screen of RuntimeWarnings first
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        metrics = self.trainer.run_epoch(self.mf.epoch,
+                                                         on_batch=self._batch_done(bar))
+                except (_Stop, KeyboardInterrupt):
+                    stop.raising = False  # a second signal waits for the save
+                    bar.close()
+                    self.trainer.restore(snap)
+                    self.save(interrupted=True)
+                    self._check_stop(signal.SIGINT)
+                except TrainingDiverged as err:
+                    bar.close()
+                    kept = (f"{self.output} keeps epoch {self.saved_epoch}"
+                            if self.saved_epoch is not None else
+                            f"nothing was saved ({self.output} is unchanged)"
+                            if os.path.exists(self.output) else "nothing was saved")
+                    raise InputError(f"training diverged in {label}: {err}; {kept}; "
+                                     f"{self.diverged_hint()}", self.output) from None
+                finally:
+                    bar.close()
+                self.mf.epoch += 1
+                self.epoch_done(metrics)
+            self._check_stop()
+
+    def diverged_hint(self):
+        """What to try after a divergence."""
+        return f"try a smaller --lr (now {self.trainer.options.lr})"
+
+    def _batch_done(self, bar):
+        """The trainer's ``on_batch``: the progress bar, then a look at the stop flag."""
+        def on_batch(done, total):
+            # until the first batch is done (Numba compiles it, which can take long) a
+            # signal raises KeyboardInterrupt at once; from then on it is only noted
+            self._stop.raising = False
+            bar.update(done, total)
+            if self._stop.stopped:
+                raise _Stop
+        return on_batch
+
+    def _check_stop(self, signum=None):
+        """Raise Interrupted when a signal came (or ``signum`` is given: a
+        KeyboardInterrupt not from our handler), after saving the current epoch if the
+        file does not hold it yet."""
+        signum = self._stop.signum or signum
+        if signum is None:
+            return
+        if self.saved_epoch != self.mf.epoch:
+            self.save(interrupted=True)
+        raise interrupts.Interrupted(signum, self.saved_epoch, self.output)
 
     def finished(self):
         """True when no epoch is left to run."""
