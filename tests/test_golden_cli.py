@@ -4,7 +4,7 @@ It guards refactorings that must not change results (e.g. moving modules into
 subpackages): every command below runs in-process through Click's CliRunner on tiny
 data, and every number it writes (data arrays, model parameters and training state,
 samples, inpainted pixels, scores, features) must equal ``tests/golden/golden.npz`` /
-``golden.json`` (floats to rtol 1e-6 plus 1e-6 of the array's scale, integers and bytes
+``golden.json`` (floats to rtol 1e-6 plus 1e-5 of the array's scale, integers and bytes
 exactly: see SCALE_ATOL). File bytes are not
 compared: files carry the package version.
 
@@ -28,13 +28,15 @@ from PIL import Image
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RTOL = 1e-6
-SCALE_ATOL = 1e-6
+SCALE_ATOL = 1e-5
 """Absolute slack of a float array: SCALE_ATOL times its largest magnitude. A float32
 training run is reproducible only to a few ulp across Numba dispatch histories: kernels
 compiled in this process (an empty cache) and kernels loaded from the cache gave weights
-of magnitude ~0.05 that differ by up to 5.6e-9 (1e-7 of the scale), while any change of
-what is computed (an extra random draw, another order of updates) moves them by 1e-3 or
-more. Entries near zero would fail a purely relative test on such rounding."""
+of magnitude 0.03 that differ by 5.6e-9 (2e-7 of the scale) and momentum buffers of
+magnitude 1.9e-4 that differ by 3.7e-10 (2e-6 of the scale), the same figures in every
+cold run, also on the code before the package moved; any change of what is computed (an
+extra random draw, another order of updates) moves them by 1e-3 of the scale or more.
+Entries near zero would fail a purely relative test on such rounding."""
 SHAPE = (7, 6)  # rows x cols: non-square catches transpositions
 """Size of the tiny PNG data set; the synthetic digits are always 28x28."""
 SKIP_DATASETS = {"seconds"}
