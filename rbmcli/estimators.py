@@ -386,10 +386,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.random_state_ = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X, self.random_state_)
-        with _threads(self.n_jobs):
-            trainer = _Trainer(self, X, self.random_state_)
-            trainer.update(slice(None))
-            trainer.store()
+        self._fit(X, self.random_state_)
         return self
 
     def _fit(self, v_pos, rng):
