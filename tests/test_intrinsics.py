@@ -381,7 +381,12 @@ every other output, the states drawn from VP included, has the same bits."""
 
 @pytest.mark.skipif(OUT_ENV not in os.environ, reason="run by the plain_run fixture")
 def test_write_kernel_outputs():
-    np.savez(os.environ[OUT_ENV], plain=np.array(_config.PLAIN), **kernel_outputs())
+    """The subprocess half of test_plain_kernels_pass_the_kernel_tests: save this
+    process's kernel outputs for the parent to compare."""
+    outputs = kernel_outputs()
+    assert outputs and all(np.all(np.isfinite(v)) for v in outputs.values()
+                           if np.asarray(v).dtype.kind == "f")
+    np.savez(os.environ[OUT_ENV], plain=np.array(_config.PLAIN), **outputs)
 
 
 # One float32 test (or a few sharing one compile) per kernel built on an intrinsic:
