@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rbmcli import compiling
 from rbmcli.models.aligned import aligned, aligned_zeros_like
 from rbmcli.pixels import binarize_threshold
 from rbmcli.models.rbm import BernoulliRBM
@@ -202,20 +203,25 @@ class Trainer:
         """
         opts = self.options
         self.lr, self.momentum = opts.schedule(epoch)
-        start = time.perf_counter()
-        order = self.rng.permutation(len(self.train))
-        n_batches = -(-len(order) // opts.batch_size)
-        self._swaps = np.zeros((2, max(len(self.betas) - 1, 0) if self.betas is not None else 0),
-                               np.int64)
-        for k in range(n_batches):
-            v_pos = self.train.rows(np.sort(order[k * opts.batch_size:(k + 1) * opts.batch_size]),
-                                    self.rng)
-            self.update(v_pos)
-            if on_batch:
-                on_batch(k + 1, n_batches)
+        with compiling.watch() as clock:
+            start = time.perf_counter()
+            order = self.rng.permutation(len(self.train))
+            n_batches = -(-len(order) // opts.batch_size)
+            self._swaps = np.zeros((2, max(len(self.betas) - 1, 0)
+                                    if self.betas is not None else 0), np.int64)
+            for k in range(n_batches):
+                v_pos = self.train.rows(np.sort(order[k * opts.batch_size:
+                                                      (k + 1) * opts.batch_size]), self.rng)
+                self.update(v_pos)
+                if on_batch:
+                    on_batch(k + 1, n_batches)
+            # The epoch's time without Numba compiling kernels (the first batch of a new
+            # install, about a minute): the log line and the history's "seconds" say how
+            # long training took, not how long the first run compiled.
+            seconds = time.perf_counter() - start - clock.seconds
         if not self.model.is_finite():
             raise TrainingDiverged("weights or biases became NaN or infinite")
-        return self.evaluate(time.perf_counter() - start)
+        return self.evaluate(seconds)
 
     def update(self, v_pos):
         """One parameter update from the binary data batch ``v_pos`` (B, nv) uint8.

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from rbmcli import interrupts
+from rbmcli import compiling, interrupts
 from rbmcli.errors import InputError
 from rbmcli.io.modelfile import ModelFile, load_model, save_model
 from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
@@ -65,6 +65,10 @@ def load_training_images(data, output, log):
     if data is None:
         log(f"no DATA given: training on the {source}")
     return images, image_shape
+
+
+COMPILING = "compiling kernels (first run only)"
+"""The start of the lines said while Numba compiles (a new install's first run)."""
 
 
 class _Stop(Exception):
@@ -148,9 +152,11 @@ class TrainingRun:
         checkpoint (so --resume matches an uninterrupted run), and
         :class:`rbmcli.interrupts.Interrupted` says which epoch the file holds.
         """
-        with interrupts.trap((signal.SIGINT,), raising=True) as stop:
+        with interrupts.trap((signal.SIGINT,), raising=True) as stop, \
+                compiling.watch(on_start=self._compiling_starts) as clock:
             self._stop = stop
             while not self.finished():
+                compiled = clock.seconds
                 self._check_stop()
                 label = f"epoch {self.mf.epoch + 1}/{self.epochs}"
                 bar = ProgressBar(label)
@@ -178,8 +184,15 @@ class TrainingRun:
                 finally:
                     bar.close()
                 self.mf.epoch += 1
+                if clock.seconds > compiled:
+                    # the epoch's metrics["seconds"] leave this out (Trainer.run_epoch)
+                    self.log(f"{COMPILING}: {clock.seconds - compiled:.1f} s")
                 self.epoch_done(metrics)
             self._check_stop()
+
+    def _compiling_starts(self):
+        """Said when Numba starts compiling kernels (a cold cache) during the epochs."""
+        self.log(f"{COMPILING}...")
 
     def diverged_hint(self):
         """What to try after a divergence."""
