@@ -66,6 +66,14 @@ class FiniteFloat(click.FloatRange):
         return value
 
 
+THREADS_HELP = "Kernel threads [default: the cores not busy with other work]."
+
+
+def threads_option(help=THREADS_HELP):
+    """``--threads N`` (N >= 1; default: :func:`rbmcli.threads.choose_threads`)."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None, help=help)
+
+
 def force_option(help="Overwrite existing output files."):
     """``--force``: replace outputs that exist (never an input of the command)."""
     return click.option("--force", is_flag=True, help=help)

@@ -12,7 +12,7 @@ import click
 from rbmcli.cli import lazy
 from rbmcli.cli.common import (NotSupported, Output, check_count, check_outputs, force_option,
                                input_files, model_errors, model_option, open_model,
-                               resolve_model_path, seed_option, typed)
+                               resolve_model_path, seed_option, threads_option, typed)
 from rbmcli.errors import InputError
 from rbmcli.progress import ProgressBar
 
@@ -58,8 +58,7 @@ def is_data_spec(arg):
 @seed_option()
 @click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write an animated GIF of the panel as the chains run.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Kernel threads [default: the cores not busy with other work].")
+@threads_option()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Output PNG panel (- for standard output, with PNG inputs).")
 @force_option()
@@ -97,7 +96,7 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
     """
     if keep is not None and mask is not None:
         raise click.UsageError("--keep and --mask are mutually exclusive")
-    if method != "pt" and _given(ctx, "replicas"):
+    if method != "pt" and typed(ctx, ("replicas",)):
         raise click.UsageError("--replicas is for --method pt")
     data = [a for a in inputs if is_data_spec(a)]
     if data and len(inputs) > 1:
@@ -121,9 +120,6 @@ def inpaint(ctx, inputs, model_path, keep, mask, invert, method, steps, samples,
         _inpaint_pngs(ctx, mf, inputs, invert, keep, mask, samples, seed, gif, output,
                       threads, options)
 
-
-def _given(ctx, name):
-    return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
 
 
 def _run(mf, images, known, rng, samples, gif, threads, options, truth=None, observed=False):

@@ -13,7 +13,7 @@ import click
 from rbmcli.cli import lazy
 from rbmcli.cli.common import (FiniteFloat, NotSupported, Output, check_count, check_outputs,
                                force_option, input_files, model_errors, model_option, open_model,
-                               resolve_model_path, seed_option, typed)
+                               resolve_model_path, seed_option, threads_option, typed)
 from rbmcli.errors import InputError
 from rbmcli.progress import ProgressBar
 
@@ -62,8 +62,7 @@ def shown(path):
 @seed_option()
 @click.option("--gif", "gif", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write an animated GIF of the chains as they run.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Kernel threads [default: the cores not busy with other work].")
+@threads_option()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
 @click.option("--temperature", type=FiniteFloat(min=0), default=None,
@@ -93,7 +92,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
     """
     np = lazy.np
     kind = output_kind(output)
-    if method != "pt" and _given(ctx, "replicas"):
+    if method != "pt" and typed(ctx, ("replicas",)):
         raise click.UsageError("--replicas is for --method pt")
     model_file = resolve_model_path(model_path)
     check_outputs([Output(output, "-o", "PNG" if kind == "png" else "HDF5"),
@@ -153,9 +152,6 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
         click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)
     click.echo(f"wrote {shown(output)}: {what}", err=True)
 
-
-def _given(ctx, name):
-    return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
 
 
 def _states(states):

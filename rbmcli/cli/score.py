@@ -7,7 +7,7 @@ import click
 
 from rbmcli.cli import lazy
 from rbmcli.cli.common import (model_errors, model_option, open_model, resolve_model_path,
-                               seed_option, typed)
+                               seed_option, threads_option, THREADS_HELP, typed)
 from rbmcli.errors import InputError
 from rbmcli.progress import ProgressBar
 
@@ -52,9 +52,7 @@ def _stdin_is_a_terminal():
               help="Print one TSV row per image (with a header) instead of the means.")
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Reuse and store the AIS estimate in the model file's /partition group.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Kernel threads [default: the cores not busy with other work]; results "
-                   "do not depend on it.")
+@threads_option(THREADS_HELP[:-1] + "; results do not depend on it.")
 @click.pass_context
 @model_errors
 def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, exact,

@@ -11,7 +11,7 @@ import click
 from rbmcli import interrupts
 from rbmcli.cli import lazy
 from rbmcli.cli.common import (FiniteFloat, Output, check_outputs, input_files, model_errors,
-                               seed_option)
+                               seed_option, threads_option)
 
 
 class HiddenSizes(click.IntRange):
@@ -151,8 +151,7 @@ FLOWS = MODELS[3:]
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --output (and its "
               "pictures).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Kernel threads [default: the cores not busy with other work].")
+@threads_option()
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @network_options

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rbmcli.errors import InputError, NotSupported  # noqa: F401 (part of the interface)
+from rbmcli.pixels import as_unit_float
 
 
 def refuse(option, value, why):
@@ -235,18 +236,17 @@ class Model:
 
 def pixel_rows(images, n_visible, what="images"):
     """Checked grey images (N, n_visible) float32 in [0, 1], from uint8 (0..255, as in data
-    files), bool (0/1) or floats in [0, 1] (as :func:`rbmcli.io.datasets.as_unit_float`);
-    one image (n_visible,) becomes one row."""
+    files), bool (0/1) or floats in [0, 1] (:func:`rbmcli.pixels.as_unit_float`); one
+    image (n_visible,) becomes one row."""
     x = np.asarray(images)
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2 or x.shape[1] != n_visible:
         raise InputError(f"expected {what} of shape (N, {n_visible}), found {x.shape}")
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255)
-    if x.dtype.kind not in "biuf":
-        raise InputError(f"{what} must be numbers, found {x.dtype}")
-    x = np.ascontiguousarray(x, np.float32)
+    try:
+        x = as_unit_float(x)
+    except TypeError:
+        raise InputError(f"{what} must be uint8, bool or floats, found {x.dtype}") from None
     if not (np.isfinite(x).all() and x.min(initial=0) >= 0 and x.max(initial=0) <= 1):
         raise InputError(f"{what} must be grey levels in [0, 1] (or uint8 0..255)")
     return x
