@@ -17,6 +17,7 @@ import click
 
 from rbmcli.cli import lazy
 from rbmcli.errors import InputError, NotSupported
+from rbmcli.memory import available_memory, size_text
 
 MODEL_ENV = "RBM_MODEL"
 
@@ -179,29 +180,6 @@ BYTES_PER_VALUE = 32
 :func:`check_count`: float64 states, probabilities and the result, with room to spare."""
 
 
-def available_memory():
-    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else the free
-    physical pages), or None when unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _size(n_bytes):
-    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
-        if n_bytes < 1000 or unit == "PB":
-            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1000
-
-
 def check_count(flag, count, n_values, what="samples"):
     """InputError naming ``flag`` and ``count`` when ``n_values`` values (the pixels of
     every chain that ``count`` asks for) would need more working memory
@@ -209,8 +187,8 @@ def check_count(flag, count, n_values, what="samples"):
     need = n_values * BYTES_PER_VALUE
     have = available_memory()
     if have is not None and need > have:
-        raise InputError(f"{flag} {count}: the {what} would need about {_size(need)} of "
-                         f"memory, more than the {_size(have)} available")
+        raise InputError(f"{flag} {count}: the {what} would need about {size_text(need)} of "
+                         f"memory, more than the {size_text(have)} available")
 
 
 def typed(ctx, names):

@@ -10,6 +10,7 @@ import click
 
 from rbmcli import interrupts
 from rbmcli.cli import lazy
+from rbmcli.memory import DEFAULT_FRACTION, parse_size
 from rbmcli.cli.common import (FiniteFloat, Output, check_outputs, input_files, model_errors,
                                seed_option, threads_option)
 
@@ -26,6 +27,18 @@ class HiddenSizes(click.IntRange):
         # Click may pass a value it has already converted: a tuple of ints, kept as it is
         parts = [p.strip() for p in value.split(",")] if hasattr(value, "split") else value
         return tuple(super(HiddenSizes, self).convert(p, param, ctx) for p in parts)
+class MemorySize(click.ParamType):
+    """``--memory SIZE``: bytes, or a size such as ``64M``, ``2G``, ``512MiB`` (an int)."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_size(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
 def network_options(f):
     """The ``rbm train`` options that only flows use."""
     options = [
@@ -152,6 +165,12 @@ FLOWS = MODELS[3:]
 @click.option("--force", is_flag=True, help="Overwrite an existing --output (and its "
               "pictures).")
 @threads_option()
+@click.option("--memory", type=MemorySize(), default=None,
+              help="Budget for the training data: a data file whose rows take more (as "
+                   "read, plus the binarised or standardised copy training makes) is read "
+                   "from the file in shuffled chunks each epoch instead of loaded whole "
+                   "(rbm, grbm; see README). K, M, G: powers of 1000; KiB, MiB, GiB: of "
+                   "1024 [default: %d%% of the memory available]." % (100 * DEFAULT_FRACTION))
 @click.option("--pictures/--no-pictures", default=True, show_default=True,
               help="Write OUTPUT-samples.png and OUTPUT-filters.png at the end.")
 @network_options
@@ -160,8 +179,8 @@ FLOWS = MODELS[3:]
 def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, sigma_lr,
           sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
-          centering, chains, seed, dtype, binarize, validate, resume, force, threads, pictures,
-          **network):
+          centering, chains, seed, dtype, binarize, validate, resume, force, threads, memory,
+          pictures, **network):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).
 
@@ -175,6 +194,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --cd 1 --hidden 500 --epochs 10 --validate mnist.h5:test
       rbm train mnist.h5 --pt 10 --binarize stochastic -o pt.h5
       rbm train mnist.h5 --resume --epochs 20
+      rbm train big.h5 --memory 2G               # streams big.h5 if it takes more
       rbm train --hidden 100 --epochs 5          # embedded synthetic digits
       rbm train mnist.h5 --model grbm -o grbm.h5  # CD-50 from noise
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5

@@ -13,6 +13,7 @@ A data set is named by a *spec*: ``FILE.h5`` (its ``train`` group when it has on
 else the root ``images``), ``FILE.h5:GROUP`` or ``-`` (HDF5 bytes on standard input).
 """
 
+import contextlib
 import io
 import math
 import os
@@ -115,21 +116,120 @@ def load_dataset(spec):
             raise InputError("not an HDF5 file", name)
         target = io.BytesIO(data)
     else:
-        name = target = path
-        if os.path.isdir(path):
-            raise InputError("is a directory, not an HDF5 file", name)
-        if not os.path.exists(path):
-            raise InputError("no such file", _missing_file_name(spec))
-        check_readable(path)
-        if not h5py.is_hdf5(path):
-            raise InputError("not an HDF5 file", name)
+        name = target = _check_file(path, spec)
+    with _open(target, name) as f:
+        return _read_dataset(f, name, group)
+
+
+def open_image_file(spec):
+    """The images of a data file, checked like :func:`load_dataset` but not read: an
+    :class:`ImageFile` that reads rows on demand (for training on data larger than memory).
+
+    Parameters
+    ----------
+    spec : str
+        ``FILE.h5`` or ``FILE.h5:GROUP`` (not ``-``: standard input is read whole).
+
+    Raises
+    ------
+    InputError
+        As :func:`load_dataset`, for everything but the pixel values, which
+        :class:`ImageFile` checks as it reads them.
+    """
+    path, group = split_spec(spec)
+    name = _check_file(path, spec)
+    with _open(name, name) as f:
+        images, g, group = _images_node(f, name, group)
+        if images.ndim not in (2, 3):
+            raise InputError(f"images must be 2-D (N, pixels) or 3-D (N, rows, cols), got "
+                             f"shape {images.shape}", name)
+        n, d = images.shape[0], int(np.prod(images.shape[1:]))
+        if n == 0 or d == 0:
+            raise InputError(f"no images (shape {images.shape})", name)
+        dtype = _pixel_dtype(images.dtype, name)
+        image_shape = tuple(int(s) for s in images.shape[1:]) if images.ndim == 3 else \
+            _image_shape(g.attrs.get("image_shape", f.attrs.get("image_shape")), d, name)
+        storage_rows = images.chunks[0] if images.chunks else None
+        key = images.name
+    source = f"{name}:{group}" if group else name
+    return ImageFile(name, key, (n, d), dtype, image_shape, source, storage_rows)
+
+
+class ImageFile:
+    """The (N, D) images of a data file, read on demand: ``images[a:b]`` (one HDF5 slice)
+    or ``images[index]`` (rows in any order, repeats allowed) return checked NumPy rows
+    as :func:`load_dataset` would hold them (float16 becomes float32). Make one with
+    :func:`open_image_file`.
+
+    Attributes
+    ----------
+    shape : (N, D)
+    dtype : numpy.dtype
+        Of the rows returned.
+    image_shape : (rows, cols)
+    source : str
+        ``FILE`` or ``FILE:GROUP``.
+    storage_rows : int or None
+        Rows per HDF5 storage chunk (None: not chunked); reads of whole chunks are fastest.
+    """
+
+    def __init__(self, path, key, shape, dtype, image_shape, source, storage_rows):
+        self.path, self.key = path, key
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.image_shape, self.source, self.storage_rows = image_shape, source, storage_rows
+
+    def __len__(self):
+        return self.shape[0]
+
+    @property
+    def nbytes(self):
+        """Bytes of all the rows in memory."""
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
+    def __getitem__(self, index):
+        """Rows (n, D) at a slice (step 1) or at an integer index array of shape (n,)."""
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("ImageFile slices must have step 1")
+            return self._read(slice(start, max(start, stop)))
+        index = np.asarray(index, np.int64).reshape(-1)
+        unique, inverse = np.unique(index, return_inverse=True)
+        if len(unique) == 0:
+            return np.empty((0, self.shape[1]), self.dtype)
+        rows = self._read(unique)  # h5py reads increasing indices only
+        return rows if np.array_equal(unique, index) else rows[inverse.reshape(-1)]
+
+    def _read(self, selection):
+        with _open(self.path, self.path) as f:
+            rows = f[self.key][selection]
+        rows = _check_pixels(rows.reshape(len(rows), -1), self.path)
+        return np.ascontiguousarray(rows)
+
+
+def _check_file(path, spec):
+    """``path`` when it is an existing, readable HDF5 file, else InputError."""
+    if os.path.isdir(path):
+        raise InputError("is a directory, not an HDF5 file", path)
+    if not os.path.exists(path):
+        raise InputError("no such file", _missing_file_name(spec))
+    check_readable(path)
+    if not h5py.is_hdf5(path):
+        raise InputError("not an HDF5 file", path)
+    return path
+
+
+@contextlib.contextmanager
+def _open(target, name):
+    """The HDF5 file ``target`` (a path or a file object) opened for reading; a corrupt
+    file is an InputError naming ``name``."""
     try:
         f = h5py.File(target, "r")
     except OSError as err:
         raise open_error(err, name, "corrupt or truncated HDF5 file") from err
     try:
         with f:
-            return _read_dataset(f, name, group)
+            yield f
     except (OSError, RuntimeError) as err:
         raise InputError("corrupt or truncated HDF5 file", name) from err
 
@@ -159,8 +259,9 @@ def _missing_file_name(spec):
     return spec
 
 
-def _read_dataset(f, name, group):
-    """Read and check ``images``/``labels`` of ``group`` (None: the default) in ``f``."""
+def _images_node(f, name, group):
+    """``(images, g, group)``: the ``images`` data set of ``group`` (None: the default) in
+    the open file ``f``, its group and the group's name; InputError when missing."""
     if group is None:
         group = "train" if isinstance(f.get("train"), h5py.Group) else ""
     elif not isinstance(f.get(group), h5py.Group):
@@ -172,8 +273,13 @@ def _read_dataset(f, name, group):
         raise InputError(f"no 'images' dataset in {where}{hint}", name)
     if not isinstance(g["images"], h5py.Dataset):
         raise InputError(f"'images' in {where} is not a dataset", name)
+    return g["images"], g, group
 
-    images = g["images"][()]
+
+def _read_dataset(f, name, group):
+    """Read and check ``images``/``labels`` of ``group`` (None: the default) in ``f``."""
+    images, g, group = _images_node(f, name, group)
+    images = images[()]
     image_shape = None
     if images.ndim == 3:
         image_shape = tuple(int(s) for s in images.shape[1:])
@@ -208,18 +314,25 @@ def _list_groups(f):
 
 def _check_pixels(images, name):
     """Check the dtype and range of (N, D) images; returns them (float16 -> float32)."""
-    kind = images.dtype.kind
-    if kind == "f":
-        if images.dtype.itemsize < 4:
-            images = images.astype(np.float32)
+    dtype = _pixel_dtype(images.dtype, name)
+    if dtype.kind == "f":
+        images = images.astype(dtype, copy=False)
         if not np.isfinite(images).all():
             raise InputError("images contain NaN or infinite values", name)
         lo, hi = images.min(), images.max()
         if lo < 0 or hi > 1:
             raise InputError(f"float images must lie in [0, 1], found values in [{lo:g}, {hi:g}]", name)
-    elif images.dtype != np.uint8 and images.dtype != np.bool_:
-        raise InputError(f"images have dtype {images.dtype}; expected uint8, bool or float in [0, 1]", name)
     return images
+
+
+def _pixel_dtype(dtype, name):
+    """The dtype images of ``dtype`` are held in (float16 -> float32); InputError when
+    it is not uint8, bool or float."""
+    if dtype.kind == "f":
+        return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+    if dtype != np.uint8 and dtype != np.bool_:
+        raise InputError(f"images have dtype {dtype}; expected uint8, bool or float in [0, 1]", name)
+    return dtype
 
 
 def _image_shape(attr, d, name):

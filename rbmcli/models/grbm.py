@@ -70,7 +70,13 @@ class Standardizer:
     def fit(cls, x01):
         """Mean and floored std of grey pixels ``x01`` (N, nv) in [0, 1]."""
         x = np.asarray(x01, np.float64)
-        return cls(x.mean(axis=0), np.maximum(x.std(axis=0), STD_FLOOR))
+        return cls.floored(x.mean(axis=0), x.std(axis=0))
+
+    @classmethod
+    def floored(cls, mean, std):
+        """The standardisation of pixels of per-pixel ``mean`` and ``std`` (nv,) float64,
+        the std floored at :data:`STD_FLOOR`."""
+        return cls(mean, np.maximum(std, STD_FLOOR))
 
     @classmethod
     def identity(cls, n):

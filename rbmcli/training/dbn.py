@@ -89,8 +89,8 @@ class DBNRun(TrainingRun):
     """One ``rbm train --model dbn`` invocation: :class:`TrainingRun` run layer by layer."""
 
     @classmethod
-    def start(cls, data, output, resume, given, options, validate, log):
-        images, image_shape = load_training_images(data, output, log)
+    def start(cls, data, output, resume, given, options, validate, log, memory=None):
+        images, image_shape = load_training_images(data, output, log, memory)
         epochs = options.pop("epochs")
         options.pop("model", None)
         if resume:
@@ -149,7 +149,7 @@ class DBNRun(TrainingRun):
             lopts = opts.layer_options(k)
             kind = KINDS["grbm" if isinstance(lopts, GaussianTrainOptions) else "rbm"]
             if k == 0:
-                model = layers[0] if layers else kind.new_model(lopts, self.images)
+                model = layers[0] if layers else kind.new_model(lopts, self.images, None)
                 train, _ = first_layer_rows(self.images, opts, model)
                 valid = None if self.valid_images is None else \
                     first_layer_rows(self.valid_images, opts, model)[0]
@@ -159,7 +159,7 @@ class DBNRun(TrainingRun):
                     self._layer_input(layers, k, self.valid_images)
                 train = Binarizer(train_x, "stochastic")
                 valid = None if valid_x is None else Binarizer(valid_x, "stochastic")
-                model = layers[k] if len(layers) > k else kind.new_model(lopts, train_x)
+                model = layers[k] if len(layers) > k else kind.new_model(lopts, train_x, None)
             if len(layers) <= k:
                 layers.append(model)
                 self.mf.state, self.mf.rng_state = {}, None

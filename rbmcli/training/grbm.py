@@ -34,6 +34,7 @@ import numpy as np
 
 from rbmcli.models.grbm import GaussianRBM, Standardizer
 from rbmcli.sampling.keys import draw_keys
+from rbmcli.training.batches import MemoryRows, pixel_moments
 from rbmcli.training.rbm import Trainer, TrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.sampling.bernoulli import noise
@@ -55,15 +56,12 @@ class GaussianTrainOptions(TrainOptions):
     binarize: str = "none"
 
 
-class StandardizedData:
+class StandardizedData(MemoryRows):
     """Training images standardised once: ``rows(index, rng)`` (len(index), nv)."""
 
     def __init__(self, images, standardizer, dtype):
         self.standardizer = standardizer
         self.images = standardizer.forward(as_unit_float(images, np.float64), dtype)
-
-    def __len__(self):
-        return self.images.shape[0]
 
     def rows(self, index, rng):
         return self.images[index]
@@ -73,10 +71,13 @@ class StandardizedData:
         return np.asarray(self.standardizer.mean, np.float64)
 
 
-def new_grbm(options, images):
-    """A fresh GRBM for ``options`` whose standardisation is fitted to ``images`` (N, nv)."""
+def new_grbm(options, images, block_rows=None):
+    """A fresh GRBM for ``options`` whose standardisation is fitted to ``images`` (N, nv):
+    an array, or with ``block_rows`` an :class:`rbmcli.io.datasets.ImageFile` read that
+    many rows at a time (:func:`rbmcli.training.batches.pixel_moments`)."""
     rng = np.random.default_rng(options.seed)
-    std = Standardizer.fit(as_unit_float(images, np.float64))
+    std = Standardizer.fit(as_unit_float(images, np.float64)) if block_rows is None else \
+        Standardizer.floored(*pixel_moments(images, block_rows))
     return GaussianRBM.initialize(images.shape[1], options.n_hidden, rng,
                                   np.dtype(options.dtype).type, std, sigma=options.sigma_init)
 

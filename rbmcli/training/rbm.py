@@ -24,6 +24,7 @@ from rbmcli.models.aligned import aligned, aligned_zeros_like
 from rbmcli.pixels import binarize_threshold
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.sampling.keys import draw_keys
+from rbmcli.training.batches import MemoryRows
 from rbmcli.kernels.rbm.binarize import bernoulli_rows
 from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
 from rbmcli.kernels.rbm.gradients import apply_update
@@ -84,7 +85,7 @@ class TrainOptions:
         return lr, momentum
 
 
-class Binarizer:
+class Binarizer(MemoryRows):
     """Turns grey pixels (N, D) (uint8 or float in [0, 1]) into binary rows.
 
     ``threshold`` binarises once (pixel >= 0.5); ``stochastic`` draws each pixel as a
@@ -96,9 +97,6 @@ class Binarizer:
         self.images = np.ascontiguousarray(images)
         self.scale = 1.0 / 255.0 if self.images.dtype == np.uint8 else 1.0
         self._fixed = binarize_threshold(self.images) if method == "threshold" else None
-
-    def __len__(self):
-        return self.images.shape[0]
 
     def rows(self, index, rng):
         """Binary rows (len(index), D) uint8 of the images at ``index``."""
@@ -128,8 +126,8 @@ class Trainer:
     ----------
     model : BernoulliRBM
     options : TrainOptions
-    train : Binarizer
-        Training images.
+    train : Binarizer or rbmcli.training.batches.StreamedRows
+        Training images (their ``batches`` give each epoch's).
     valid : Binarizer or None
         Validation images, for the per-epoch MSER and free-energy gap.
     rng : numpy.random.Generator
@@ -195,8 +193,9 @@ class Trainer:
         self.rng.bit_generator.state = rng_state
 
     def run_epoch(self, epoch=0, on_batch=None):
-        """One pass over the training data in random order, the 0-based ``epoch`` of
-        the run (for the learning-rate and momentum schedule).
+        """One pass over the training data in random order (the batches of
+        ``train.batches``), the 0-based ``epoch`` of the run (for the learning-rate and
+        momentum schedule, and the chunk order of streamed data).
 
         ``on_batch(done, total)`` is called after each batch (progress bars).
         Returns the epoch's metrics (dict).
@@ -205,13 +204,11 @@ class Trainer:
         self.lr, self.momentum = opts.schedule(epoch)
         with compiling.watch() as clock:
             start = time.perf_counter()
-            order = self.rng.permutation(len(self.train))
-            n_batches = -(-len(order) // opts.batch_size)
+            n_batches = -(-len(self.train) // opts.batch_size)
             self._swaps = np.zeros((2, max(len(self.betas) - 1, 0)
                                     if self.betas is not None else 0), np.int64)
-            for k in range(n_batches):
-                v_pos = self.train.rows(np.sort(order[k * opts.batch_size:
-                                                      (k + 1) * opts.batch_size]), self.rng)
+            batches = self.train.batches(self.rng, opts.batch_size, epoch)
+            for k, v_pos in enumerate(batches):
                 self.update(v_pos)
                 if on_batch:
                     on_batch(k + 1, n_batches)
@@ -338,7 +335,8 @@ def format_metrics(epoch, n_epochs, metrics):
 
 
 def new_model(options, train):
-    """A freshly initialised model for ``options`` and the Binarizer ``train``."""
+    """A freshly initialised model for ``options`` and the training rows ``train`` (a
+    Binarizer, or StreamedRows of one): the visible biases from their mean."""
     rng = np.random.default_rng(options.seed)
     return BernoulliRBM.initialize(train.images.shape[1], options.n_hidden, train.mean(), rng,
                                    np.dtype(options.dtype).type)

@@ -10,9 +10,10 @@ the chosen model raises :class:`rbmcli.errors.NotSupported` with a one-line reas
 
 import h5py
 
-from rbmcli.errors import NotSupported
+from rbmcli.errors import InputError, NotSupported
 from rbmcli.flows.model import FLOW_TYPES
 from rbmcli.flows.run import FlowTrainingRun
+from rbmcli.memory import default_budget, parse_size
 from rbmcli.training.dbn import DBNRun
 from rbmcli.training.run import TrainingRun
 
@@ -24,7 +25,7 @@ FLOW_ONLY = ("layers", "hidden_units", "hidden_layers", "warmup", "clip", "weigh
              "patience", "holdout")
 RBM_ONLY = ("hidden", "cd", "pcd", "pt", "momentum", "l2", "l1", "chains", "binarize",
             "lr_final", "momentum_warmup", "centering", "visible", "sigma", "sigma_lr",
-            "sigma_init", "cd_from", "first_layer")
+            "sigma_init", "cd_from", "first_layer", "memory")
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
           "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from")
@@ -35,7 +36,7 @@ TRAIN_DEFAULTS = dict(
     lr=None, lr_final=None, momentum=0.5, momentum_warmup=0, l2=0.0, l1=0.0,
     centering=None, chains=None, seed=0, dtype="float32", binarize=None,
     layers=5, hidden_units=1024, hidden_layers=1, warmup=500, clip=100.0,
-    weight_decay=1e-6, patience=10, holdout=10000)
+    weight_decay=1e-6, patience=10, holdout=10000, memory=None)
 """Every option of ``rbm train`` (beyond the files) and its default; None: the model's
 own default (``RBM_DEFAULTS`` ...). tests/test_api.py checks that the command's options
 agree."""
@@ -163,9 +164,21 @@ def _start_rbm_family(model_kind, params, given, data, output, resume, validate,
         options["binarize"] = binarize
     run_class = DBNRun if model_kind == "dbn" else TrainingRun
     run = run_class.start(data=data, output=output, resume=resume, given=hyper,
-                          options=options, validate=validate, log=log)
+                          options=options, validate=validate, log=log,
+                          memory=memory_budget(params.get("memory")))
     run.resume_command = resume_command(model_kind, data, output, epochs)
     return run
+
+
+def memory_budget(memory):
+    """Bytes of the training budget ``--memory`` (a size such as ``"64M"`` or bytes; None:
+    :func:`rbmcli.memory.default_budget`), or None for no limit."""
+    if memory is None:
+        return default_budget()
+    try:
+        return parse_size(memory)
+    except ValueError as err:
+        raise InputError(str(err), "memory") from None
 
 
 def _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given, resume):

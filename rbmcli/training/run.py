@@ -1,7 +1,8 @@
 """A training run as the CLI sees it: data, model, checkpoints, history and pictures.
 
 :class:`TrainingRun` glues :mod:`rbmcli.training.rbm` to files: it loads the data (or the
-embedded synthetic digits), starts a new model or resumes one from its checkpoint,
+embedded synthetic digits; or streams a data file larger than the ``--memory`` budget,
+:mod:`rbmcli.training.batches`), starts a new model or resumes one from its checkpoint,
 saves a checkpoint after every epoch (atomically), and stops on NaN keeping the last
 good checkpoint on disk.
 """
@@ -20,17 +21,29 @@ from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptio
 from rbmcli.training.grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
 from rbmcli.progress import ProgressBar
 from rbmcli.io.synthetic import synthetic_digits
-from rbmcli.io.datasets import load_dataset
+from rbmcli.io.datasets import ImageFile, load_dataset, open_image_file, split_spec
 from rbmcli.io.images import save_filters, save_grid
+from rbmcli.memory import size_text
+from rbmcli.training.batches import StreamedRows, StreamPlan, plan_stream
 
 
-def _load_images(spec):
-    """(images (N, D), image_shape, source) from a data spec, or the synthetic digits."""
+def _open_images(spec):
+    """(images (N, D), image_shape, source) of a data spec: an :class:`ImageFile` (read on
+    demand) for a file, arrays for standard input, a Dataset or the synthetic digits."""
     if spec is None:
         images, _ = synthetic_digits(10000, seed=0)
         return images, (28, 28), "embedded synthetic digits"
+    if isinstance(spec, str) and split_spec(spec)[0] != "-":
+        images = open_image_file(spec)
+        return images, images.image_shape, images.source
     ds = load_dataset(spec)
     return ds.images, ds.image_shape, ds.source
+
+
+def training_rows(images, convert, plan, seed):
+    """The training rows of ``images``: ``convert(images)`` in memory (``plan`` None), else
+    :class:`rbmcli.training.batches.StreamedRows` reading the file by ``plan``."""
+    return convert(images) if plan is None else StreamedRows(images, convert, plan, seed)
 
 
 @dataclass(frozen=True)
@@ -40,31 +53,72 @@ class ModelKind:
     name: str
     model_type: str
     options: type
-    new_model: Callable   # (options, images (N, D)) -> model
+    new_model: Callable   # (options, images (N, D), plan or None) -> model
     data: Callable        # (images, options, model) -> training rows (.rows(index, rng))
     trainer: type
+    copy_bytes: Callable  # (options, D) -> bytes per row of the copy training makes
 
 
 KINDS = {
     "rbm": ModelKind("rbm", "bernoulli-rbm", TrainOptions,
-                     lambda opts, images: new_model(opts, Binarizer(images, opts.binarize)),
-                     lambda images, opts, model: Binarizer(images, opts.binarize), Trainer),
-    "grbm": ModelKind("grbm", "gaussian-rbm", GaussianTrainOptions, new_grbm,
+                     lambda opts, images, plan: new_model(opts, training_rows(
+                         images, lambda raw: Binarizer(raw, opts.binarize), plan, opts.seed)),
+                     lambda images, opts, model: Binarizer(images, opts.binarize), Trainer,
+                     lambda opts, d: d if opts.binarize == "threshold" else 0),
+    "grbm": ModelKind("grbm", "gaussian-rbm", GaussianTrainOptions,
+                      lambda opts, images, plan: new_grbm(opts, images,
+                                                          plan and plan.chunk_rows),
                       lambda images, opts, model: StandardizedData(
-                          images, model.standardizer, model.dtype), GaussianTrainer),
+                          images, model.standardizer, model.dtype), GaussianTrainer,
+                      lambda opts, d: np.dtype(opts.dtype).itemsize * d),
 }
 
 
-def load_training_images(data, output, log):
+def open_training_images(data, output, log):
     """(images (N, D), image_shape) of DATA (or the synthetic digits, saying so), after
-    checking that the folder of ``output`` exists."""
+    checking that the folder of ``output`` exists; a data file is an :class:`ImageFile`,
+    not read yet."""
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
         raise InputError(f"cannot write: no such directory {folder!r}", output)
-    images, image_shape, source = _load_images(data)
+    images, image_shape, source = _open_images(data)
     if data is None:
         log(f"no DATA given: training on the {source}")
     return images, image_shape
+
+
+def load_training_images(data, output, log, memory=None, model="dbn"):
+    """:func:`open_training_images`, read whole: (images (N, D) array, image_shape).
+    InputError when a file's images take more than ``memory`` bytes (None: no limit):
+    ``--model`` ``model`` trains in memory."""
+    images, image_shape = open_training_images(data, output, log)
+    if isinstance(images, ImageFile):
+        if memory is not None and images.nbytes > memory:
+            raise InputError(f"--model {model} trains in memory and the images take "
+                             f"{size_text(images.nbytes)}, more than --memory "
+                             f"{size_text(memory)}", data)
+        images = load_dataset(data).images
+    return images, image_shape
+
+
+def stream_plan(images, kind, opts, memory, saved, log):
+    """How to stream the training ``images`` within ``memory`` bytes (None: no limit),
+    or None to train in memory. ``saved``: the plan of the checkpoint resumed (its
+    ``/state/stream_plan``), kept when its buffers fit, so the run goes on as it began."""
+    if not isinstance(images, ImageFile):  # arrays, standard input: already in memory
+        return None
+    d = images.shape[1]
+    row_bytes = images.dtype.itemsize * d + kind.copy_bytes(opts, d)
+    if saved is not None:
+        plan = StreamPlan.from_state(saved)
+        rows = plan.chunk_rows * plan.buffer_chunks + opts.batch_size - 1
+        if memory is None or rows * row_bytes <= memory:
+            return plan
+        log(f"the checkpoint's buffers of {rows} rows do not fit --memory "
+            f"{size_text(memory)}: streaming with smaller ones (so the batches differ "
+            "from those of an uninterrupted run)")
+    return plan_stream(len(images), row_bytes, memory, opts.batch_size,
+                       images.storage_rows)
 
 
 COMPILING = "compiling kernels (first run only)"
@@ -92,10 +146,12 @@ class TrainingRun:
         return self.mf.epoch
 
     @classmethod
-    def start(cls, data, output, resume, given, options, validate, log):
+    def start(cls, data, output, resume, given, options, validate, log, memory=None):
         """Load data and make or resume the model; ``given`` names the options the user
-        typed (with --resume they must agree with the checkpoint)."""
-        images, image_shape = load_training_images(data, output, log)
+        typed (with --resume they must agree with the checkpoint). Training data whose
+        rows take more than ``memory`` bytes (None: no limit) are streamed from their file
+        (:func:`stream_plan`)."""
+        images, image_shape = open_training_images(data, output, log)
         epochs = options.pop("epochs")
         kind = KINDS[options.pop("model", "rbm")]
         if resume:
@@ -118,8 +174,15 @@ class TrainingRun:
             opts = kind.options(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
-        model = kind.new_model(opts, images) if mf is None else mf.model
-        train = kind.data(images, opts, model)
+        plan = stream_plan(images, kind, opts, memory, mf and mf.state.get("stream_plan"), log)
+        if plan is None and isinstance(images, ImageFile):
+            images = load_dataset(data).images
+        elif plan is not None:
+            log(f"streaming {images.source} ({size_text(images.nbytes)}) within --memory "
+                f"{size_text(memory)}: {plan.buffer_chunks} chunks of {plan.chunk_rows} "
+                f"rows at a time")
+        model = kind.new_model(opts, images, plan) if mf is None else mf.model
+        train = training_rows(images, lambda raw: kind.data(raw, opts, model), plan, opts.seed)
         valid = None
         if validate:
             vds = load_dataset(validate)
@@ -139,6 +202,8 @@ class TrainingRun:
             if mf.rng_state:
                 rng.bit_generator.state = mf.rng_state
         trainer = kind.trainer(mf.model, opts, train, valid, rng, state=mf.state)
+        if plan is not None:
+            trainer.state["stream_plan"] = plan.as_state()
         mf.state = trainer.state
         return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
 
