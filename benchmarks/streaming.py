@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import rbmcli
 from rbmcli.cli.main import cli
 from rbmcli.io.datasets import load_dataset, open_image_file

@@ -98,7 +98,9 @@ def train(data=None, model="rbm", *, output=None, resume=False, force=False,
         The options of ``rbm train`` by their long names with ``_`` for ``-``:
         ``hidden`` (int, or a sequence of layer sizes for a DBN), ``epochs``, ``cd``,
         ``pcd``, ``pt``, ``lr``, ``batch_size``, ``momentum``, ``l1``, ``l2``,
-        ``centering``, ``binarize``, ``seed``, ``dtype``, ... (see
+        ``centering``, ``binarize``, ``seed``, ``dtype``, ``memory`` (a size such as
+        ``"2G"``: a data file whose rows take more is streamed from the file in
+        shuffled chunks, see README.md) ... (see
         :data:`rbmcli.training.recipes.TRAIN_DEFAULTS`). Options not given take the
         model's defaults.
 

@@ -162,16 +162,20 @@ def data(tmp_path, monkeypatch):
     return "d.h5"
 
 
-def test_resume_of_a_streamed_run_repeats_the_uninterrupted_run(data):
-    """rbm's default recipe (PCD-1, centering, stochastic bits) streamed: 2 epochs and a
-    resume (without --memory: the checkpoint's plan goes on) equal 3 epochs."""
-    constant = dict(hidden=8, seed=2, batch_size=20, lr=0.05, lr_final=0.05)
+@pytest.mark.parametrize("model, options", [("rbm", dict(lr=0.05, lr_final=0.05)),
+                                            ("grbm", dict(cd=2, lr=0.002, lr_final=0.002))])
+def test_resume_of_a_streamed_run_repeats_the_uninterrupted_run(data, model, options):
+    """rbm's default recipe (PCD-1, centering, stochastic bits) and a GRBM streamed: 2
+    epochs and a resume (without --memory: the checkpoint's plan goes on) equal 3 (a
+    constant learning rate: a resume stretches a decay to the new total)."""
+    constant = dict(hidden=8, seed=2, batch_size=20, **options)
+    budget = ROW_BUDGET if model == "rbm" else "20K"
     lines = []
-    rbmcli.train(data, epochs=3, output="full.h5", memory=ROW_BUDGET, log=lines.append,
+    rbmcli.train(data, model, epochs=3, output="full.h5", memory=budget, log=lines.append,
                  **constant)
     assert any(line.startswith("streaming d.h5") for line in lines), lines
-    rbmcli.train(data, epochs=2, output="part.h5", memory=ROW_BUDGET, **constant)
-    rbmcli.train(data, epochs=3, output="part.h5", resume=True)
+    rbmcli.train(data, model, epochs=2, output="part.h5", memory=budget, **constant)
+    rbmcli.train(data, model, epochs=3, output="part.h5", resume=True)
     full, part = load_model("full.h5"), load_model("part.h5")
     np.testing.assert_array_equal(full.state["stream_plan"], part.state["stream_plan"])
     for name in ("weights", "visible_bias", "hidden_bias"):

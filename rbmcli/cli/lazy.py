@@ -2,9 +2,9 @@
 
 ``rbm --help`` and ``rbm CMD --help`` import every command module, so those import only
 Click, the standard library and light ``rbmcli`` modules (:mod:`rbmcli.errors`,
-:mod:`rbmcli.progress`, :mod:`rbmcli.cli.common`) at module level. Everything heavier
-(NumPy, h5py, Pillow, Numba and the library modules that import them) is reached
-through this module::
+:mod:`rbmcli.progress`, :mod:`rbmcli.memory`, :mod:`rbmcli.cli.common`) at module
+level. Everything heavier (NumPy, h5py, Pillow, Numba and the library modules that
+import them) is reached through this module::
 
     from rbmcli.cli import lazy
 

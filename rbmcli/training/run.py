@@ -101,14 +101,16 @@ def load_training_images(data, output, log, memory=None, model="dbn"):
     return images, image_shape
 
 
-def stream_plan(images, kind, opts, memory, saved, log):
+def stream_plan(images, kind, opts, memory, resumed, log):
     """How to stream the training ``images`` within ``memory`` bytes (None: no limit),
-    or None to train in memory. ``saved``: the plan of the checkpoint resumed (its
-    ``/state/stream_plan``), kept when its buffers fit, so the run goes on as it began."""
+    or None to train in memory. ``resumed``: the ModelFile of the checkpoint resumed, or
+    None; its plan (``/state/stream_plan``) is kept when its buffers fit, so the run goes
+    on as it began."""
     if not isinstance(images, ImageFile):  # arrays, standard input: already in memory
         return None
     d = images.shape[1]
     row_bytes = images.dtype.itemsize * d + kind.copy_bytes(opts, d)
+    saved = resumed.state.get("stream_plan") if resumed is not None else None
     if saved is not None:
         plan = StreamPlan.from_state(saved)
         rows = plan.chunk_rows * plan.buffer_chunks + opts.batch_size - 1
@@ -117,8 +119,12 @@ def stream_plan(images, kind, opts, memory, saved, log):
         log(f"the checkpoint's buffers of {rows} rows do not fit --memory "
             f"{size_text(memory)}: streaming with smaller ones (so the batches differ "
             "from those of an uninterrupted run)")
-    return plan_stream(len(images), row_bytes, memory, opts.batch_size,
-                       images.storage_rows)
+    plan = plan_stream(len(images), row_bytes, memory, opts.batch_size, images.storage_rows)
+    if plan is not None and resumed is not None and saved is None:
+        log(f"the checkpoint was trained in memory and the data exceed --memory "
+            f"{size_text(memory)}: streaming from now on (so the batches differ from those "
+            "of an uninterrupted run)")
+    return plan
 
 
 COMPILING = "compiling kernels (first run only)"
@@ -174,7 +180,7 @@ class TrainingRun:
             opts = kind.options(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
-        plan = stream_plan(images, kind, opts, memory, mf and mf.state.get("stream_plan"), log)
+        plan = stream_plan(images, kind, opts, memory, mf, log)
         if plan is None and isinstance(images, ImageFile):
             images = load_dataset(data).images
         elif plan is not None:
