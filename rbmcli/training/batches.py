@@ -144,14 +144,17 @@ class StreamedRows:
     plan : StreamPlan
     seed : int
         With the epoch, seeds the order of the chunks.
+    mean : (D,) array, optional
+        The rows' mean when it is known without reading them (a GRBM's standardisation
+        mean); else :meth:`mean` reads the file once.
     """
 
-    def __init__(self, images, convert, plan, seed):
+    def __init__(self, images, convert, plan, seed, mean=None):
         self.images, self.convert, self.plan, self.seed = images, convert, plan, seed
         n = len(images)
         starts = np.arange(0, n, plan.chunk_rows)
         self.chunks = np.stack([starts, np.minimum(starts + plan.chunk_rows, n)], axis=1)
-        self._mean = None
+        self._mean = mean
 
     def __len__(self):
         return len(self.images)

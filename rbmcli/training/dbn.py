@@ -149,7 +149,8 @@ class DBNRun(TrainingRun):
             lopts = opts.layer_options(k)
             kind = KINDS["grbm" if isinstance(lopts, GaussianTrainOptions) else "rbm"]
             if k == 0:
-                model = layers[0] if layers else kind.new_model(lopts, self.images, None)
+                model = layers[0] if layers else \
+                    kind.model_and_rows(lopts, self.images, None, None)[0]
                 train, _ = first_layer_rows(self.images, opts, model)
                 valid = None if self.valid_images is None else \
                     first_layer_rows(self.valid_images, opts, model)[0]
@@ -157,9 +158,9 @@ class DBNRun(TrainingRun):
                 train_x = self._layer_input(layers, k, self.images)
                 valid_x = None if self.valid_images is None else \
                     self._layer_input(layers, k, self.valid_images)
-                train = Binarizer(train_x, "stochastic")
+                model, train = kind.model_and_rows(lopts, train_x, None,
+                                                   layers[k] if len(layers) > k else None)
                 valid = None if valid_x is None else Binarizer(valid_x, "stochastic")
-                model = layers[k] if len(layers) > k else kind.new_model(lopts, train_x, None)
             if len(layers) <= k:
                 layers.append(model)
                 self.mf.state, self.mf.rng_state = {}, None

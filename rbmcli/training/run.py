@@ -40,10 +40,30 @@ def _open_images(spec):
     return ds.images, ds.image_shape, ds.source
 
 
-def training_rows(images, convert, plan, seed):
+def training_rows(images, convert, plan, seed, mean=None):
     """The training rows of ``images``: ``convert(images)`` in memory (``plan`` None), else
-    :class:`rbmcli.training.batches.StreamedRows` reading the file by ``plan``."""
-    return convert(images) if plan is None else StreamedRows(images, convert, plan, seed)
+    :class:`rbmcli.training.batches.StreamedRows` reading the file by ``plan`` (``mean``:
+    their mean when known without a pass over the file)."""
+    if plan is None:
+        return convert(images)
+    return StreamedRows(images, convert, plan, seed, mean=mean)
+
+
+def _rbm_rows(opts, images, plan, model):
+    """(model, training rows) of a Bernoulli RBM: ``model``, or a new one whose visible
+    biases come from the mean of the rows."""
+    train = training_rows(images, lambda raw: Binarizer(raw, opts.binarize), plan, opts.seed)
+    return model or new_model(opts, train), train
+
+
+def _grbm_rows(opts, images, plan, model):
+    """(model, training rows) of a Gaussian RBM: ``model``, or a new one whose
+    standardisation is fitted to ``images``; the rows are standardised by it."""
+    model = model or new_grbm(opts, images, plan and plan.chunk_rows)
+    std = model.standardizer
+    train = training_rows(images, lambda raw: StandardizedData(raw, std, model.dtype), plan,
+                          opts.seed, mean=np.asarray(std.mean, np.float64))
+    return model, train
 
 
 @dataclass(frozen=True)
@@ -53,21 +73,18 @@ class ModelKind:
     name: str
     model_type: str
     options: type
-    new_model: Callable   # (options, images (N, D), plan or None) -> model
+    model_and_rows: Callable  # (options, images (N, D), plan or None, model or None)
+    #                           -> (model, training rows): a new model when None is given
     data: Callable        # (images, options, model) -> training rows (.rows(index, rng))
     trainer: type
     copy_bytes: Callable  # (options, D) -> bytes per row of the copy training makes
 
 
 KINDS = {
-    "rbm": ModelKind("rbm", "bernoulli-rbm", TrainOptions,
-                     lambda opts, images, plan: new_model(opts, training_rows(
-                         images, lambda raw: Binarizer(raw, opts.binarize), plan, opts.seed)),
+    "rbm": ModelKind("rbm", "bernoulli-rbm", TrainOptions, _rbm_rows,
                      lambda images, opts, model: Binarizer(images, opts.binarize), Trainer,
                      lambda opts, d: d if opts.binarize == "threshold" else 0),
-    "grbm": ModelKind("grbm", "gaussian-rbm", GaussianTrainOptions,
-                      lambda opts, images, plan: new_grbm(opts, images,
-                                                          plan and plan.chunk_rows),
+    "grbm": ModelKind("grbm", "gaussian-rbm", GaussianTrainOptions, _grbm_rows,
                       lambda images, opts, model: StandardizedData(
                           images, model.standardizer, model.dtype), GaussianTrainer,
                       lambda opts, d: np.dtype(opts.dtype).itemsize * d),
@@ -187,8 +204,7 @@ class TrainingRun:
             log(f"streaming {images.source} ({size_text(images.nbytes)}) within --memory "
                 f"{size_text(memory)}: {plan.buffer_chunks} chunks of {plan.chunk_rows} "
                 f"rows at a time")
-        model = kind.new_model(opts, images, plan) if mf is None else mf.model
-        train = training_rows(images, lambda raw: kind.data(raw, opts, model), plan, opts.seed)
+        model, train = kind.model_and_rows(opts, images, plan, mf and mf.model)
         valid = None
         if validate:
             vds = load_dataset(validate)
