@@ -139,20 +139,12 @@ def open_image_file(spec):
     path, group = split_spec(spec)
     name = _check_file(path, spec)
     with _open(name, name) as f:
-        images, g, group = _images_node(f, name, group)
-        if images.ndim not in (2, 3):
-            raise InputError(f"images must be 2-D (N, pixels) or 3-D (N, rows, cols), got "
-                             f"shape {images.shape}", name)
-        n, d = images.shape[0], int(np.prod(images.shape[1:]))
-        if n == 0 or d == 0:
-            raise InputError(f"no images (shape {images.shape})", name)
+        images, _, group, shape, image_shape = _images_node(f, name, group)
         dtype = _pixel_dtype(images.dtype, name)
-        image_shape = tuple(int(s) for s in images.shape[1:]) if images.ndim == 3 else \
-            _image_shape(g.attrs.get("image_shape", f.attrs.get("image_shape")), d, name)
         storage_rows = images.chunks[0] if images.chunks else None
         key = images.name
     source = f"{name}:{group}" if group else name
-    return ImageFile(name, key, (n, d), dtype, image_shape, source, storage_rows)
+    return ImageFile(name, key, shape, dtype, image_shape, source, storage_rows)
 
 
 class ImageFile:
@@ -260,8 +252,9 @@ def _missing_file_name(spec):
 
 
 def _images_node(f, name, group):
-    """``(images, g, group)``: the ``images`` data set of ``group`` (None: the default) in
-    the open file ``f``, its group and the group's name; InputError when missing."""
+    """``(images, g, group, (n, d), image_shape)``: the ``images`` data set (not read) of
+    ``group`` (None: the default) in the open file ``f``, its group, the group's name, the
+    images' 2-D shape and (rows, cols); InputError when missing or of a bad shape."""
     if group is None:
         group = "train" if isinstance(f.get("train"), h5py.Group) else ""
     elif not isinstance(f.get(group), h5py.Group):
@@ -271,29 +264,25 @@ def _images_node(f, name, group):
     if "images" not in g:
         hint = f" ({_list_groups(f)})" if not group else ""
         raise InputError(f"no 'images' dataset in {where}{hint}", name)
-    if not isinstance(g["images"], h5py.Dataset):
+    images = g["images"]
+    if not isinstance(images, h5py.Dataset):
         raise InputError(f"'images' in {where} is not a dataset", name)
-    return g["images"], g, group
+    if images.ndim not in (2, 3):
+        raise InputError(
+            f"images must be 2-D (N, pixels) or 3-D (N, rows, cols), got shape {images.shape}", name
+        )
+    n, d = images.shape[0], math.prod(images.shape[1:])
+    if n == 0 or d == 0:
+        raise InputError(f"no images (shape {images.shape})", name)
+    image_shape = tuple(int(s) for s in images.shape[1:]) if images.ndim == 3 else \
+        _image_shape(g.attrs.get("image_shape", f.attrs.get("image_shape")), d, name)
+    return images, g, group, (n, d), image_shape
 
 
 def _read_dataset(f, name, group):
     """Read and check ``images``/``labels`` of ``group`` (None: the default) in ``f``."""
-    images, g, group = _images_node(f, name, group)
-    images = images[()]
-    image_shape = None
-    if images.ndim == 3:
-        image_shape = tuple(int(s) for s in images.shape[1:])
-        images = images.reshape(images.shape[0], -1)
-    elif images.ndim != 2:
-        raise InputError(
-            f"images must be 2-D (N, pixels) or 3-D (N, rows, cols), got shape {images.shape}", name
-        )
-    n, d = images.shape
-    if n == 0 or d == 0:
-        raise InputError(f"no images (shape {images.shape})", name)
-    images = _check_pixels(images, name)
-    if image_shape is None:
-        image_shape = _image_shape(g.attrs.get("image_shape", f.attrs.get("image_shape")), d, name)
+    images, g, group, (n, d), image_shape = _images_node(f, name, group)
+    images = _check_pixels(images[()].reshape(n, d), name)
 
     labels = None
     if "labels" in g:
