@@ -105,11 +105,13 @@ def test_in_memory_batches_are_the_plain_shuffle():
 def test_plan_fits_the_budget_and_whole_storage_chunks():
     assert plan_stream(100, 10, 1000, 5) is None                    # fits: in memory
     assert plan_stream(100, 10, None, 5) is None                    # no limit
-    plan = plan_stream(10000, 10, 10000, 20, storage_rows=25)       # 1000 rows at once
-    assert plan.chunk_rows % 25 == 0
-    assert (plan.chunk_rows * plan.buffer_chunks + 19) * 10 <= 10000
+    for budget in range(10000, 30000, 1234):                          # 1000+ rows at once
+        plan = plan_stream(10000, 10, budget, 20, storage_rows=25)
+        assert plan.chunk_rows % 25 == 0 and 16 <= plan.buffer_chunks <= 32
+        assert (plan.chunk_rows * plan.buffer_chunks + 19) * 10 <= budget
     small = plan_stream(10000, 10, 1000, 20, storage_rows=400)      # less than a chunk
-    assert small.chunk_rows < 400 and (small.chunk_rows * small.buffer_chunks + 19) <= 100
+    assert small.chunk_rows < 400 and small.buffer_chunks >= 16
+    assert small.chunk_rows * small.buffer_chunks + 19 <= 100
     with pytest.raises(rbmcli.InputError, match="fewer than two batches of 20"):
         plan_stream(10000, 10, 300, 20)
 

@@ -32,8 +32,8 @@ from rbmcli.pixels import as_unit_float
 CHUNK_STREAM = 23
 """``numpy.random.default_rng([seed, CHUNK_STREAM, epoch])`` permutes an epoch's chunks."""
 CHUNKS_PER_BUFFER = 16
-"""How many chunks a streamed buffer aims to hold: more mix better, fewer read longer
-slices. Chunks are whole HDF5 storage chunks when those fit."""
+"""How many chunks a streamed buffer holds (at least): more mix better, fewer read longer
+slices."""
 
 
 def buffer_batches(rows, batch_size, rng, last=True):
@@ -104,8 +104,9 @@ def plan_stream(n_rows, row_bytes, budget, batch_size, storage_rows=None):
 
     A buffer holds at most ``budget // row_bytes`` rows: the rows carried from the buffer
     before (fewer than a batch) and ``buffer_chunks`` chunks. A chunk is about
-    1/:data:`CHUNKS_PER_BUFFER` of that, rounded to whole HDF5 storage chunks of
-    ``storage_rows`` rows when at least one fits (else a part of one: slower reads).
+    1/:data:`CHUNKS_PER_BUFFER` of that, rounded down to whole HDF5 storage chunks of
+    ``storage_rows`` rows when at least one fits (else a part of one: slower reads, as
+    a storage chunk is decompressed once for each part, but the buffer stays mixed).
 
     Raises
     ------
@@ -122,9 +123,8 @@ def plan_stream(n_rows, row_bytes, budget, batch_size, storage_rows=None):
                          f"--batch-size", "--memory")
     fetch = buffer_rows - (batch_size - 1)
     chunk_rows = max(1, fetch // CHUNKS_PER_BUFFER)
-    if storage_rows:
-        chunk_rows = min(storage_rows, fetch) if chunk_rows <= storage_rows else \
-            chunk_rows - chunk_rows % storage_rows
+    if storage_rows and chunk_rows >= storage_rows:
+        chunk_rows -= chunk_rows % storage_rows
     return StreamPlan(chunk_rows, fetch // chunk_rows)
 
 
