@@ -205,6 +205,17 @@ def test_streamed_training_learns_like_in_memory(data):
                                        atol=1e-12)
 
 
+def test_the_command_says_it_streams(data):
+    """4 kB hold 62 rows of 64 bytes: 43 to read beside 19 carried, as 21 chunks of 2."""
+    result = CliRunner().invoke(cli, ["train", data, "-o", "m.h5", "--hidden", "8",
+                                      "--batch-size", "20", "--epochs", "1", "--memory", "4K",
+                                      "--no-pictures"])
+    assert result.exit_code == 0, result.output
+    assert "streaming d.h5 (19.2 kB) within --memory 4.0 kB: 21 chunks of 2 rows at a " \
+           "time\n" in result.output
+    assert load_model("m.h5").state["stream_plan"].tolist() == [2, 21]
+
+
 def test_a_generous_budget_changes_nothing(data):
     a = rbmcli.train(data, hidden=8, epochs=2, seed=3, batch_size=20, memory="1G")
     b = rbmcli.train(IMAGES, hidden=8, epochs=2, seed=3, batch_size=20)
