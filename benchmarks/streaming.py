@@ -4,11 +4,15 @@ Builds ``mnist.h5`` from the idx files in ``../shared/data/mnist`` (``rbm data m
 --from``; skips with a message when they are absent), then trains the default ``rbm``
 recipe (centered PCD-1, stochastic binarisation, lr 0.05 decayed to 0) twice with the same
 seed: once in memory, once with ``--memory`` a tenth of the training images' bytes, so
-that the trainer reads the file in shuffled chunks every epoch. For each it prints the
-seconds of every epoch (the model file's ``history/seconds``: the epoch's batches, file
-reads included, without the end-of-epoch evaluation), their median, the wall time of the
-whole run (start-up passes over the file included) and the test log-likelihood by forward
-AIS (``model.score(..., ll=True)``, the settings of ``rbm score --ll``); then the ratio of
+that the trainer reads the file in shuffled chunks every epoch. The two runs take turns,
+one epoch each (a run stops after an epoch and ``--resume`` continues it, which repeats
+an uninterrupted run exactly), so that the machine's other work weighs on both alike.
+
+For each it prints the seconds of every epoch (the model file's ``history/seconds``: the
+epoch's batches, file reads included, without the end-of-epoch evaluation), their
+median, the seconds spent outside the epochs (loading or the passes over the file at
+each start, evaluation, checkpoints) and the test log-likelihood by forward AIS
+(``model.score(..., ll=True)``, the settings of ``rbm score --ll``); then the ratio of
 the median epoch times and the difference of the log-likelihoods.
 
 Run: ``python benchmarks/streaming.py [--hidden 500] [--epochs 5] [--fraction 0.1]
@@ -42,17 +46,25 @@ def build_data(workdir):
     return path
 
 
-def train_and_score(data, test, output, args, memory):
-    """(epoch seconds, wall seconds, log lines, test ll, its standard error) of one run."""
-    lines = []
+class _Pause(Exception):
+    """Raised after an epoch to let the other run take its turn."""
+
+
+def _pause(epoch, epochs, metrics):
+    raise _Pause
+
+
+def train_epoch(data, output, args, memory, epoch, lines):
+    """Train (or, after the first, resume) the run in ``output`` for its ``epoch``-th
+    epoch; returns the wall seconds of the call."""
     start = time.perf_counter()
-    model = rbmcli.train(str(data), hidden=args.hidden, epochs=args.epochs, seed=0,
-                         output=str(output), force=True, memory=memory,
-                         threads=args.threads, log=lines.append)
-    wall = time.perf_counter() - start
-    seconds = load_model(output).history["seconds"].tolist()
-    summary = model.score(test, ll=True, seed=0).summary
-    return seconds, wall, lines, summary["ll"], summary["ll_sd"]
+    try:
+        rbmcli.train(str(data), hidden=args.hidden, epochs=args.epochs, seed=0,
+                     output=str(output), force=epoch == 1, resume=epoch > 1, memory=memory,
+                     threads=args.threads, log=lines.append, callback=_pause)
+    except _Pause:
+        pass
+    return time.perf_counter() - start
 
 
 def main():
@@ -76,19 +88,28 @@ def main():
           f"{size_text(images.nbytes)}; --memory {budget} ({size_text(budget)}); "
           f"hidden {args.hidden}, {args.epochs} epochs, default rbm recipe, seed 0; "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    runs = {}
-    for name, memory in (("in memory", None), ("streamed", budget)):
-        seconds, wall, lines, ll, ll_sd = train_and_score(
-            data, test, args.workdir / f"{name.replace(' ', '-')}.h5", args, memory)
-        runs[name] = (statistics.median(seconds), ll)
-        said = [line for line in lines if line.startswith("streaming")]
+    runs = {"in memory": None, "streamed": budget}
+    outputs = {name: args.workdir / f"{name.replace(' ', '-')}.h5" for name in runs}
+    walls, lines = dict.fromkeys(runs, 0.0), {name: [] for name in runs}
+    for epoch in range(1, args.epochs + 1):
+        for name, memory in runs.items():
+            walls[name] += train_epoch(data, outputs[name], args, memory, epoch, lines[name])
+    results = {}
+    for name in runs:
+        mf = load_model(outputs[name])
+        seconds = mf.history["seconds"].tolist()
+        summary = mf.model.score(test, ll=True, seed=0).summary
+        results[name] = (statistics.median(seconds), summary["ll"])
+        said = [line for line in lines[name] if line.startswith("streaming")]
         print(f"{name:>9}: epochs {' '.join(f'{s:.2f}' for s in seconds)} s, median "
-              f"{statistics.median(seconds):.2f} s; run {wall:.1f} s; test ll {ll:.2f} "
-              f"+- {ll_sd:.2f} nats; load {os.getloadavg()[0]:.2f}"
-              + (f"\n           {said[0]}" if said else ""), flush=True)
-    (t_mem, ll_mem), (t_str, ll_str) = runs["in memory"], runs["streamed"]
+              f"{statistics.median(seconds):.2f} s; outside the epochs "
+              f"{walls[name] - sum(seconds):.1f} s; test ll {summary['ll']:.2f} +- "
+              f"{summary['ll_sd']:.2f} nats" + (f"\n           {said[0]}" if said else ""),
+              flush=True)
+    (t_mem, ll_mem), (t_str, ll_str) = results["in memory"], results["streamed"]
     print(f"median epoch streamed / in memory: {t_str / t_mem:.3f}; "
-          f"test ll streamed - in memory: {ll_str - ll_mem:+.2f} nats")
+          f"test ll streamed - in memory: {ll_str - ll_mem:+.2f} nats; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -201,9 +201,12 @@ class TrainingRun:
         if plan is None and isinstance(images, ImageFile):
             images = load_dataset(data).images
         elif plan is not None:
+            partial = images.storage_rows and plan.chunk_rows < images.storage_rows
             log(f"streaming {images.source} ({size_text(images.nbytes)}) within --memory "
                 f"{size_text(memory)}: {plan.buffer_chunks} chunks of {plan.chunk_rows} "
-                f"rows at a time")
+                f"rows at a time" + (f" (parts of the file's storage chunks of "
+                                     f"{images.storage_rows} rows: slow reads)"
+                                     if partial else ""))
         model, train = kind.model_and_rows(opts, images, plan, mf and mf.model)
         valid = None
         if validate:
