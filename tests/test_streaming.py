@@ -17,7 +17,7 @@ from rbmcli.models.grbm import Standardizer
 from rbmcli.pixels import as_unit_float
 from rbmcli.training.batches import (CHUNK_STREAM, MemoryRows, StreamedRows, StreamPlan,
                                      pixel_moments, plan_stream)
-from rbmcli.training.rbm import Binarizer
+from rbmcli.training.rbm import Binarizer, Trainer, TrainOptions, new_model
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
@@ -152,6 +152,35 @@ def test_streamed_statistics_equal_the_in_memory_ones(tmp_path):
     np.testing.assert_allclose(std, x.std(axis=0), rtol=0, atol=1e-12)
     fitted = Standardizer.fit(x)
     np.testing.assert_allclose(Standardizer.floored(mean, std).std, fitted.std, atol=1e-12)
+
+
+def test_an_interrupted_streamed_epoch_starts_again_exactly(tmp_path):
+    """What rbm train does on Ctrl-C: the epoch's snapshot restored, the epoch run again
+    reads the same chunks in the same order and gives the uninterrupted result."""
+    write_dataset(tmp_path / "d.h5", {"": {"images": IMAGES}})
+    f = open_image_file(str(tmp_path / "d.h5"))
+    opts = TrainOptions(n_hidden=8, method="pcd", batch_size=20, seed=5, centering=True,
+                        binarize="stochastic")
+
+    def trainer():
+        rows = StreamedRows(f, lambda raw: Binarizer(raw, "stochastic"), StreamPlan(7, 4), 5)
+        return Trainer(new_model(opts, rows), opts, rows, None, np.random.default_rng([5, 1]))
+
+    def stop_at_third(done, total):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    whole, cut = trainer(), trainer()
+    for t in (whole, cut):
+        t.run_epoch(0)
+    snap = cut.snapshot()
+    with pytest.raises(KeyboardInterrupt):
+        cut.run_epoch(1, on_batch=stop_at_third)
+    cut.restore(snap)
+    whole.run_epoch(1)
+    cut.run_epoch(1)
+    np.testing.assert_array_equal(whole.model.weights, cut.model.weights)
+    np.testing.assert_array_equal(whole.state["chains"], cut.state["chains"])
 
 
 # ------------------------------------------------------------------ runs
