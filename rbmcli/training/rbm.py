@@ -171,6 +171,12 @@ class Trainer:
         if options.centering:
             st.setdefault("offset_visible", train.mean().astype(dtype))
             st.setdefault("offset_hidden", np.full(model.n_hidden, 0.5, dtype))
+        # A new install: the parameter update compiles in a second process while this
+        # one compiles the sampling kernels (the arguments only give the types).
+        k = self._constants(options.batch_size)
+        no_batch = np.empty((0, model.n_visible), np.uint8)
+        self._update_compiling = compiling.compile_alongside(apply_update, self._update_arguments(
+            no_batch, k["hp_pos"], no_batch, k["hp_neg"], k["scalars"], k["no_offsets"]))
 
     # ------------------------------------------------------------------ one epoch
     def snapshot(self):
@@ -252,10 +258,21 @@ class Trainer:
                              k["no_clamp"], k["no_probs"], hp_neg)
             else:
                 v_neg, hp_neg = self._tempering_step()
-        apply_update(m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
-                     st["velocity_weights"], st["velocity_visible_bias"],
-                     st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
-                     *k["scalars"], *self._offsets(hp_pos, k["no_offsets"]))
+        if self._update_compiling is not None:
+            self._update_compiling.wait()
+            self._update_compiling = None
+        apply_update(*self._update_arguments(v_pos, hp_pos, v_neg, hp_neg, k["scalars"],
+                                             self._offsets(hp_pos, k["no_offsets"])))
+
+    def _update_arguments(self, v_pos, hp_pos, v_neg, hp_neg, scalars, offsets):
+        """The arguments of :func:`rbmcli.kernels.rbm.gradients.apply_update` for one batch:
+        data ``v_pos`` (B+, nv) uint8 and ``hp_pos`` (B+, nh), negative samples ``v_neg``
+        (B-, nv) uint8 and ``hp_neg`` (B-, nh), ``scalars`` (lr, momentum, l2, l1) and the
+        centering ``offsets`` (mu, lam)."""
+        m, st = self.model, self.state
+        return (m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
+                st["velocity_weights"], st["velocity_visible_bias"], st["velocity_hidden_bias"],
+                v_pos, hp_pos, v_neg, hp_neg, *scalars, *offsets)
 
     def _constants(self, batch_size):
         """Arguments of :meth:`update` that stay the same from batch to batch: made once
