@@ -113,4 +113,4 @@ for twice the compile time, since every caller typed and parallelised its own co
 each helper's body (a new install's first ``rbm train``: 66 s of compiling, 35 s
 without). So never pass a helper or a kernel a literal constant either: Numba types a
 call's constant ``True`` or ``1`` as a literal and compiles a separate specialization
-for it (``tests/test_compile.py`` checks that none is compiled)."""
+for it (``tests/test_compiling.py`` checks that none is compiled)."""

@@ -22,6 +22,9 @@ LAZY = {
         "and the library modules that use them)",
     ("rbmcli/cli/main.py", "get_command"):
         "rbmcli.cli.main._COMMANDS: a command's module is imported when the command is used",
+    ("rbmcli/compiling.py", "_compile_from_stdin"):
+        "the second process of compile_alongside imports the module of the kernel it was "
+        "sent to compile, by name",
 }
 """The only functions of rbmcli/ that may import: (file, function) -> why. An import
 statement inside any other function, or a call of importlib.import_module or

@@ -51,7 +51,7 @@ _MIN_ARG = -708.0  # exp(-708) is still a normal float64
 _BLOCK = 256  # hidden units per float64 product before taking its log
 
 
-@numba.njit(**HELPER)
+@numba.njit(**dict(HELPER, fastmath=False))  # Cody-Waite needs its order of operations
 def exp_nonpositive(x):
     """``exp(x)`` for float64 ``x <= 0`` (clamped at -708), vectorisable.
 

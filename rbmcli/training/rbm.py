@@ -171,12 +171,7 @@ class Trainer:
         if options.centering:
             st.setdefault("offset_visible", train.mean().astype(dtype))
             st.setdefault("offset_hidden", np.full(model.n_hidden, 0.5, dtype))
-        # A new install: the parameter update compiles in a second process while this
-        # one compiles the sampling kernels (the arguments only give the types).
-        k = self._constants(options.batch_size)
-        no_batch = np.empty((0, model.n_visible), np.uint8)
-        self._update_compiling = compiling.compile_alongside(apply_update, self._update_arguments(
-            no_batch, k["hp_pos"], no_batch, k["hp_neg"], k["scalars"], k["no_offsets"]))
+        self._first_update = True
 
     # ------------------------------------------------------------------ one epoch
     def snapshot(self):
@@ -236,6 +231,11 @@ class Trainer:
         :meth:`_constants`): while it runs, the second core waits."""
         m, opts, st = self.model, self.options, self.state
         k = self._constants(v_pos.shape[0])
+        compiling_update = None
+        if self._first_update:  # a new install: the update compiles in a second process
+            self._first_update = False  # while this one compiles the sampling kernels
+            compiling_update = compiling.compile_alongside(apply_update, self._update_arguments(
+                v_pos, k["hp_pos"], v_pos, k["hp_neg"], k["scalars"], k["no_offsets"]))
         if opts.method == "cd":
             from_noise = opts.cd_from == "noise"
             if from_noise:
@@ -258,9 +258,8 @@ class Trainer:
                              k["no_clamp"], k["no_probs"], hp_neg)
             else:
                 v_neg, hp_neg = self._tempering_step()
-        if self._update_compiling is not None:
-            self._update_compiling.wait()
-            self._update_compiling = None
+        if compiling_update is not None:
+            compiling_update.wait()
         apply_update(*self._update_arguments(v_pos, hp_pos, v_neg, hp_neg, k["scalars"],
                                              self._offsets(hp_pos, k["no_offsets"])))
 
