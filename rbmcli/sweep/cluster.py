@@ -17,8 +17,10 @@ and without it :func:`require_dask` says how to install it.
 
 import contextlib
 import dataclasses
+import importlib.util
 import logging
 import os
+import signal
 import uuid
 
 try:
@@ -28,7 +30,7 @@ except ImportError:  # the optional extra is not installed: require_dask() says 
     dask = distributed = None
 
 from rbmcli.errors import InputError
-from rbmcli.sweep.records import write_record
+from rbmcli.sweep.records import remove_temporaries, write_record
 from rbmcli.sweep.run import execute, failed_record
 
 INSTALL = "rbm sweep needs Dask: pip install 'rbm[sweep]' (or 'dask[distributed]')"
@@ -93,7 +95,7 @@ def connect(where, log):
         else:
             cluster = distributed.LocalCluster(
                 n_workers=where.workers or local_cores(), threads_per_worker=1,
-                processes=True, silence_logs=logging.ERROR)
+                processes=True, silence_logs=logging.ERROR, preload=[__name__])
             client = distributed.Client(cluster)
     try:
         log(describe(client, cluster))
@@ -102,6 +104,14 @@ def connect(where, log):
         client.close(timeout=CLOSE_SECONDS)
         if cluster is not None:
             cluster.close(timeout=CLOSE_SECONDS)
+
+
+def dask_setup(worker):
+    """Run by every worker of the local cluster as it starts (Dask's ``preload``): ignore
+    SIGINT. Ctrl-C in a terminal reaches the whole process group; the client alone
+    handles it, cancelling the runs and closing the cluster, instead of every worker
+    process dying with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _connect_to_scheduler(where):
@@ -126,8 +136,10 @@ def describe(client, cluster):
     kind = "local cluster" if cluster is not None else f"scheduler {client.scheduler.address}"
     try:
         dashboard = client.dashboard_link or "none"
-    except (KeyError, AttributeError):  # a scheduler without the dashboard (no bokeh)
-        dashboard = "none (the scheduler has no bokeh)"
+    except (KeyError, AttributeError):  # a scheduler without the dashboard's server
+        dashboard = "none"
+    if dashboard != "none" and importlib.util.find_spec("bokeh") is None:
+        dashboard += " (its pages need bokeh: pip install bokeh)"
     return f"{kind}: {len(workers)} workers; dashboard: {dashboard}"
 
 
@@ -172,6 +184,7 @@ def _outcome(future, run, inputs):
     if future.status == "finished":
         return future.result()
     record = failed_record(run, inputs.scoring, error_text(future.exception()))
+    remove_temporaries(inputs.folder, run.run_id)
     write_record(inputs.folder, record)
     return record
 

@@ -16,9 +16,10 @@ complete one. A record is a JSON object: ``run_id``, ``cell``, ``axes``, ``optio
 
 import json
 import os
+import time
 
 from rbmcli.errors import InputError
-from rbmcli.io.atomic import atomic_path
+from rbmcli.io.atomic import atomic_path, remove_stale_temporaries
 from rbmcli.sweep.plan import option_flags
 
 RUNS = "runs"
@@ -58,6 +59,15 @@ def prepare_folder(folder):
 def is_sweep_folder(folder):
     """True when ``folder`` has the ``runs/`` sub-folder of a sweep."""
     return os.path.isdir(os.path.join(folder, RUNS))
+
+
+def remove_temporaries(folder, run_id):
+    """Remove the temporary files of run ``run_id``'s model and record that an earlier
+    attempt left when its worker was killed (the scheduler starts an attempt only once
+    the previous one's worker is gone)."""
+    now = time.time()
+    for path in (model_path(folder, run_id), record_path(folder, run_id)):
+        remove_stale_temporaries(path, older_than=now)
 
 
 def write_record(folder, record):

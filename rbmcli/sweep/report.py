@@ -61,7 +61,7 @@ def draw_report(folder, records, axes=None):
     """
     all_cells = cells(records)
     varying = axes_of(records)
-    axes = choose_axes(varying, axes)
+    axes = choose_axes(varying, axes, all_cells)
     metrics = metric_names(records)
     written = filter_pictures(folder, all_cells)
     if not metrics or not axes:
@@ -79,11 +79,15 @@ def draw_report(folder, records, axes=None):
     return written
 
 
-def choose_axes(varying, axes=None):
+def choose_axes(varying, axes=None, all_cells=()):
     """The axes of the pictures: ``axes`` (checked: varying options of the sweep, at most
-    two) or the first two of ``varying``."""
+    two); by default the first two of ``varying`` when they are all and every cell gives
+    both (a product), else the first alone (the heat map's columns are then every
+    combination of the others)."""
     if not axes:
-        return list(varying[:2])
+        product = len(varying) == 2 and all(
+            all(a in c.options for a in varying) for c in all_cells)
+        return list(varying[:2]) if product else list(varying[:1])
     axes = list(axes)
     unknown = [a for a in axes if a not in varying]
     if unknown or len(axes) > 2:
@@ -127,7 +131,12 @@ def _distinct(all_cells, key):
 
 
 def _combination(options, names):
-    return " ".join(f"{n} {value_label(options.get(n))}" for n in names) or "all"
+    """``l2 0.001``: the options among ``names`` that ``options`` gives; ``defaults``
+    when it gives none of them, ``all`` when there are no names."""
+    if not names:
+        return "all"
+    return " ".join(f"{n} {value_label(options[n])}" for n in names if n in options) \
+        or "defaults"
 
 
 def _draw_heatmap(means, rows, columns, row_title, column_title, title, higher_better):

@@ -205,10 +205,18 @@ def _table(all_cells, axes, metrics, best):
 
 
 def _mean_sd(cell, metric):
-    mean, sd = cell.mean(metric), cell.sd(metric)
+    return mean_sd_text(cell.mean(metric), cell.sd(metric))
+
+
+def mean_sd_text(mean, sd):
+    """``-196.74 ± 0.05``: the mean to the decimals of the sd's two significant digits
+    (five significant digits without an sd); ``–`` for no value."""
     if math.isnan(mean):
         return "–"
-    return f"{mean:.4g}" if math.isnan(sd) else f"{mean:.4g} ± {sd:.2g}"
+    if math.isnan(sd) or sd <= 0:
+        return f"{mean:.5g}"
+    decimals = max(0, 1 - math.floor(math.log10(sd)))
+    return f"{mean:.{decimals}f} ± {sd:.{decimals}f}"
 
 
 def _seconds(cell):

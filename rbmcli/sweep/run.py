@@ -21,7 +21,7 @@ from rbmcli.api import train
 from rbmcli.errors import InputError
 from rbmcli.io.datasets import load_dataset
 from rbmcli.io.modelfile import load_model
-from rbmcli.sweep.records import RUNS, model_path, write_record
+from rbmcli.sweep.records import RUNS, model_path, remove_temporaries, write_record
 from rbmcli.threads import blas_threads, configure_threads
 
 THREADS = 1
@@ -82,6 +82,7 @@ def execute(run, inputs, worker=""):
     started = time.perf_counter()
     record = new_record(run, inputs.scoring, worker)
     path = model_path(inputs.folder, run.run_id)
+    remove_temporaries(inputs.folder, run.run_id)
     try:
         model, record["resumed_from"], record["train_seconds"] = train_model(run, inputs,
                                                                              path)
@@ -121,7 +122,7 @@ def train_model(run, inputs, path):
         ``resumed_from``: the epoch of the checkpoint continued (None: a new model);
         ``seconds``: the training time of this attempt.
     """
-    saved = checkpoint(path)
+    saved = checkpoint(path, run.options.get("epochs"))
     if saved is not None and saved[1]:
         return load_model(path).model, saved[0], 0.0
     options = dict(run.options)
@@ -132,16 +133,17 @@ def train_model(run, inputs, path):
     return model, None if saved is None else saved[0], time.perf_counter() - clock
 
 
-def checkpoint(path):
+def checkpoint(path, epochs=None):
     """(epoch, finished) of the model file ``path``, or None when there is none that can
-    be continued (missing or unreadable: the run starts again)."""
+    be continued (missing or unreadable: the run starts again). ``epochs``: the run's
+    planned epochs (None: the ones the checkpoint was started with)."""
     if not os.path.exists(path):
         return None
     try:
         mf = load_model(path)
     except InputError:
         return None
-    planned = mf.hyperparameters.get("epochs", 0)
+    planned = epochs or mf.hyperparameters.get("epochs", 0)
     return mf.epoch, mf.model.unfinished(mf) is None and mf.epoch >= planned
 
 
