@@ -179,8 +179,8 @@ def test_results_table_and_summary(study):
     cells = results.cells(list(records(out).values()))
     best = max((c for c in cells if c.values("ll")), key=lambda c: c.mean("ll"))
     assert summary.count("**best**") == 1
-    assert f"Best cell (highest mean ll): {results.cell_label(best.options, ['hidden', 'l2', 'lr'])}." \
-        in summary
+    label = results.cell_label(best.options, ["hidden", "l2", "lr"])
+    assert f"Best cell (highest mean ll): {label}." in summary
     assert "## Failed runs" in summary and f"- `{DIVERGING_IDS[0]}`: " in summary
 
 
@@ -234,7 +234,8 @@ def test_report_rebuilds_the_results_from_the_records(files, study):
 
 
 def test_a_seed_gives_the_same_results_on_one_worker_or_two(files, study, tmp_path):
-    """The product of STUDY again, from the command line, on one worker; one of its runs
+    """The product of STUDY again, from the command line, on one worker, with the data
+    sent by the client (--scatter) rather than read by the worker; one of its runs
     continues a checkpoint of its first epoch (as after a crash)."""
     out, _ = study
     one = tmp_path / "one"
@@ -252,7 +253,7 @@ def test_a_seed_gives_the_same_results_on_one_worker_or_two(files, study, tmp_pa
                      batch_size=50, output=str(model_path(one, resumed)), callback=crash,
                      threads=1)
     result = invoke("sweep", files / "d.h5", "--test", f"{files / 'd.h5'}:test", "-o", one,
-                    *GRID, "--workers", 1)
+                    *GRID, "--workers", 1, "--scatter")
     assert_ok(result)
     assert "local cluster: 1 workers" in result.stderr
     two, alone = records(out), records(one)
@@ -277,6 +278,17 @@ def test_the_output_must_be_a_sweep_folder(files, tmp_path):
     assert os.listdir(tmp_path) == ["notes.txt"]
 
 
+def test_no_scheduler_at_the_address_is_one_error_line(files, tmp_path, monkeypatch):
+    monkeypatch.setattr("rbmcli.sweep.cluster.CONNECT_SECONDS", 1)
+    result = invoke("sweep", files / "d.h5", "-o", tmp_path / "out", "--hidden", 8,
+                    "--scheduler", "tcp://127.0.0.1:1")
+    assert_error(result, "tcp://127.0.0.1:1: cannot connect to the Dask scheduler: Timed "
+                         "out trying to connect to tcp://127.0.0.1:1 after 1 s")
+    assert_error(invoke("sweep", files / "d.h5", "-o", tmp_path / "out", "--workers", 2,
+                        "--scheduler", "tcp://127.0.0.1:1"),
+                 "--workers is for the local cluster, not --scheduler", code=2)
+
+
 def test_without_dask_the_sweep_says_how_to_install_it(files, tmp_path):
     code = ("import sys; sys.modules['dask'] = sys.modules['distributed'] = None\n"
             "from rbmcli.cli.main import main; main()")
@@ -299,7 +311,7 @@ def test_summary_statistics_of_records():
     (cell,) = results.cells(found)
     assert (cell.mean("ll"), cell.sd("ll"), cell.succeeded()) == (-11.0, np.sqrt(2), 2)
     text = results.summary_text(found)
-    assert "| 8 | 2/3 | -11 ± 1.4 | 1.0 | **best** |" in text
+    assert "| 8 | 2/3 | -11.0 ± 1.4 | 1.0 | **best** |" in text
     assert "- `hidden-8_seed-2`: boom" in text
     assert json.loads(json.dumps(found)) == found  # records are plain JSON
 

@@ -85,15 +85,16 @@ def cluster(tmp_path):
                 stop(proc)
 
 
-def sweep(data, out, scheduler_file, seeds):
+def sweep(data, out, seeds, *where, env=None):
     """The sweep of this test as a subprocess: 2 hidden sizes x ``seeds`` seeds, each run
-    100 short epochs (about 3 s, so that there is time to kill its worker)."""
+    100 short epochs (about 3 s, so that there is time to kill its worker), on the
+    cluster that the options ``where`` or the environment ``env`` name."""
     log = open(out.parent / f"sweep-{seeds}-{time.monotonic_ns()}.log", "w+")
     proc = subprocess.Popen(
-        [*RBM, "sweep", data, "--test", f"{data}:test", "-o", out, "--scheduler-file",
-         scheduler_file, "--grid", "hidden=8,16", "--seeds", str(seeds), "--epochs", "100",
-         "--batch-size", "20"], stdout=subprocess.DEVNULL, stderr=log, env=environment(),
-        cwd=out.parent)
+        [*RBM, "sweep", data, "--test", f"{data}:test", "-o", out, *where,
+         "--grid", "hidden=8,16", "--seeds", str(seeds), "--epochs", "100",
+         "--batch-size", "20"], stdout=subprocess.DEVNULL, stderr=log,
+        env=dict(environment(), **(env or {})), cwd=out.parent)
     proc.log = log
     return proc
 
@@ -157,7 +158,7 @@ def test_kill_a_worker_restart_and_interrupt_a_sweep(cluster, tmp_path):
     out = tmp_path / "out"
 
     # a worker killed mid-run
-    proc = sweep(data, out, scheduler_file, seeds=2)
+    proc = sweep(data, out, 2, "--scheduler-file", scheduler_file)
     victim = wait_for(lambda: training(out, ids(2)), TIMEOUT, "a run's first checkpoint")
     address = wait_for(lambda: worker_running(client, victim), 30, "the victim's worker")
     pid = client.run(os.getpid, workers=[address])[address]
@@ -171,13 +172,15 @@ def test_kill_a_worker_restart_and_interrupt_a_sweep(cluster, tmp_path):
 
     # started again: nothing to do
     before = {r: open(record_path(out, r), "rb").read() for r in ids(2)}
-    status, stderr = finish(sweep(data, out, scheduler_file, seeds=2))
+    status, stderr = finish(sweep(data, out, 2, "--scheduler-file", scheduler_file))
     assert status == 0, stderr
     assert f"4 of 4 runs are recorded in {out}; running the other 0" in stderr
     assert {r: open(record_path(out, r), "rb").read() for r in ids(2)} == before
 
-    # one more seed, interrupted by Ctrl-C, then continued
-    proc = sweep(data, out, scheduler_file, seeds=3)
+    # one more seed, interrupted by Ctrl-C, then continued (the scheduler given by its
+    # address, then by $DASK_SCHEDULER_ADDRESS)
+    address = client.scheduler.address
+    proc = sweep(data, out, 3, "--scheduler", address)
     wait_for(lambda: training(out, ids(3)), TIMEOUT, "a new run's first checkpoint")
     proc.send_signal(signal.SIGINT)
     status, stderr = finish(proc)
@@ -185,7 +188,8 @@ def test_kill_a_worker_restart_and_interrupt_a_sweep(cluster, tmp_path):
     assert stderr.splitlines()[-1] == (
         f"interrupted: the finished runs are recorded in {out}; run the same command again "
         "to continue (recorded runs are skipped, the others resume from their checkpoints)")
-    status, stderr = finish(sweep(data, out, scheduler_file, seeds=3))
+    status, stderr = finish(sweep(data, out, 3, env={"DASK_SCHEDULER_ADDRESS": address}))
+    assert f"scheduler {address}: 2 workers" in stderr
     assert status == 0, stderr
     assert_complete(out, ids(3))
 
