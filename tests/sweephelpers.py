@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +39,14 @@ def write_prototypes(path, n_train=400, n_test=100):
 def invoke(*args):
     """``rbm ARGS`` in this process (Click's CliRunner)."""
     return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def run_rbm(*args):
+    """``rbm ARGS`` of this checkout in a subprocess, stopped after :data:`TIMEOUT`
+    seconds: (exit status, stdout, stderr)."""
+    proc = subprocess.run([*RBM, *map(str, args)], capture_output=True, text=True,
+                          env=environment(), timeout=TIMEOUT)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def environment():

@@ -19,8 +19,7 @@ from PIL import Image
 import rbmcli
 from rbmcli.sweep import plan, report, results
 from rbmcli.sweep.records import model_path
-from sweephelpers import (RBM, TIMEOUT, environment, invoke, leftovers, records,
-                          write_prototypes)
+from sweephelpers import environment, invoke, leftovers, records, run_rbm, write_prototypes
 from clihelpers import assert_error, assert_ok
 
 pytest.importorskip("distributed")
@@ -60,11 +59,11 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def study(files):
-    """STUDY swept on a local cluster of two workers into ``files/out``: (folder, result)."""
+    """STUDY swept on a local cluster of two workers into ``files/out`` (a subprocess, so
+    that a hung cluster cannot hang the tests): (folder, (status, stdout, stderr))."""
     out = files / "out"
-    result = invoke("sweep", files / "d.h5", "--test", f"{files / 'd.h5'}:test", "-f",
-                    files / "study.toml", "-o", out, "--workers", 2)
-    return out, result
+    return out, run_rbm("sweep", files / "d.h5", "--test", f"{files / 'd.h5'}:test", "-f",
+                        files / "study.toml", "-o", out, "--workers", 2)
 
 
 # --------------------------------------------------------------------------- plans
@@ -114,6 +113,8 @@ def test_dry_run_of_a_grid_uses_the_types_of_rbm_train(files):
                  "--grid lr: expected NAME=V1,V2,...", code=2)
     assert_error(invoke("sweep", "--grid", "seed=1,2", "--seeds", "2", "--dry-run"),
                  "a grid of seed and --seeds: give one", code=2)
+    assert_error(invoke("sweep", "--grid", "l2=0", "--grid", "l2=1", "--dry-run"),
+                 "--grid l2=1: l2 has a --grid already", code=2)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -122,6 +123,8 @@ def test_dry_run_of_a_grid_uses_the_types_of_rbm_train(files):
     ("[[grid]]\nlr = []\n", "[[grid]] lr = []: give at least one value"),
     ("sedes = 3\n", "unknown key 'sedes' (a sweep file has [options], [[grid]] and data, "
                     "validate, test, seeds, score)"),
+    ("seeds = 0\n", "seeds = 0: expected a whole number >= 1"),
+    ("test = 3\n", "test = 3: expected a string"),
     ("[options\n", "not a TOML sweep file: Expected ']' at the end of a table declaration "
                    "(at line 1, column 9)"),
 ])
@@ -133,10 +136,10 @@ def test_a_bad_sweep_file_is_one_error_line(tmp_path, text, message):
 
 # ------------------------------------------------------------------- a whole sweep
 def test_a_sweep_on_two_local_workers(files, study):
-    out, result = study
-    assert_ok(result)
-    assert result.stdout == ""
-    assert "local cluster: 2 workers; dashboard:" in result.stderr
+    out, (status, stdout, stderr) = study
+    assert status == 0, stderr
+    assert stdout == ""
+    assert "local cluster: 2 workers; dashboard:" in stderr
     found = records(out)
     assert sorted(found) == sorted(PRODUCT_IDS + DIVERGING_IDS)
     for run_id in PRODUCT_IDS:
@@ -149,18 +152,18 @@ def test_a_sweep_on_two_local_workers(files, study):
         assert rbmcli.load(model_path(out, run_id)).epoch == 2
     assert len({found[i]["worker"] for i in PRODUCT_IDS}) == 2  # both workers ran some
     # one line per finished run in a pipe
-    assert sum(line.startswith("[") for line in result.stderr.splitlines()) == 10
+    assert sum(line.startswith("[") for line in stderr.splitlines()) == 10
     assert leftovers(out) == []
 
 
 def test_a_diverging_run_is_recorded_as_failed(study):
-    out, result = study
+    out, (_, _, stderr) = study
     for run_id in DIVERGING_IDS:
         record = records(out)[run_id]
         assert record["status"] == "failed"
         assert "training diverged in epoch 1/2" in record["error"]
         assert record["metrics"] == {}
-    assert f"{DIVERGING_IDS[0]}: failed: " in result.stderr
+    assert f"{DIVERGING_IDS[0]}: failed: " in stderr
 
 
 def test_results_table_and_summary(study):
@@ -252,10 +255,10 @@ def test_a_seed_gives_the_same_results_on_one_worker_or_two(files, study, tmp_pa
         rbmcli.train(str(files / "d.h5"), hidden=16, l2=0.001, seed=1, epochs=2,
                      batch_size=50, output=str(model_path(one, resumed)), callback=crash,
                      threads=1)
-    result = invoke("sweep", files / "d.h5", "--test", f"{files / 'd.h5'}:test", "-o", one,
-                    *GRID, "--workers", 1, "--scatter")
-    assert_ok(result)
-    assert "local cluster: 1 workers" in result.stderr
+    status, _, stderr = run_rbm("sweep", files / "d.h5", "--test", f"{files / 'd.h5'}:test",
+                                "-o", one, *GRID, "--workers", 1, "--scatter")
+    assert status == 0, stderr
+    assert "local cluster: 1 workers" in stderr
     two, alone = records(out), records(one)
     assert sorted(alone) == sorted(PRODUCT_IDS)
     assert alone[resumed]["resumed_from"] == 1

@@ -70,6 +70,17 @@ def grid_option(ctx, text):
         raise click.UsageError(f"--grid {text}: {err.message}") from None
 
 
+def command_line_grid(ctx, texts):
+    """The ``--grid`` options as one grid: name -> typed values."""
+    grid = {}
+    for text in texts:
+        name, values = grid_option(ctx, text)
+        if name in grid:
+            raise click.UsageError(f"--grid {text}: {name} has a --grid already")
+        grid[name] = values
+    return grid
+
+
 def file_options(ctx, values, path):
     """A sweep file's ``name = value`` pairs typed (:func:`typed_value`); InputError
     naming ``path`` for an unknown name or a bad value."""
@@ -148,8 +159,9 @@ def score_names(text):
               help="Load the data here and send the arrays to the workers once, instead "
                    "of every worker reading the files.")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Times a run is tried again when its worker dies (or it raises an "
-                   "unexpected error) before it is recorded as failed.")
+              help="Times a run is tried again when it raises an unexpected error or, on "
+                   "the local cluster, when its worker dies (a running scheduler has its "
+                   "own allowed-failures), before it is recorded as failed.")
 @click.option("--retry-failed", is_flag=True, help="Run again the runs recorded as failed.")
 @click.option("--report", "report_folder", metavar="DIR", type=click.Path(file_okay=False),
               help="Only rebuild results.csv, summary.md and the pictures of the sweep in "
@@ -216,8 +228,7 @@ def sweep(ctx, data, folder, grid, seeds, sweep_file, score_list, test, dry_run,
     log(f"wrote {', '.join(os.path.relpath(p, folder) for p in written)} in {folder}")
 
 
-for _param in [*VALIDATE, *AIS_PARAMETERS, *RUN_PARAMETERS]:
-    sweep.params.append(_param)
+sweep.params.extend([*VALIDATE, *AIS_PARAMETERS, *RUN_PARAMETERS])
 
 
 def read_study(ctx, sweep_file, data, validate, test, seeds, score_list, grid, run_options):
@@ -231,7 +242,7 @@ def read_study(ctx, sweep_file, data, validate, test, seeds, score_list, grid, r
                     in typed(ctx, list(OPTIONS_BY_PARAM)).items()})
     if grid and found and found.grids:
         raise click.UsageError(f"--grid and the [[grid]] tables of {sweep_file}: give one")
-    grids = [dict(grid_option(ctx, text) for text in grid)] if grid else \
+    grids = [command_line_grid(ctx, grid)] if grid else \
         file_grids(ctx, found.grids, sweep_file) if found else []
     count = seeds or settings.get("seeds", 1)
     if any("seed" in g for g in grids):

@@ -114,7 +114,19 @@ def read_sweep_file(path):
     grids = [{name: _value_list(values, name, path) for name, values in grid.items()}
              for grid in grids]
     settings = {key: text[key] for key in SETTINGS if key in text}
+    check_settings(settings, path)
     return SweepFile(options=options, grids=grids, settings=settings)
+
+
+def check_settings(settings, path):
+    """InputError naming ``path`` for a setting of the wrong type: ``seeds`` a whole
+    number >= 1, the others text."""
+    seeds = settings.get("seeds", 1)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise InputError(f"seeds = {seeds!r}: expected a whole number >= 1", path)
+    for key in ("data", "validate", "test", "score"):
+        if not isinstance(settings.get(key, ""), str):
+            raise InputError(f"{key} = {settings[key]!r}: expected a string", path)
 
 
 def _value_list(values, name, path):

@@ -66,8 +66,8 @@ def draw_report(folder, records, axes=None):
     written = filter_pictures(folder, all_cells)
     if not metrics or not axes:
         return written
-    scored_on = next((r.get("scored_on") for r in records if r.get("scored_on")), "")
-    title = f"mean {metrics[0]} on the {scored_on} data".replace("the  data", "the data")
+    scored_on = next((r.get("scored_on") for r in records if r.get("scored_on")), None)
+    title = f"mean {metrics[0]}" + (f" on the {scored_on} data" if scored_on else "")
     heat = os.path.join(folder, "heatmap.png")
     save_png(heat, heatmap(all_cells, metrics[0], axes, varying, title))
     written.append(heat)
