@@ -171,11 +171,12 @@ def test_results_table_and_summary(study):
     rows = (out / "results.csv").read_text().splitlines()
     assert rows[0].startswith("run_id,cell,epochs,batch_size,hidden,l2,lr,seed,status,n,")
     assert rows[0].endswith(",epochs_trained,resumed_from,train_seconds,score_seconds,"
-                            "seconds,worker,error")
+                            "seconds,started,finished,worker,error")
     assert len(rows) == 11
     assert rows[1].startswith("hidden-8_l2-0_seed-0,hidden-8_l2-0,2,50,8,0,,0,ok,100,")
     summary = (out / "summary.md").read_text()
     assert "10 runs: 8 ok, 2 failed." in summary
+    assert "Wall time " in summary and "the runs' own times add up to" in summary
     assert "Every run: `--epochs 2 --batch-size 50`" in summary
     assert "| hidden | l2 | lr | runs | ll | mser | mser_mean_field | seconds |  |" in summary
     assert "| 8 | 1 | 1e+30 | 0/2 | – | – | – | – |  |" in summary

@@ -8,6 +8,7 @@ when a cell has two values or more.
 """
 
 import csv
+import datetime
 import io
 import math
 import statistics
@@ -24,7 +25,7 @@ HIGHER_IS_BETTER = {"ll", "ll_ais", "ll_reverse", "ll_bound", "pseudo_ll"}
 """The metrics where more is better (the others: errors and bits per pixel)."""
 
 RUN_FIELDS = ("epochs_trained", "resumed_from", "train_seconds", "score_seconds", "seconds",
-              "worker", "error")
+              "started", "finished", "worker", "error")
 """The columns of results.csv after the options, seed, status and metrics."""
 
 
@@ -162,6 +163,7 @@ def summary_text(records):
              f"{len(records)} runs: {ok} ok, {len(records) - ok} failed. Scored on the "
              f"{' and '.join(scored_on) or 'training'} data; every entry is the mean ± "
              "the standard deviation over the seeds of a cell (runs: ok / all).", ""]
+    lines += _timing(records)
     shared = _shared_options(records, axes)
     if shared:
         lines += [f"Every run: `{option_flags(shared)}`", ""]
@@ -176,6 +178,23 @@ def summary_text(records):
         lines += ["", "## Failed runs", ""]
         lines += [f"- `{r['run_id']}`: {r.get('error') or 'unknown error'}" for r in failed]
     return "\n".join(lines) + "\n"
+
+
+def _timing(records):
+    """A line on the wall time from the first run's start to the last one's end, and the
+    sum of the runs' own times (what one worker would need, roughly)."""
+    spans = [(r["started"], r["finished"]) for r in records
+             if r.get("started") and r.get("finished")]
+    if not spans:
+        return []
+    first = min(datetime.datetime.fromisoformat(s) for s, _ in spans)
+    last = max(datetime.datetime.fromisoformat(f) for _, f in spans)
+    wall = (last - first).total_seconds()
+    total = sum(r["seconds"] for r in records if r.get("seconds"))
+    ratio = f" ({total / wall:.1f} runs at a time on average)" if wall > 0 else ""
+    return [f"Wall time {wall:.0f} s from the first run's start to the last run's end; the "
+            f"runs' own times add up to {total:.0f} s{ratio}. A sweep continued later "
+            "counts the pause too.", ""]
 
 
 def _shared_options(records, axes):

@@ -81,6 +81,7 @@ def execute(run, inputs, worker=""):
     """
     started = time.perf_counter()
     record = new_record(run, inputs.scoring, worker)
+    record["started"] = now()
     path = model_path(inputs.folder, run.run_id)
     remove_temporaries(inputs.folder, run.run_id)
     try:
@@ -93,10 +94,14 @@ def execute(run, inputs, worker=""):
     except InputError as err:
         record.update(status="failed", error=str(err))
     record["seconds"] = time.perf_counter() - started
-    record["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds")
+    record["finished"] = now()
     write_record(inputs.folder, record)
     return record
+
+
+def now():
+    """The time now, UTC, as ISO 8601 text to the millisecond."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def new_record(run, scoring, worker):
