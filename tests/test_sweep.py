@@ -17,12 +17,13 @@ import pytest
 from PIL import Image
 
 import rbmcli
-from rbmcli.sweep import plan, report, results
+from rbmcli.sweep import cluster, plan, report, results
 from rbmcli.sweep.records import model_path
+from rbmcli.sweep.run import Scoring, SweepInputs
 from sweephelpers import environment, invoke, leftovers, records, run_rbm, write_prototypes
 from clihelpers import assert_error, assert_ok
 
-pytest.importorskip("distributed")
+distributed = pytest.importorskip("distributed")
 
 STUDY = """\
 seeds = 2
@@ -303,6 +304,29 @@ def test_without_dask_the_sweep_says_how_to_install_it(files, tmp_path):
     assert proc.stderr == "Error: rbm sweep needs Dask: pip install 'rbm[sweep]' (or " \
                           "'dask[distributed]')\n"
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_run_whose_workers_keep_dying_is_recorded_as_failed(tmp_path):
+    """What the client does when the scheduler gives up on a run (KilledWorker, after
+    --retries deaths of its workers): a failed record with a one-line error, and the
+    temporary files of the killed attempt removed."""
+    (run,) = plan.expand({"hidden": (8,)})
+    inputs = SweepInputs(folder=str(tmp_path), data=None, validate=None, scoring=Scoring())
+    os.makedirs(tmp_path / "runs")
+    stale = tmp_path / "runs" / f".{run.run_id}.h5.0123abcd.tmp"
+    stale.write_bytes(b"half a checkpoint")
+
+    class Dead:
+        status = "error"
+
+        def exception(self):
+            return distributed.KilledWorker("key", "tcp://127.0.0.1:1234", 2)
+
+    record = cluster._outcome(Dead(), run, inputs)
+    assert record == records(tmp_path)[run.run_id]
+    assert (record["status"], record["error"]) == (
+        "failed", "its worker died 3 times (the last: tcp://127.0.0.1:1234)")
+    assert not stale.exists()
 
 
 def test_summary_statistics_of_records():

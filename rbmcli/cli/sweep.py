@@ -173,7 +173,7 @@ def score_names(text):
 @model_errors
 def sweep(ctx, data, folder, grid, seeds, sweep_file, score_list, test, dry_run, scheduler,
           scheduler_file, workers, scatter, retries, retry_failed, report_folder, axes,
-          validate, ais_runs, ais_steps, reverse_burn_in, **run_options):
+          validate, ais_runs, ais_steps, reverse_burn_in, **train_options):
     """Train and score a model for every combination of --grid values (times --seeds),
     on a Dask cluster, and tabulate the results in DIR.
 
@@ -192,14 +192,14 @@ def sweep(ctx, data, folder, grid, seeds, sweep_file, score_list, test, dry_run,
       rbm sweep -f study.toml -o study --scheduler tcp://head:8786
       rbm sweep --report grid --axes hidden,l2
     """
+    # train_options: read from ctx with the sources Click records (typed or default)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     axes = [a.strip() for a in axes.split(",")] if axes else None
     if report_folder is not None:
         for path in lazy.rebuild_sweep(report_folder, axes):
             log(f"wrote {path}")
         return
-    study = read_study(ctx, sweep_file, data, validate, test, seeds, score_list, grid,
-                       run_options)
+    study = read_study(ctx, sweep_file, data, validate, test, seeds, score_list, grid)
     runs = lazy.expand_sweep(study["options"], study["grids"], study["seeds"])
     if dry_run:
         print_runs(runs, folder)
@@ -231,7 +231,7 @@ def sweep(ctx, data, folder, grid, seeds, sweep_file, score_list, test, dry_run,
 sweep.params.extend([*VALIDATE, *AIS_PARAMETERS, *RUN_PARAMETERS])
 
 
-def read_study(ctx, sweep_file, data, validate, test, seeds, score_list, grid, run_options):
+def read_study(ctx, sweep_file, data, validate, test, seeds, score_list, grid):
     """What to run, from the command line and the sweep file (the command line wins):
     ``options`` (typed), ``grids``, ``seeds`` (a list, or None when a grid has seed),
     ``data``, ``validate``, ``test`` and ``scores``."""

@@ -193,6 +193,7 @@ def error_text(err):
     """One line for what stopped a run on the cluster."""
     if isinstance(err, distributed.KilledWorker):
         last = getattr(err.last_worker, "address", err.last_worker)
-        return f"its worker died {err.allowed_failures + 1} times (the last: {last})"
+        deaths = err.allowed_failures + 1
+        return f"its worker died {deaths} time{'s' * (deaths > 1)} (the last: {last})"
     text = str(err).splitlines()[0] if str(err) else ""
     return f"{type(err).__name__}: {text}" if text else type(err).__name__

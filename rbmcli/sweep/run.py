@@ -21,7 +21,8 @@ from rbmcli.api import train
 from rbmcli.errors import InputError
 from rbmcli.io.datasets import load_dataset
 from rbmcli.io.modelfile import load_model
-from rbmcli.sweep.records import RUNS, model_path, remove_temporaries, write_record
+from rbmcli.sweep.records import (RUNS, as_json, model_path, remove_temporaries,
+                                   write_record)
 from rbmcli.threads import blas_threads, configure_threads
 
 THREADS = 1
@@ -106,9 +107,10 @@ def now():
 
 def new_record(run, scoring, worker):
     """The record of ``run`` before it ran: ``status`` ``"failed"`` until it succeeds."""
-    return dict(run_id=run.run_id, cell=run.cell, axes=list(run.axes), options=run.options,
-                seed=run.options.get("seed", 0), status="failed", error="", metrics={},
-                scored_on=scoring.label, epochs_trained=None, resumed_from=None, train_seconds=None,
+    return dict(run_id=run.run_id, cell=run.cell, axes=list(run.axes),
+                options=as_json(run.options), seed=run.options.get("seed", 0),
+                status="failed", error="", metrics={}, scored_on=scoring.label,
+                epochs_trained=None, resumed_from=None, train_seconds=None,
                 score_seconds=None, seconds=None, worker=worker,
                 model=f"{RUNS}/{run.run_id}.h5", version=__version__)
 
