@@ -6,6 +6,7 @@ several tests; a second one, on one worker, checks that the results of a seed do
 depend on the workers (nor on a run resumed from a checkpoint).
 """
 
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import pytest
 from PIL import Image
 
 import rbmcli
+from rbmcli.progress import ProgressBar
 from rbmcli.sweep import cluster, plan, report, results
 from rbmcli.sweep.records import model_path
 from rbmcli.sweep.run import Scoring, SweepInputs
@@ -327,6 +329,19 @@ def test_a_run_whose_workers_keep_dying_is_recorded_as_failed(tmp_path):
     assert (record["status"], record["error"]) == (
         "failed", "its worker died 3 times (the last: tcp://127.0.0.1:1234)")
     assert not stale.exists()
+
+
+def test_workers_draw_no_progress_bars():
+    """A worker's standard error says it is no terminal (the trainers then draw no
+    per-epoch bars over the sweep's), and passes what is written on."""
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = cluster.NotATerminal(Terminal())
+    assert not ProgressBar("epoch 1/2", stream=stream).enabled
+    stream.write("a line\n")
+    assert stream.stream.getvalue() == "a line\n"
 
 
 def test_summary_statistics_of_records():

@@ -293,7 +293,9 @@ class Progress:
     def start(self, total):
         """``total`` runs are about to run."""
         self.total = total
-        self.bar = ProgressBar("sweep") if sys.stderr.isatty() else None
+        self.bar = ProgressBar("sweep") if sys.stderr.isatty() and total else None
+        if self.bar:
+            self.bar.update(0, total)
 
     def say(self, line):
         """A line of the sweep (not a run's), clearing the bar first."""

@@ -21,6 +21,7 @@ import importlib.util
 import logging
 import os
 import signal
+import sys
 import uuid
 
 try:
@@ -174,9 +175,27 @@ def run_all(client, runs, inputs, on_done, retries=2):
 def run_on_worker(run, shared, data, validate, scoring_data):
     """:func:`rbmcli.sweep.run.execute` in a worker, with the data sets the client sent
     (or their specs) put back into ``shared``."""
+    if not isinstance(sys.stderr, NotATerminal):
+        sys.stderr = NotATerminal(sys.stderr)
     inputs = dataclasses.replace(shared, data=data, validate=validate,
                                  scoring=dataclasses.replace(shared.scoring, data=scoring_data))
     return execute(run, inputs, worker=distributed.get_worker().address)
+
+
+class NotATerminal:
+    """Standard error of a worker: everything goes on to ``stream``, but it says it is
+    no terminal, so the trainers' per-epoch progress bars (drawn only on a terminal) stay
+    off: a worker started from a terminal (the local cluster's, or ``dask worker`` typed
+    in a shell) would draw them over the sweep's own."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def isatty(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def _outcome(future, run, inputs):
