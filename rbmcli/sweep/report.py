@@ -141,8 +141,7 @@ def _combination(options, names):
 
 def _draw_heatmap(means, rows, columns, row_title, column_title, title, higher_better):
     f = font()
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    width = lambda text: measure.textlength(text, font=f)  # noqa: E731
+    width = lambda text: text_width(text, f)  # noqa: E731
     square_w = int(max([SQUARE[0], *(width(c) + 12 for c in columns)]))
     square_h = SQUARE[1]
     left = int(max([width(row_title), *(width(r) for r in rows)]) + 16)
@@ -221,53 +220,69 @@ def curves(all_cells, metric, x_axis, varying, title):
 
 
 def _draw_curves(lines, x_axis, metric, title):
+    """The image of :func:`curves`: ``lines`` maps a legend label to its points
+    (x, mean, sd), sorted by x."""
     f = font()
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    legend_w = int(max([0, *(measure.textlength(k, font=f) for k in lines)]) + 40) \
-        if len(lines) > 1 else 0
+    legend_w = int(max(text_width(k, f) for k in lines) + 40) if len(lines) > 1 else 0
     left, top, bottom = 70, 2 * LINE + 6, 2 * LINE + 10
-    image = Image.new("RGB", (max(left + PLOT[0] + 20 + legend_w,
-                                  int(measure.textlength(title, font=f)) + 20),
+    image = Image.new("RGB", (max(left + PLOT[0] + 20 + legend_w, int(text_width(title, f)) + 20),
                               top + PLOT[1] + bottom), BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.text((10, 4), title, fill=INK, font=f)
+    draw.text((6, top - LINE), metric, fill=INK, font=f)
+    draw.rectangle((left, top, left + PLOT[0], top + PLOT[1]), outline=INK)
     points = [p for line in lines.values() for p in line]
     xs = sorted({p[0] for p in points})
     log_x = bool(xs) and xs[0] > 0 and xs[-1] / xs[0] >= 100
-    y_lo = min((p[1] - p[2] for p in points), default=0.0)
-    y_hi = max((p[1] + p[2] for p in points), default=1.0)
-    y_ticks = nice_ticks(y_lo, y_hi)
-    y_lo, y_hi = min(y_lo, y_ticks[0]), max(y_hi, y_ticks[-1])
     x_of = _scale([math.log10(x) if log_x else x for x in xs], left + 10, left + PLOT[0] - 10)
     to_x = lambda x: x_of(math.log10(x) if log_x else x)  # noqa: E731
-    to_y = _scale([y_lo, y_hi], top + PLOT[1], top)
-    draw.rectangle((left, top, left + PLOT[0], top + PLOT[1]), outline=INK)
-    decimals = max(0, -math.floor(math.log10(y_ticks[1] - y_ticks[0])))
-    for tick in y_ticks:
-        y = to_y(tick)
-        draw.line((left, y, left + PLOT[0], y), fill=GRID)
-        label = f"{tick:.{decimals}f}"
-        draw.text((left - 6 - measure.textlength(label, font=f), y - FONT_PX / 2 - 1), label,
-                  fill=INK, font=f)
-    for x in xs:
-        label = value_label(int(x) if x == int(x) and not log_x else x)
-        draw.line((to_x(x), top + PLOT[1], to_x(x), top + PLOT[1] + 4), fill=INK)
-        draw.text((to_x(x) - measure.textlength(label, font=f) / 2, top + PLOT[1] + 6),
-                  label, fill=INK, font=f)
-    axis_name = f"{x_axis} (log scale)" if log_x else x_axis
-    draw.text((left + PLOT[0] / 2 - measure.textlength(axis_name, font=f) / 2,
-               top + PLOT[1] + LINE + 6), axis_name, fill=INK, font=f)
-    draw.text((6, top - LINE), metric, fill=INK, font=f)
+    to_y = _y_axis(draw, f, [p[1] - p[2] for p in points] + [p[1] + p[2] for p in points],
+                   left, top)
+    _x_axis(draw, f, xs, to_x, f"{x_axis} (log scale)" if log_x else x_axis, log_x, left,
+            top + PLOT[1])
     for k, (label, line) in enumerate(lines.items()):
         colour = PALETTE[k % len(PALETTE)]
         _draw_line(draw, [(to_x(x), to_y(m), to_y(m - s), to_y(m + s)) for x, m, s in line],
                    colour)
         if legend_w:
-            y = top + 6 + k * LINE
-            x = left + PLOT[0] + 16
-            draw.line((x, y + FONT_PX / 2, x + 16, y + FONT_PX / 2), fill=colour, width=3)
-            draw.text((x + 22, y), label, fill=INK, font=f)
+            _legend_entry(draw, f, label, colour, left + PLOT[0] + 16, top + 6 + k * LINE)
     return image
+
+
+def text_width(text, f):
+    """The width in pixels of ``text`` in the font ``f``."""
+    return ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=f)
+
+
+def _y_axis(draw, f, values, left, top):
+    """Draw the y axis's grid lines and round tick labels covering ``values`` beside the
+    plot area at (left, top); return the map from a value to its pixel row."""
+    ticks = nice_ticks(min(values, default=0.0), max(values, default=1.0))
+    to_y = _scale([min([*values, ticks[0]]), max([*values, ticks[-1]])], top + PLOT[1], top)
+    decimals = max(0, -math.floor(math.log10(ticks[1] - ticks[0])))
+    for tick in ticks:
+        y = to_y(tick)
+        draw.line((left, y, left + PLOT[0], y), fill=GRID)
+        label = f"{tick:.{decimals}f}"
+        draw.text((left - 6 - text_width(label, f), y - FONT_PX / 2 - 1), label, fill=INK,
+                  font=f)
+    return to_y
+
+
+def _x_axis(draw, f, xs, to_x, name, log_x, left, bottom):
+    """Draw a tick and label at every x of ``xs`` below the plot area, and the axis name."""
+    for x in xs:
+        label = value_label(int(x) if x == int(x) and not log_x else x)
+        draw.line((to_x(x), bottom, to_x(x), bottom + 4), fill=INK)
+        draw.text((to_x(x) - text_width(label, f) / 2, bottom + 6), label, fill=INK, font=f)
+    draw.text((left + PLOT[0] / 2 - text_width(name, f) / 2, bottom + LINE + 6), name,
+              fill=INK, font=f)
+
+
+def _legend_entry(draw, f, label, colour, x, y):
+    """A line of the legend at (x, y): a stroke of ``colour`` and ``label``."""
+    draw.line((x, y + FONT_PX / 2, x + 16, y + FONT_PX / 2), fill=colour, width=3)
+    draw.text((x + 22, y), label, fill=INK, font=f)
 
 
 def _draw_line(draw, points, colour):
