@@ -24,6 +24,7 @@ _COMMANDS = {
     "score": "rbmcli.cli.score:score",
     "info": "rbmcli.cli.info:info",
     "transform": "rbmcli.cli.transform:transform",
+    "sweep": "rbmcli.cli.sweep:sweep",
 }
 
 
