@@ -3,6 +3,8 @@ batches of a streamed epoch against a plain NumPy reference of the scheme, the p
 its limits, the file reader, and streamed runs through ``rbm train`` / ``rbmcli.train``
 (resume exact, in-memory runs unchanged, one-line errors)."""
 
+import hashlib
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -206,7 +208,9 @@ def test_resume_of_a_streamed_run_repeats_the_uninterrupted_run(data, model, opt
                  **constant)
     assert any(line.startswith("streaming d.h5") for line in lines), lines
     rbmcli.train(data, model, epochs=2, output="part.h5", memory=budget, **constant)
-    rbmcli.train(data, model, epochs=3, output="part.h5", resume=True)
+    resumed = []
+    rbmcli.train(data, model, epochs=3, output="part.h5", resume=True, log=resumed.append)
+    assert not [line for line in resumed if "warning" in line], resumed  # same data
     full, part = load_model("full.h5"), load_model("part.h5")
     np.testing.assert_array_equal(full.state["stream_plan"], part.state["stream_plan"])
     for name in ("weights", "visible_bias", "hidden_bias"):
@@ -249,6 +253,16 @@ def test_a_generous_budget_changes_nothing(data):
     a = rbmcli.train(data, hidden=8, epochs=2, seed=3, batch_size=20, memory="1G")
     b = rbmcli.train(IMAGES, hidden=8, epochs=2, seed=3, batch_size=20)
     np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_the_data_checksum_is_the_same_streamed(data):
+    """The SHA-256 a checkpoint keeps of its training data (for the --resume warning) is
+    the data's, whether they were read whole or chunk by chunk."""
+    rbmcli.train(data, hidden=4, epochs=1, batch_size=20, memory=ROW_BUDGET, output="s.h5")
+    rbmcli.train(data, hidden=4, epochs=1, batch_size=20, output="m.h5")
+    streamed, whole = load_model("s.h5"), load_model("m.h5")
+    assert "stream_plan" in streamed.state
+    assert streamed.data_checksum == whole.data_checksum == hashlib.sha256(IMAGES.data).hexdigest()
 
 
 @pytest.mark.parametrize("args, message, code", [

@@ -192,6 +192,10 @@ class ImageFile:
         rows = self._read(unique)  # h5py reads increasing indices only
         return rows if np.array_equal(unique, index) else rows[inverse.reshape(-1)]
 
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("an ImageFile is read by slices or index arrays, not converted "
+                        "whole (that is load_dataset)")
+
     def _read(self, selection):
         with _open(self.path, self.path) as f:
             rows = f[self.key][selection]

@@ -67,8 +67,14 @@ class ModelFile:
         """Record the checksum of the training ``images`` (N, D) about to be used; when
         the file was trained on other images, say so through ``log`` (a warning: the
         same pixel count on other data is allowed, but rarely meant, on ``--resume``).
-        ``source`` names the data in the message."""
-        checksum = hashlib.sha256(np.ascontiguousarray(images).data).hexdigest()
+        ``source`` names the data in the message. ``images`` is an array, or rows read
+        from their file a block at a time (an object whose ``blocks()`` yields them in
+        order, as :class:`rbmcli.training.batches.StreamedRows` does): the checksum of
+        the same images is the same either way."""
+        digest = hashlib.sha256()
+        for block in images.blocks() if hasattr(images, "blocks") else (images,):
+            digest.update(np.ascontiguousarray(block).data)
+        checksum = digest.hexdigest()
         if self.data_checksum and self.data_checksum != checksum:
             log(f"warning: {source} is not the data this checkpoint was trained on "
                 f"(its SHA-256 differs); training goes on with it")

@@ -163,10 +163,15 @@ class StreamedRows:
         """Training rows (len(index), D) at ``index`` (any order; a read per call)."""
         return self.convert(self.images[index]).rows(np.arange(len(index)), rng)
 
+    def blocks(self):
+        """The stored rows chunk by chunk in file order: (chunk_rows, D) arrays (the
+        last one shorter), one read each."""
+        return (self.images[a:b] for a, b in self.chunks)
+
     def mean(self):
         """The training rows' mean (D,) float64, from one pass over the file (kept)."""
         if self._mean is None:
-            total = sum(self.convert(self.images[a:b]).mean() * (b - a) for a, b in self.chunks)
+            total = sum(self.convert(raw).mean() * len(raw) for raw in self.blocks())
             self._mean = total / len(self)
         return self._mean
 

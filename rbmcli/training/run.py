@@ -226,7 +226,8 @@ class TrainingRun:
                 mf.data_mean = train.mean()
             if mf.rng_state:
                 rng.bit_generator.state = mf.rng_state
-        mf.check_training_data(images, data or "the synthetic digits", log)
+        mf.check_training_data(images if plan is None else train,
+                               data or "the synthetic digits", log)
         trainer = kind.trainer(mf.model, opts, train, valid, rng, state=mf.state)
         if plan is not None:
             trainer.state["stream_plan"] = plan.as_state()
