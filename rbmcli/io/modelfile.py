@@ -8,6 +8,10 @@ needed to resume training. Schema (documented in README.md):
     /weights               (n_visible, n_hidden)
     /visible_bias          (n_visible,)
     /hidden_bias           (n_hidden,)
+    /label_weights         (C, n_hidden)  optional, all three or none: label units
+    /label_bias            (C,)           (a class RBM, rbmcli.models.labels; for a DBN
+    /classes               (C,) int64     only in its top layer's group) and the class
+                                          value of each unit
     model_type "gaussian-rbm": the same plus
     /log_sigma             (n_visible,)  standard deviations exp(log_sigma), standardised units
     /standardize_mean      (n_visible,) float64  pixel = standardised * std + mean
@@ -41,6 +45,7 @@ from rbmcli.models.grbm import GaussianRBM
 from rbmcli.flows.model import FlowModel
 from rbmcli.io.flowfile import FlowFile, read_flow, save_flow
 from rbmcli.models.dbn import DBN
+from rbmcli.models.labels import LABEL_ARRAYS, LabelledRBM, LabelUnits
 from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache  # noqa: F401 (re-exported)
 
 
@@ -241,6 +246,26 @@ def _layer_reader(cls):
     return read
 
 
+def _read_bernoulli(g, path, where=""):
+    """A Bernoulli RBM, with label units when the group has their datasets (files from
+    before label units have none)."""
+    model = _layer_reader(BernoulliRBM)(g, path, where)
+    present = [name for name in LABEL_ARRAYS if name in g]
+    if not present:
+        return model
+    if len(present) < len(LABEL_ARRAYS):
+        missing = next(name for name in LABEL_ARRAYS if name not in present)
+        raise InputError(f"{where}model file lacks dataset '{missing}'", path)
+    arrays = [g[name][()] for name in LABEL_ARRAYS]
+    if not all(np.isfinite(a).all() for a in arrays[:2]):
+        raise InputError(f"{where}model parameters contain NaN or infinity", path)
+    try:
+        return LabelledRBM(model.weights, model.visible_bias, model.hidden_bias,
+                           LabelUnits(*arrays))
+    except InputError as err:
+        raise InputError(f"{where}{err}", path) from None
+
+
 @dataclass(frozen=True)
 class Format:
     """How one model type is stored: ``read(f, path, **options) -> ModelFile`` and
@@ -264,7 +289,7 @@ class Format:
 
 
 FORMATS = {
-    BernoulliRBM.kind: Format(_read_rbm_family, _save_rbm_family, _layer_reader(BernoulliRBM),
+    BernoulliRBM.kind: Format(_read_rbm_family, _save_rbm_family, _read_bernoulli,
                               _write_layer),
     GaussianRBM.kind: Format(_read_rbm_family, _save_rbm_family, _layer_reader(GaussianRBM),
                              _write_layer),

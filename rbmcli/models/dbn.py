@@ -26,6 +26,7 @@ import numpy as np
 
 from rbmcli.errors import InputError
 from rbmcli.models.grbm import GaussianRBM
+from rbmcli.models.labels import refuse_log_likelihood
 from rbmcli.models.markov import MarkovModel
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.sampling.layered import DBN_SAMPLERS
@@ -61,6 +62,8 @@ class DBN(MarkovModel):
                                  f"layer {k} has {layer.n_visible} visible units")
             if layer.dtype != layers[0].dtype:
                 raise InputError("all layers of a DBN must have one dtype")
+            if layer.labels is not None and k < len(layers) - 1:
+                raise InputError(f"layer {k} of a DBN has label units; only the top one may")
         self.layers = layers
 
     @property
@@ -86,8 +89,14 @@ class DBN(MarkovModel):
     def parameter_arrays(self):
         return [a for layer in self.layers for a in layer.parameter_arrays()]
 
+    def with_top(self, rbm):
+        return DBN(self.layers[:-1] + [rbm])
+
     def score(self, images, *, seed=0, log=None, progress=None, **metrics):
-        """See :func:`rbmcli.scoring.layered.score_dbn_images`."""
+        """See :func:`rbmcli.scoring.layered.score_dbn_images` (no bound for a DBN whose
+        top RBM has label units)."""
+        if self.labels is not None:
+            refuse_log_likelihood(self, metrics)
         return scoring.score_dbn_images(self, images, seed=seed, log=log, progress=progress,
                                         **metrics)
 
@@ -105,6 +114,11 @@ class DBN(MarkovModel):
     @property
     def top(self):
         return self.layers[-1]
+
+    @property
+    def labels(self):
+        """The top RBM's label units, or None."""
+        return self.top.labels
 
     @property
     def gaussian(self):

@@ -23,6 +23,7 @@ from rbmcli.errors import InputError
 from rbmcli.io.modelfile import ModelFile, load_model
 from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
 from rbmcli.training.rbm import Binarizer, TrainOptions
+from rbmcli.training.labels import LabelledTrainer, training_labels, with_labels
 from rbmcli.training.grbm import GaussianTrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.io.datasets import load_dataset
@@ -45,7 +46,8 @@ class DBNTrainOptions(GaussianTrainOptions):
     def layer_options(self, k):
         """The options of layer ``k`` as a single RBM's options."""
         base = {**self.to_dict(), "n_hidden": int(self.hidden_sizes[k]),
-                "seed": int(self.seed) + 1000 * k}
+                "seed": int(self.seed) + 1000 * k,
+                "labels": bool(self.labels) and k == len(self.hidden_sizes) - 1}
         if k == 0 and self.visible == "gaussian":
             return GaussianTrainOptions.from_dict({**base, "binarize": "none"})
         return TrainOptions.from_dict({**base, "binarize": self.binarize if k == 0
@@ -113,9 +115,10 @@ class DBNRun(TrainingRun):
             opts = DBNTrainOptions(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
-        valid_images = None
+        valid_images = valid_labels = None
         if validate:
-            valid_images = load_dataset(validate).images
+            vds = load_dataset(validate)
+            valid_images, valid_labels = vds.images, vds.labels
             if valid_images.shape[1] != images.shape[1]:
                 raise InputError(f"has {valid_images.shape[1]} pixels per image, the training "
                                  f"data {images.shape[1]}", validate)
@@ -134,6 +137,8 @@ class DBNRun(TrainingRun):
             mf.hyperparameters = opts.to_dict()
         run = cls(mf, None, output, epochs, log, saved_epoch=mf.epoch if resume else None)
         run.opts, run.images, run.valid_images = opts, images, valid_images
+        run.labels = training_labels(data) if opts.labels else None  # of the top layer
+        run.valid_labels = valid_labels
         return run
 
     @property
@@ -168,8 +173,14 @@ class DBNRun(TrainingRun):
                 rng.bit_generator.state = self.mf.rng_state
             self.log(f"layer {k}: {model.model_type} {model.n_visible}-{model.n_hidden}, "
                      f"epochs {k * E + 1}-{(k + 1) * E}")
-            self.trainer = kind.trainer(model, lopts, train, valid, rng, state=self.mf.state)
-            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E)
+            trainer_class = kind.trainer
+            if lopts.labels:  # the top layer of a DBN --labels: a class RBM
+                model, train, valid = with_labels(model, train, valid, self.labels,
+                                                  self.valid_labels, lopts.seed)
+                layers[k] = model
+                trainer_class = LabelledTrainer
+            self.trainer = trainer_class(model, lopts, train, valid, rng, state=self.mf.state)
+            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E, opts.labels)
             self.mf.state = self.trainer.state
             self.mf.model = DBN(layers)
             self.epochs = (k + 1) * E
@@ -185,12 +196,15 @@ class DBNRun(TrainingRun):
         return x
 
 
-def _with_layer(run_epoch, k, epochs_per_layer):
+def _with_layer(run_epoch, k, epochs_per_layer, labels=False):
     """``run_epoch(epoch, on_batch)`` of layer ``k`` called with the epoch over all layers:
     the trainer sees the epoch within its layer (for the lr and momentum schedules), and
     the metrics also name the layer (and hold sigma_mean for every layer, NaN for
-    Bernoulli ones, so that history rows line up)."""
+    Bernoulli ones, and with ``labels`` the class errors, NaN below the top, so that
+    history rows line up)."""
+    blank = {"class_error_train": np.nan, "class_error_valid": np.nan} if labels else {}
+
     def run(epoch=0, on_batch=None):
         metrics = run_epoch(epoch - k * epochs_per_layer, on_batch=on_batch)
-        return {"layer": k, "sigma_mean": np.nan, **metrics}
+        return {"layer": k, "sigma_mean": np.nan, **blank, **metrics}
     return run

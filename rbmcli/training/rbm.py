@@ -57,9 +57,15 @@ class TrainOptions:
     chains: int = 0         # persistent chains for pcd/pt; 0 means the batch size
     centering: bool = False  # centered gradient (offsets: data mean, running mean of P(h|v+))
     cd_from: str = "data"   # where CD-K chains start each update: "data" or "noise"
+    labels: bool = False    # label units (a class RBM, rbmcli.training.labels)
 
     def to_dict(self):
-        return asdict(self)
+        """The options as JSON-ready values; ``labels`` only when set (files of models
+        without label units stay as they were)."""
+        options = asdict(self)
+        if not options.get("labels"):
+            options.pop("labels", None)
+        return options
 
     @classmethod
     def from_dict(cls, d):
@@ -164,8 +170,8 @@ class Trainer:
         # A fixed evaluation sample: the same binary rows every epoch, so curves are smooth.
         eval_rng = np.random.default_rng([options.seed, 7])
         n_eval = min(len(train), 1000)
-        self.eval_train = train.rows(np.sort(eval_rng.choice(len(train), n_eval, replace=False)),
-                                     eval_rng)
+        self.eval_index = np.sort(eval_rng.choice(len(train), n_eval, replace=False))
+        self.eval_train = train.rows(self.eval_index, eval_rng)
         self.eval_valid = valid.rows(np.arange(len(valid)), eval_rng) if valid else None
         st.setdefault("swap_parity", np.zeros((), np.int64))
         if options.centering:
@@ -210,9 +216,8 @@ class Trainer:
             self._swaps = np.zeros((2, max(len(self.betas) - 1, 0)
                                     if self.betas is not None else 0), np.int64)
             for k in range(n_batches):
-                v_pos = self.train.rows(np.sort(order[k * opts.batch_size:
-                                                      (k + 1) * opts.batch_size]), self.rng)
-                self.update(v_pos)
+                self.update(*self.batch(np.sort(order[k * opts.batch_size:
+                                                      (k + 1) * opts.batch_size])))
                 if on_batch:
                     on_batch(k + 1, n_batches)
             # The epoch's time without Numba compiling kernels (the first batch of a new
@@ -222,6 +227,10 @@ class Trainer:
         if not self.model.is_finite():
             raise TrainingDiverged("weights or biases became NaN or infinite")
         return self.evaluate(seconds)
+
+    def batch(self, index):
+        """The arguments of :meth:`update` for the training rows at ``index``."""
+        return (self.train.rows(index, self.rng),)
 
     def update(self, v_pos):
         """One parameter update from the binary data batch ``v_pos`` (B, nv) uint8.
@@ -332,6 +341,10 @@ def format_metrics(epoch, n_epochs, metrics):
         parts.append(f"F gap {metrics['free_energy_gap']:+.2f}")
     if not np.isnan(metrics.get("sigma_mean", np.nan)):
         parts.append(f"sigma {metrics['sigma_mean']:.3f}")
+    if not np.isnan(metrics.get("class_error_train", np.nan)):
+        parts.append(f"class error train {metrics['class_error_train']:.4f}")
+        if not np.isnan(metrics.get("class_error_valid", np.nan)):
+            parts.append(f"valid {metrics['class_error_valid']:.4f}")
     if "swap_acceptance" in metrics:
         parts.append("swaps " + " ".join(f"{a:.2f}" for a in metrics["swap_acceptance"]))
     return "  ".join(parts)

@@ -24,10 +24,10 @@ FLOW_ONLY = ("layers", "hidden_units", "hidden_layers", "warmup", "clip", "weigh
              "patience", "holdout")
 RBM_ONLY = ("hidden", "cd", "pcd", "pt", "momentum", "l2", "l1", "chains", "binarize",
             "lr_final", "momentum_warmup", "centering", "visible", "sigma", "sigma_lr",
-            "sigma_init", "cd_from", "first_layer")
+            "sigma_init", "cd_from", "first_layer", "labels")
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
-          "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from")
+          "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from", "labels")
 
 TRAIN_DEFAULTS = dict(
     hidden=(500,), visible="binary", first_layer=None, sigma=None, sigma_init=None,
@@ -35,7 +35,7 @@ TRAIN_DEFAULTS = dict(
     lr=None, lr_final=None, momentum=0.5, momentum_warmup=0, l2=0.0, l1=0.0,
     centering=None, chains=None, seed=0, dtype="float32", binarize=None,
     layers=5, hidden_units=1024, hidden_layers=1, warmup=500, clip=100.0,
-    weight_decay=1e-6, patience=10, holdout=10000)
+    weight_decay=1e-6, patience=10, holdout=10000, labels=False)
 """Every option of ``rbm train`` (beyond the files) and its default; None: the model's
 own default (``RBM_DEFAULTS`` ...). tests/test_api.py checks that the command's options
 agree."""
@@ -161,6 +161,13 @@ def _start_rbm_family(model_kind, params, given, data, output, resume, validate,
                    dtype=params["dtype"], chains=params.get("chains") or 0, cd_from=cd_from)
     if model_kind != "grbm":
         options["binarize"] = binarize
+    if params.get("labels"):
+        if model_kind == "grbm":
+            raise NotSupported("is for --model rbm and --model dbn (its top layer)", "labels")
+        if method == "pt":
+            raise NotSupported("trains by --cd or --pcd, not --pt", "labels")
+    if "labels" in hyper or (params.get("labels") and not resume):
+        options["labels"] = bool(params.get("labels"))
     run_class = DBNRun if model_kind == "dbn" else TrainingRun
     run = run_class.start(data=data, output=output, resume=resume, given=hyper,
                           options=options, validate=validate, log=log)

@@ -17,6 +17,7 @@ from rbmcli import compiling, interrupts
 from rbmcli.errors import InputError
 from rbmcli.io.modelfile import ModelFile, load_model, save_model
 from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
+from rbmcli.training.labels import LabelledTrainer, training_labels, with_labels
 from rbmcli.training.grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
 from rbmcli.progress import ProgressBar
 from rbmcli.io.synthetic import synthetic_digits
@@ -120,13 +121,18 @@ class TrainingRun:
         opts.epochs = epochs
         model = kind.new_model(opts, images) if mf is None else mf.model
         train = kind.data(images, opts, model)
-        valid = None
+        valid = vds = None
         if validate:
             vds = load_dataset(validate)
             if vds.images.shape[1] != images.shape[1]:
                 raise InputError(f"has {vds.images.shape[1]} pixels per image, the training "
                                  f"data {images.shape[1]}", validate)
             valid = kind.data(vds.images, opts, model)
+        trainer_class = kind.trainer
+        if opts.labels:  # a class RBM: label units, and the labels with the rows
+            model, train, valid = with_labels(model, train, valid, training_labels(data),
+                                              None if vds is None else vds.labels, opts.seed)
+            trainer_class = LabelledTrainer
         rng = np.random.default_rng([opts.seed, 1])
         if mf is None:
             mf = ModelFile(model=model, hyperparameters=opts.to_dict(),
@@ -138,7 +144,7 @@ class TrainingRun:
                 mf.data_mean = train.mean()
             if mf.rng_state:
                 rng.bit_generator.state = mf.rng_state
-        trainer = kind.trainer(mf.model, opts, train, valid, rng, state=mf.state)
+        trainer = trainer_class(mf.model, opts, train, valid, rng, state=mf.state)
         mf.state = trainer.state
         return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
 
