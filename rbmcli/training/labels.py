@@ -148,6 +148,38 @@ def update_label_units(labels, hidden_bias, velocity_hidden_bias, velocity_weigh
     labels.bias += velocity_bias
 
 
+def apply_labelled_update(model, state, v_pos, y_pos, hp_pos, v_neg, y_neg, hp_neg,
+                          scalars, offsets=None):
+    """One training step of the class RBM ``model`` from its statistics, in place:
+    :func:`rbmcli.kernels.rbm.gradients.apply_update` for ``W``, ``b``, ``c``, then
+    :func:`update_label_units`.
+
+    Parameters
+    ----------
+    model : rbmcli.models.labels.LabelledRBM
+    state : dict
+        The momentum buffers (``velocity_weights``, ``velocity_visible_bias``,
+        ``velocity_hidden_bias``, ``velocity_label_weights``, ``velocity_label_bias``)
+        and, when centered, ``offset_label`` (C,).
+    v_pos : (B+, nv) uint8; y_pos : (B+,) int; hp_pos : (B+, nh) model dtype
+    v_neg : (B-, nv) uint8; y_neg : (B-,) int; hp_neg : (B-, nh) model dtype
+    scalars : (lr, momentum, l2, l1)
+        Of the model's dtype.
+    offsets : (mu (nv,), lam (nh,)) or None
+        The centered gradient's visible and hidden offsets, or None for the plain one.
+    """
+    m, st = model, state
+    no_offsets = (np.zeros(0, m.dtype), np.zeros(0, m.dtype))
+    apply_update(m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
+                 st["velocity_weights"], st["velocity_visible_bias"],
+                 st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg, *scalars,
+                 *(offsets or no_offsets))
+    update_label_units(m.labels, m.hidden_bias, st["velocity_hidden_bias"],
+                       st["velocity_label_weights"], st["velocity_label_bias"],
+                       y_pos, hp_pos, y_neg, hp_neg, *(float(x) for x in scalars),
+                       None if offsets is None else (st["offset_label"], offsets[1]))
+
+
 class LabelledTrainer(Trainer):
     """:class:`rbmcli.training.rbm.Trainer` of a class RBM (the module docstring).
 
@@ -202,15 +234,8 @@ class LabelledTrainer(Trainer):
             st["chains"][...] = v_neg
             st["chain_labels"][...] = y_neg
         offsets = self._offsets(hp_pos, k["no_offsets"])
-        apply_update(m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
-                     st["velocity_weights"], st["velocity_visible_bias"],
-                     st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
-                     *k["scalars"], *offsets)
-        update_label_units(m.labels, m.hidden_bias, st["velocity_hidden_bias"],
-                           st["velocity_label_weights"], st["velocity_label_bias"],
-                           y_pos, hp_pos, y_neg, hp_neg, self.lr, self.momentum, opts.l2,
-                           opts.l1, (st["offset_label"], offsets[1]) if opts.centering
-                           else None)
+        apply_labelled_update(m, st, v_pos, y_pos, hp_pos, v_neg, y_neg, hp_neg,
+                              k["scalars"], offsets if opts.centering else None)
 
     def evaluate(self, seconds):
         """The metrics of :meth:`Trainer.evaluate` plus ``class_error_train`` and
