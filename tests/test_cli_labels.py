@@ -19,6 +19,7 @@ from rbmcli.io.modelfile import load_model
 from rbmcli.models.dbn import DBN
 from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
+from rbmcli.training import updown
 
 from clihelpers import assert_error, assert_ok
 
@@ -265,7 +266,62 @@ def test_resume_of_label_training_equals_a_straight_run(here, tmp_path):
      "plain.h5: has no labels; --labels needs labelled data (DATA)", 1),
     (["train", "d.h5", "--labels", "--model", "nice", "-o", "x.h5"],
      "--labels is for the RBM models, not flows", 2),
+    (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--fine-tune", "up-down",
+      "-o", "x.h5"], "--fine-tune up-down needs the top RBM's label units: add --labels", 2),
+    (["train", "d.h5", "--labels", "--fine-tune", "up-down", "-o", "x.h5"],
+     "--fine-tune is for --model dbn", 2),
+    (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels",
+      "--fine-tune-epochs", "3", "-o", "x.h5"],
+     "--fine-tune-epochs needs --fine-tune up-down", 2),
+    (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--visible",
+      "gaussian", "--fine-tune", "up-down", "-o", "x.h5"],
+     "--fine-tune up-down is for binary visible units, not --visible gaussian", 2),
 ])
 def test_one_line_errors(here, args, message, code):
     assert_error(invoke(*args), message, code=code)
     assert not (here / "x.h5").exists() and not (here / "x.png").exists()
+
+
+def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
+    """A straight run (2 layers x 2 epochs, then 4 of up-down) against one pretrained
+    without fine-tuning, continued with --fine-tune on --resume, interrupted by Ctrl-C in
+    the middle of a fine-tuning epoch and resumed again: the same parameters and history."""
+    common = ["d.h5", "--model", "dbn", "--hidden", "16,12", "--labels", "--epochs", 2,
+              "--lr", 0.05, "--batch-size", 20, "--no-pictures"]
+    tune = ["--fine-tune", "up-down", "--fine-tune-epochs", 4]
+    result = invoke("train", *common, *tune, "-o", tmp_path / "a.h5")
+    assert_ok(result)
+    assert "up-down fine-tuning of the DBN, epochs 5-8" in result.stderr
+    assert_ok(invoke("train", *common, "-o", tmp_path / "b.h5"))
+    calls = []
+
+    def interrupt_on_the_30th(*args):
+        calls.append(1)
+        if len(calls) == 30:   # 20 updates per epoch: in the second epoch of up-down
+            raise KeyboardInterrupt
+        return real(*args)
+
+    real = updown.up_down_update
+    monkeypatch.setattr(updown, "up_down_update", interrupt_on_the_30th)
+    result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
+                    *tune, "--no-pictures")
+    assert result.exit_code == 130 and "holds 5 complete epochs" in result.output
+    monkeypatch.setattr(updown, "up_down_update", real)
+    assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
+                     "--no-pictures"))
+    a, b = load_model(tmp_path / "a.h5"), load_model(tmp_path / "b.h5")
+    assert a.model.untied and a.epoch == b.epoch == 8
+    for x, y in zip(a.model.parameter_arrays(), b.model.parameter_arrays()):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a.history["layer"], [0, 0, 1, 1, 2, 2, 2, 2])
+    np.testing.assert_array_equal(a.history["cd_steps"], [np.nan] * 4 + [3, 3, 6, 10])
+    assert a.history.keys() == b.history.keys()
+    for key in a.history:
+        if key != "seconds":
+            np.testing.assert_array_equal(a.history[key], b.history[key], err_msg=key)
+    with h5py.File(tmp_path / "a.h5") as f:   # the top RBM has no generative copy
+        assert f["layers/0/generative_weights"].shape == (64, 16)
+        assert "generative_weights" not in f["layers/1"]
+    result = invoke("classify", "d.h5:test", "-m", tmp_path / "a.h5")
+    assert_ok(result)
+    assert "accuracy" in result.stderr

@@ -13,6 +13,7 @@ from rbmcli.models.dbn import DBN
 from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training.labels import apply_labelled_update
+from rbmcli.training.updown import cd_steps, up_down_update
 
 NV, NH, C = 4, 3, 3
 
@@ -185,3 +186,100 @@ def test_models_without_labels_refuse_label_operations():
         DBN([tiny(), BernoulliRBM(np.zeros((NH, 2)), np.zeros(NH), np.zeros(2))])
     dbn = DBN([BernoulliRBM(np.zeros((NV, NV)), np.zeros(NV), np.zeros(NV)), tiny()])
     np.testing.assert_array_equal(dbn.classes, [0, 1, 2])
+
+
+# ------------------------------------------------------------------ up-down fine-tuning
+
+
+def hinton_up_down(p, data, targets, rng, r, cd_iters):
+    """Appendix B of Hinton, Osindero & Teh (2006) for a DBN v-hid-pen-top with labels,
+    in its own variable names (vishid: recognition v->hid, hidvis: generative hid->v,
+    ...), batch sums divided by the batch size; ``p`` maps names to float64 arrays and is
+    updated in place."""
+    logistic = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    sample = lambda probs: (rng.random(probs.shape) < probs).astype(float)  # noqa: E731
+    n = len(data)
+    wakehidstates = sample(logistic(data @ p["vishid"] + p["hidrecbiases"]))
+    wakepenstates = sample(logistic(wakehidstates @ p["hidpen"] + p["penrecbiases"]))
+    postopstates = sample(logistic(wakepenstates @ p["pentop"] + targets @ p["labtop"]
+                                   + p["topbiases"]))
+    poslabtopstatistics = targets.T @ postopstates
+    pospentopstatistics = wakepenstates.T @ postopstates
+    negtopstates = postopstates
+    for _ in range(cd_iters):
+        negpenstates = sample(logistic(negtopstates @ p["pentop"].T + p["pengenbiases"]))
+        e = np.exp(negtopstates @ p["labtop"].T + p["labgenbiases"])
+        neglabprobs = e / e.sum(axis=1, keepdims=True)
+        negtopstates = sample(logistic(negpenstates @ p["pentop"] + neglabprobs @ p["labtop"]
+                                       + p["topbiases"]))
+    negpentopstatistics = negpenstates.T @ negtopstates
+    neglabtopstatistics = neglabprobs.T @ negtopstates
+    sleeppenstates = negpenstates
+    sleephidstates = sample(logistic(sleeppenstates @ p["penhid"] + p["hidgenbiases"]))
+    sleepvisprobs = logistic(sleephidstates @ p["hidvis"] + p["visgenbiases"])
+    psleeppenstates = logistic(sleephidstates @ p["hidpen"] + p["penrecbiases"])
+    psleephidstates = logistic(sleepvisprobs @ p["vishid"] + p["hidrecbiases"])
+    pvisprobs = logistic(wakehidstates @ p["hidvis"] + p["visgenbiases"])
+    phidprobs = logistic(wakepenstates @ p["penhid"] + p["hidgenbiases"])
+    p["hidvis"] += r * wakehidstates.T @ (data - pvisprobs) / n
+    p["visgenbiases"] += r * (data - pvisprobs).mean(axis=0)
+    p["penhid"] += r * wakepenstates.T @ (wakehidstates - phidprobs) / n
+    p["hidgenbiases"] += r * (wakehidstates - phidprobs).mean(axis=0)
+    p["labtop"] += r * (poslabtopstatistics - neglabtopstatistics) / n
+    p["labgenbiases"] += r * (targets - neglabprobs).mean(axis=0)
+    p["pentop"] += r * (pospentopstatistics - negpentopstatistics) / n
+    p["pengenbiases"] += r * (wakepenstates - negpenstates).mean(axis=0)
+    p["topbiases"] += r * (postopstates - negtopstates).mean(axis=0)
+    p["hidpen"] += r * sleephidstates.T @ (sleeppenstates - psleeppenstates) / n
+    p["penrecbiases"] += r * (sleeppenstates - psleeppenstates).mean(axis=0)
+    p["vishid"] += r * sleepvisprobs.T @ (sleephidstates - psleephidstates) / n
+    p["hidrecbiases"] += r * (sleephidstates - psleephidstates).mean(axis=0)
+
+
+def test_one_up_down_step_equals_the_papers_pseudocode():
+    rng = np.random.default_rng(5)
+    sizes = (6, 5, 4, 7)   # v, hid, pen, top
+    normal = lambda *shape: 0.5 * rng.standard_normal(shape)  # noqa: E731
+    layers = [BernoulliRBM(normal(6, 5), normal(6), normal(5)),
+              BernoulliRBM(normal(5, 4), normal(5), normal(4)),
+              LabelledRBM(normal(4, 7), normal(4), normal(7),
+                          LabelUnits(normal(C, 7), normal(C)))]
+    dbn = DBN(layers, [normal(6, 5), normal(5, 4)])   # untied, generative weights differ
+    gen = dbn.generative_layers
+    top = dbn.top
+    p = {"vishid": layers[0].weights, "hidrecbiases": layers[0].hidden_bias,
+         "hidvis": gen[0].weights.T, "visgenbiases": layers[0].visible_bias,
+         "hidpen": layers[1].weights, "penrecbiases": layers[1].hidden_bias,
+         "penhid": gen[1].weights.T, "hidgenbiases": layers[1].visible_bias,
+         "pentop": top.weights, "pengenbiases": top.visible_bias, "topbiases": top.hidden_bias,
+         "labtop": top.labels.weights, "labgenbiases": top.labels.bias}
+    p = {name: np.array(value, np.float64) for name, value in p.items()}
+    before = {name: value.copy() for name, value in p.items()}
+    data = rng.integers(0, 2, (9, sizes[0])).astype(np.uint8)
+    y = rng.integers(0, C, 9)
+    hinton_up_down(p, data.astype(float), np.eye(C)[y], np.random.default_rng(6), 0.3, 3)
+    up_down_update(dbn, data, y, np.random.default_rng(6), 0.3, 3)
+    got = {"vishid": layers[0].weights, "hidrecbiases": layers[0].hidden_bias,
+           "hidvis": gen[0].weights.T, "visgenbiases": gen[0].visible_bias,
+           "hidpen": layers[1].weights, "penrecbiases": layers[1].hidden_bias,
+           "penhid": gen[1].weights.T, "hidgenbiases": gen[1].visible_bias,
+           "pentop": top.weights, "pengenbiases": top.visible_bias,
+           "topbiases": top.hidden_bias, "labtop": top.labels.weights,
+           "labgenbiases": top.labels.bias}
+    for name, value in p.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-14, err_msg=name)
+    # the step changed every parameter (so the comparison means something), and the
+    # tiled transposes followed the weights
+    for name, value in before.items():
+        assert not np.allclose(got[name], value), name
+    plain = BernoulliRBM(gen[0].weights, gen[0].visible_bias, np.zeros(5))
+    np.testing.assert_array_equal(gen[0].visible_probs(np.eye(5)), plain.visible_probs(np.eye(5)))
+    _, states = gen[0].sample_visible(np.eye(5, dtype=np.uint8), np.random.default_rng(0))
+    np.testing.assert_array_equal(states, plain.sample_visible(np.eye(5, dtype=np.uint8),
+                                                              np.random.default_rng(0))[1])
+    assert gen[1].visible_bias is layers[1].visible_bias
+
+
+def test_cd_steps_grow_over_the_fine_tuning():
+    assert [cd_steps(e, 9) for e in range(9)] == [3, 3, 3, 6, 6, 6, 10, 10, 10]
+    assert [cd_steps(e, 2) for e in range(2)] == [3, 6]

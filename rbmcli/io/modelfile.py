@@ -18,6 +18,8 @@ needed to resume training. Schema (documented in README.md):
     /standardize_std       (n_visible,) float64
     model_type "dbn":
     /layers/<k>            k = 0, 1, ...: attr model_type and the datasets of that type
+    /layers/<k>/generative_weights  (n_visible, n_hidden) optional, every layer below the
+                           top after up-down fine-tuning: the untied generative weights
     /history/<metric>      (n_epochs,) or (n_epochs, k): one row per epoch
     /state                 attrs: epoch, rng_state (JSON), interrupted
     /state/<buffer>        persistent chains, PT replicas, momentum buffers
@@ -86,10 +88,13 @@ def _write_layer(g, model):
 
 def _write_dbn(g, model):
     layers = g.create_group("layers")
+    generative = model.generative_weights() or []
     for k, layer in enumerate(model.layers):
         sub = layers.create_group(str(k))
         sub.attrs["model_type"] = layer.model_type
         _write_params(sub, layer)
+        if k < len(generative):
+            sub["generative_weights"] = generative[k]
 
 
 def is_model_file(path):
@@ -215,8 +220,12 @@ def _read_dbn(g, path, where=""):
         raise InputError("dbn model file lacks group 'layers/0'", path)
     found = [_read_params(layers[str(k)], layers[str(k)].attrs.get("model_type"), path,
                           f"layer {k}: ") for k in range(len(layers))]
+    generative = [layers[str(k)]["generative_weights"][()] for k in range(len(layers) - 1)
+                  if "generative_weights" in layers[str(k)]]
+    if generative and not all(np.isfinite(w).all() for w in generative):
+        raise InputError("generative weights contain NaN or infinity", path)
     try:
-        return DBN(found)
+        return DBN(found, generative or None)
     except InputError as err:
         raise InputError(str(err), path) from None
 

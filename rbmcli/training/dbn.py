@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rbmcli.models.dbn import DBN
-from rbmcli.errors import InputError
+from rbmcli.errors import InputError, NotSupported
 from rbmcli.io.modelfile import ModelFile, load_model
 from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
 from rbmcli.training.rbm import Binarizer, TrainOptions
-from rbmcli.training.labels import LabelledTrainer, training_labels, with_labels
+from rbmcli.training.labels import LabelledData, LabelledTrainer, training_labels, with_labels
+from rbmcli.training.updown import UpDownTrainer
 from rbmcli.training.grbm import GaussianTrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.io.datasets import load_dataset
@@ -42,6 +43,16 @@ class DBNTrainOptions(GaussianTrainOptions):
     lr: float = 0.05
     binarize: str = "threshold"
     first_layer: str = ""   # a model file whose RBM became layer 0 (not trained here)
+    fine_tune: str = ""     # "up-down": after the greedy layers (rbmcli.training.updown)
+    fine_tune_epochs: int = 0
+
+    def to_dict(self):
+        """As :meth:`TrainOptions.to_dict`; the fine-tuning options only when set."""
+        options = super().to_dict()
+        if not options.get("fine_tune"):
+            options.pop("fine_tune", None)
+            options.pop("fine_tune_epochs", None)
+        return options
 
     def layer_options(self, k):
         """The options of layer ``k`` as a single RBM's options."""
@@ -102,19 +113,29 @@ class DBNRun(TrainingRun):
                                  output)
             opts = DBNTrainOptions.from_dict(mf.hyperparameters)
             _check_resume_options(opts, options, given, output)
+            for name in ("fine_tune", "fine_tune_epochs"):  # may be added on resume
+                if name in options:
+                    setattr(opts, name, options[name])
             if epochs != opts.epochs:
                 # a layer's training data come from the layers below: once a layer is
                 # done, training one below it again would invalidate the ones above
                 raise InputError(f"a DBN resumes with the --epochs per layer it started with "
                                  f"({opts.epochs}), not {epochs}", output)
-            if mf.epoch >= epochs * len(opts.hidden_sizes):
+            if mf.epoch >= epochs * len(opts.hidden_sizes) + _fine_tune_epochs(opts):
                 raise InputError(f"already trained: {len(opts.hidden_sizes)} layers x {epochs} "
-                                 "epochs", output)
+                                 "epochs" + (f" and {opts.fine_tune_epochs} of fine-tuning"
+                                             if opts.fine_tune else ""), output)
             log(f"resuming {output} at epoch {mf.epoch} (over all layers)")
         else:
             opts = DBNTrainOptions(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
+        if opts.fine_tune and not opts.labels:
+            raise NotSupported("up-down needs the top RBM's label units: add --labels",
+                               "fine_tune")
+        if opts.fine_tune and opts.visible == "gaussian":
+            raise NotSupported("up-down is for binary visible units, not --visible gaussian",
+                               "fine_tune")
         valid_images = valid_labels = None
         if validate:
             vds = load_dataset(validate)
@@ -142,14 +163,18 @@ class DBNRun(TrainingRun):
         return run
 
     @property
-    def total_epochs(self):
+    def greedy_epochs(self):
         return self.opts.epochs * len(self.opts.hidden_sizes)
+
+    @property
+    def total_epochs(self):
+        return self.greedy_epochs + _fine_tune_epochs(self.opts)
 
     def run_epochs(self):
         """Train the layers in turn, each for ``epochs`` epochs, checkpointing every epoch."""
         opts, E = self.opts, self.opts.epochs
         layers = list(self.mf.model.layers) if self.mf.model is not None else []
-        while self.mf.epoch < self.total_epochs:
+        while self.mf.epoch < self.greedy_epochs:
             k = self.mf.epoch // E
             lopts = opts.layer_options(k)
             kind = KINDS["grbm" if isinstance(lopts, GaussianTrainOptions) else "rbm"]
@@ -180,12 +205,42 @@ class DBNRun(TrainingRun):
                 layers[k] = model
                 trainer_class = LabelledTrainer
             self.trainer = trainer_class(model, lopts, train, valid, rng, state=self.mf.state)
-            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E, opts.labels)
+            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E, opts)
             self.mf.state = self.trainer.state
             self.mf.model = DBN(layers)
             self.epochs = (k + 1) * E
             super().run_epochs()
+        if self.mf.epoch < self.total_epochs:
+            self._fine_tune()
         self.epochs = self.total_epochs
+
+    def _fine_tune(self):
+        """Up-down fine-tuning (:mod:`rbmcli.training.updown`) of the whole DBN after the
+        greedy epochs: untied on entry (with a fresh state and RNG stream ``[seed, 2]``),
+        then checkpointed every epoch like the layers."""
+        opts, dbn = self.opts, self.mf.model
+        if not dbn.untied:
+            dbn.untie()
+            self.mf.state, self.mf.rng_state = {}, None
+            history = self.mf.history  # fine-tuning added on --resume: rows line up
+            if history and "cd_steps" not in history:
+                history["cd_steps"] = np.full(len(history["epoch"]), np.nan)
+        rng = np.random.default_rng([opts.seed, 2])
+        if self.mf.rng_state:
+            rng.bit_generator.state = self.mf.rng_state
+        labels = dbn.top.labels
+        train = LabelledData(Binarizer(self.images, opts.binarize), labels.index(self.labels))
+        valid = None if self.valid_images is None else LabelledData(
+            Binarizer(self.valid_images, opts.binarize),
+            None if self.valid_labels is None else labels.index(self.valid_labels))
+        self.log(f"up-down fine-tuning of the DBN, epochs {self.greedy_epochs + 1}-"
+                 f"{self.total_epochs}")
+        self.trainer = UpDownTrainer(dbn, opts, train, valid, self.greedy_epochs, rng,
+                                     self.mf.state)
+        self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, len(dbn.layers), 0, opts)
+        self.mf.state = self.trainer.state
+        self.epochs = self.total_epochs
+        super().run_epochs()
 
     def _layer_input(self, layers, k, images):
         """The training input of layer ``k`` > 0: the mean-field up pass of ``images``
@@ -196,13 +251,19 @@ class DBNRun(TrainingRun):
         return x
 
 
-def _with_layer(run_epoch, k, epochs_per_layer, labels=False):
+def _fine_tune_epochs(opts):
+    return opts.fine_tune_epochs if opts.fine_tune else 0
+
+
+def _with_layer(run_epoch, k, epochs_per_layer, opts):
     """``run_epoch(epoch, on_batch)`` of layer ``k`` called with the epoch over all layers:
     the trainer sees the epoch within its layer (for the lr and momentum schedules), and
-    the metrics also name the layer (and hold sigma_mean for every layer, NaN for
-    Bernoulli ones, and with ``labels`` the class errors, NaN below the top, so that
-    history rows line up)."""
-    blank = {"class_error_train": np.nan, "class_error_valid": np.nan} if labels else {}
+    the metrics also name the layer (L: the whole DBN's fine-tuning; and hold sigma_mean
+    for every layer, NaN for Bernoulli ones, and with labels the class errors, NaN below
+    the top, and with fine-tuning its ``cd_steps``, so that history rows line up)."""
+    blank = {"class_error_train": np.nan, "class_error_valid": np.nan} if opts.labels else {}
+    if opts.fine_tune:
+        blank["cd_steps"] = np.nan
 
     def run(epoch=0, on_batch=None):
         metrics = run_epoch(epoch - k * epochs_per_layer, on_batch=on_batch)

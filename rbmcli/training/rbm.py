@@ -338,6 +338,7 @@ def format_metrics(epoch, n_epochs, metrics):
              f"mser train {metrics['mser_train']:.4f}"]
     if not np.isnan(metrics["mser_valid"]):
         parts.append(f"valid {metrics['mser_valid']:.4f}")
+    if not np.isnan(metrics["free_energy_gap"]):
         parts.append(f"F gap {metrics['free_energy_gap']:+.2f}")
     if not np.isnan(metrics.get("sigma_mean", np.nan)):
         parts.append(f"sigma {metrics['sigma_mean']:.3f}")
