@@ -102,6 +102,15 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 PARALLEL_JIT = dict(JIT, parallel=True)
 """Options for kernels with a ``prange`` loop."""
 
-INLINE = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, inline="always",
-              error_model="numpy")
-"""Options for small helpers that are inlined into the kernels that call them."""
+HELPER = JIT
+"""Options for the small helpers the kernels call (row sums, masks, draws).
+
+Each helper compiles once per signature and LLVM inlines it into its callers when
+their modules are linked (Numba optimises a kernel's module after linking in its
+callees' code). They used to be inlined at Numba's IR level (``inline="always"``):
+the same machine code (a CD-1 step at 1.000 of the time, ``benchmarks/ab_kernels.py``)
+for twice the compile time, since every caller typed and parallelised its own copy of
+each helper's body (a new install's first ``rbm train``: 66 s of compiling, 35 s
+without). So never pass a helper or a kernel a literal constant either: Numba types a
+call's constant ``True`` or ``1`` as a literal and compiles a separate specialization
+for it (``tests/test_compiling.py`` checks that none is compiled)."""

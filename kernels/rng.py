@@ -13,7 +13,7 @@ consecutive counters is SplitMix64 itself and passes BigCrush.
 import numba
 import numpy as np
 
-from rbmcli.kernels._config import INLINE
+from rbmcli.kernels._config import HELPER
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _STEP = np.uint64(0xD1B54A32D192ED03)
@@ -27,7 +27,7 @@ _ONE = np.uint64(1)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def mix64(z):
     """SplitMix64 finaliser: a bijective avalanche of the 64-bit integer ``z``."""
     z = (z ^ (z >> _S30)) * _M1
@@ -35,13 +35,13 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def step_key(key, step):
     """Key of step ``step`` (int >= 0) of a chain whose key is ``key`` (uint64)."""
     return mix64(key ^ ((np.uint64(step) + _ONE) * _STEP))
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def uniform(key, counter):
     """Uniform float64 in [0, 1) (53 bits) for ``counter`` (int >= 0) under ``key``."""
     z = mix64(key + (np.uint64(counter) + _ONE) * _GAMMA)

@@ -782,7 +782,7 @@ class _Trainer:
             visible_step(H, m._weights_tiles, m.visible_bias, betas, keys, 2 * t + 1,
                          self.no_clamp, V, self.no_vprobs, self.no_clamp)
             hidden_step(V, V, m._weights, m.hidden_bias, betas, keys, 2 * t + 2, A, HP, H,
-                        False, True)
+                        False)
         return V, HP
 
     def _tempering(self):

@@ -108,6 +108,23 @@ def test_nan_guard_keeps_the_last_good_epoch(files, tmp_path, monkeypatch):
     assert out.read_bytes() == before
 
 
+def test_a_flow_diverging_on_one_image_blames_the_data(tmp_path, monkeypatch):
+    """A flow's likelihood on a single image has no maximum: the message says to train
+    on more images, not to lower the learning rate (which would not help)."""
+    from rbmcli.flows import model as flow_model
+
+    data = tmp_path / "one.h5"
+    write_dataset(data, {"": {"images": np.full((1, 16), 200, np.uint8),
+                              "image_shape": (4, 4)}})
+    monkeypatch.setattr(flow_model.FlowModel, "loss_and_grads",
+                        lambda self, y: (float("nan"), {}))
+    out = tmp_path / "f.h5"
+    result = CliRunner().invoke(cli, train_args(data, out, "--epochs", "1", "--holdout", "0"))
+    assert_error(result, f"{out}: training diverged in epoch 1/1: the loss became nan "
+                 "(gradient norm 0.0); nothing was saved; 1 training image is too few for a "
+                 "flow: its density can grow without bound on them; train on more images")
+
+
 def test_score_ll_is_the_exact_log_likelihood(files):
     data, model = files
     result = CliRunner().invoke(cli, ["score", f"{data}:test", "-m",

@@ -316,6 +316,25 @@ def test_resume_with_more_pixels_than_the_model_is_refused(work):
     assert file_bytes("m.h5") == before
 
 
+@pytest.mark.parametrize("model", ["rbm", "nice"])
+def test_resume_on_other_data_of_the_same_width_warns(work, model):
+    """The checkpoint records the SHA-256 of its training images; --resume on other
+    images of the same width says so (and goes on), on the same images it says nothing."""
+    options = ["--model", model] + (["--holdout", 100] if model == "nice" else [])
+    assert_ok(invoke("train", "d.h5", "-o", "m.h5", "--epochs", 1, *options))
+    with h5py.File("d.h5", "r") as f:
+        images = f["train/images"][()]
+    write_dataset("other.h5", {"": {"images": 255 - images, "image_shape": (8, 8)}})
+    warning = ("warning: other.h5 is not the data this checkpoint was trained on (its "
+               "SHA-256 differs); training goes on with it")
+    resumed = invoke("train", "other.h5", "-o", "m.h5", "--epochs", 2, "--resume")
+    assert_ok(resumed)
+    assert warning in resumed.output.splitlines()
+    again = invoke("train", "other.h5", "-o", "m.h5", "--epochs", 3, "--resume")
+    assert_ok(again)
+    assert "warning" not in again.output
+
+
 def test_resume_of_a_data_file_is_refused(work):
     before = file_bytes("d.h5")
     result = train("--resume", output="d.h5", epochs=2)

@@ -1,17 +1,20 @@
-"""The compile notice of a first run (rbmcli.compiling), tested with stand-in kernels.
+"""The compile notice of a first run (rbmcli.compiling), and what a first run compiles.
 
-A real cold-cache ``rbm train`` compiles for about 75 s on the shared 2-core box, too
-slow for the suite (``benchmarks/compile_time.py`` measures it), so these tests use a
-tiny kernel instead: one in a file with ``cache=True`` in subprocesses with a fresh
-``NUMBA_CACHE_DIR`` (a cold run compiles, a warm one loads from the cache and broadcasts
-no compile event), and a fresh ``njit`` function called from each training batch for
-the CLI's lines.
+The notice is tested with stand-in kernels, since a real cold-cache ``rbm train``
+compiles for about 25 CPU seconds (``benchmarks/compile_time.py`` measures it; the last
+test pays for two such runs to check what compiles): one in a file with ``cache=True``
+in subprocesses with a fresh ``NUMBA_CACHE_DIR`` (a cold run compiles, a warm one loads
+from the cache and broadcasts no compile event), and a fresh ``njit`` function called
+from each training batch for the CLI's lines.
 """
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
 
+import h5py
 import numba
 import numpy as np
 import pytest
@@ -121,3 +124,63 @@ def test_train_says_when_the_first_batch_compiled(data, monkeypatch):
     assert epoch_s < compile_s  # the compile time is not in the epoch's time
     warm = run("b.h5")
     assert not any(COMPILING in line for line in warm), warm
+
+
+COLD_TRAIN = """
+import json, sys
+from rbmcli import compiling
+from rbmcli.cli.main import cli
+if sys.argv[2] == "one process":
+    compiling.compile_alongside = lambda kernel, args: None
+with compiling.watch() as clock:
+    try:
+        cli(["train", "--hidden", "12", "--epochs", "1", "--threads", "2", "-o", sys.argv[1]],
+            prog_name="rbm", standalone_mode=False)
+    except SystemExit as err:
+        assert not err.code, err.code
+print(json.dumps([[r.name, r.signature, r.depth] for r in clock.rows]))
+"""
+
+
+def cold_train(tmp_path, how):
+    """``rbm train`` on a new install (an empty cache), compiling ``how``: "one process"
+    or "alongside" (the default); returns (the compiled rows (name, signature, depth),
+    the model's weights)."""
+    folder = tmp_path / how.replace(" ", "-")
+    folder.mkdir()
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    env.pop("RBM_PLAIN_KERNELS", None)
+    env.pop("RBM_THREADS", None)
+    done = subprocess.run([sys.executable, "-c", COLD_TRAIN, str(folder / "m.h5"), how],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with h5py.File(folder / "m.h5", "r") as f:
+        weights = f["weights"][()]
+    return json.loads(done.stdout.splitlines()[-1]), weights
+
+
+def test_a_first_train_compiles_each_kernel_once_and_no_literal_specialization(tmp_path):
+    """A new install's ``rbm train`` (cold cache: everything compiles, nested kernels
+    included) compiles one specialization per kernel: a second one for a literal
+    argument (Numba types a call's constant ``1`` or ``True`` as ``Literal``, and even
+    ``m = 0`` before a loop while it infers the loop's types) cost 15 s of the first run
+    (see HELPER in rbmcli.kernels._config). With the parameter update compiled in a
+    second process (compiling.compile_alongside), this one compiles none of it, and the
+    model is the same (to the last bits: a kernel loaded from the cache rounds a few
+    float32 sums differently from the same kernel compiled in the process)."""
+    rows, weights = cold_train(tmp_path, "one process")
+    ours = [(name, sig) for name, sig, _ in rows if name.startswith("rbmcli.kernels.")]
+    assert len(ours) > 10  # the training kernels and their helpers compiled
+    assert "rbmcli.kernels.rbm.gradients._update_rows" in {name for name, _ in ours}
+    literal = [row for row in ours if "Literal" in row[1]]
+    assert literal == []
+    twice = sorted({name for name, _ in ours if sum(n == name for n, _ in ours) > 1})
+    assert twice == []
+
+    rows_alongside, weights_alongside = cold_train(tmp_path, "alongside")
+    update = [row for row in rows_alongside if ".gradients." in row[0]]
+    assert update == [["rbmcli.kernels.rbm.gradients.apply_update", update[0][1], 0]]
+    # equal up to the rounding that tells compiled from cached kernels apart (see
+    # SCALE_ATOL in test_golden_cli.py): an update that differed would differ by far more
+    np.testing.assert_allclose(weights_alongside, weights, rtol=1e-6,
+                               atol=1e-5 * np.abs(weights).max())

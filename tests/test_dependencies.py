@@ -10,9 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {"numpy", "numba", "llvmlite", "click", "h5py", "PIL", "threadpoolctl", "rbmcli",
            "kernels"}
 """install_requires (llvmlite comes with numba, which it is part of) and our packages."""
-OPTIONAL = {"rbmcli/estimators.py": {"sklearn", "scipy"}}
+OPTIONAL = {"rbmcli/estimators.py": {"sklearn", "scipy"},
+            "rbmcli/sweep/cluster.py": {"dask", "distributed"},
+            "rbmcli/sweep/plan.py": {"tomli"}}
 """Modules that only users of an extra import (``rbm[sklearn]``: the scikit-learn
-estimator), with what they may import besides."""
+estimator; ``rbm[sweep]``: Dask, and tomli where Python < 3.11 has no tomllib), with what
+they may import besides."""
 
 
 def imported_top_level_modules(path):

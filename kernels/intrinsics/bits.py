@@ -28,7 +28,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels._config import HELPER, PLAIN
 
 _SIGN64 = np.int64(-0x8000000000000000)  # bit 63
 _IMPLICIT64 = np.int64(1 << 52)  # the hidden leading bit of a normal float64
@@ -49,7 +49,7 @@ def int32_bits_as_float32_ir(typingctx, bits):
     return types.float32(types.int32), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def int32_bits_as_float32_plain(bits):
     """Twin of :func:`int32_bits_as_float32_ir`: the float32 whose IEEE fields are
     those of the int32 ``bits`` (exact; see the module docstring for NaN and -0)."""
@@ -79,7 +79,7 @@ def int64_bits_as_float64_ir(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def int64_bits_as_float64_plain(bits):
     """Twin of :func:`int64_bits_as_float64_ir` (exact; see the module docstring)."""
     exponent = (bits >> np.int64(52)) & _EXP64
@@ -105,7 +105,7 @@ def float64_bits_as_int64_ir(typingctx, x):
     return types.int64(types.float64), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def float64_bits_as_int64_plain(x):
     """Twin of :func:`float64_bits_as_int64_ir` (exact; see the module docstring)."""
     if x != x:

@@ -26,7 +26,7 @@ import numba
 from llvmlite import ir
 from numba.core import cgutils
 
-from rbmcli.kernels._config import INLINE
+from rbmcli.kernels._config import HELPER
 
 
 def emit_list_sum(builder, idx_ptr, m, row_vectors, vec_t, n_vec, unroll):
@@ -73,7 +73,7 @@ def load_vector(builder, ptr, vec_t):
     return load
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def list_sum_plain(mat, idx, m, col, acc):
     """Twin of :func:`emit_list_sum`: ``acc[0, :] = sum over k < m of mat[idx[k], col:col
     + L]`` in emit_list_sum's order, with ``unroll, L = acc.shape``.

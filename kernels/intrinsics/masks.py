@@ -41,7 +41,7 @@ from numba.core.registry import cpu_target
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels._config import HELPER, PLAIN
 
 
 def _target_has(*features):
@@ -81,7 +81,7 @@ def nonzero_mask64_ir(typingctx, row, start):
     return types.uint64(row, start), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def nonzero_mask64_plain(row, start):
     """Twin of :func:`nonzero_mask64_ir`: the same mask, one byte at a time."""
     bits = np.uint64(0)
@@ -90,7 +90,7 @@ def nonzero_mask64_plain(row, start):
     return bits
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def nonzero_mask_ir(row, start):
     """:func:`nonzero_mask64` that also takes the last, partial chunk of ``row``: bits
     past ``row.shape[0]`` are clear."""
@@ -103,7 +103,7 @@ def nonzero_mask_ir(row, start):
     return bits
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def nonzero_mask_plain(row, start):
     """Twin of :func:`nonzero_mask_ir`: bit ``k`` is ``row[start + k] != 0`` for
     ``start + k < row.shape[0]`` and ``k < 64``."""
@@ -162,7 +162,7 @@ def _compress16_ir(typingctx, mask, base, out, m):
     return types.int64(mask, base, out, m), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def _compress16_plain(mask, base, out, m):
     """Twin of :func:`_compress16_ir`: the same entries and count, written one by one
     (nothing past the new length is written)."""
@@ -173,7 +173,7 @@ def _compress16_plain(mask, base, out, m):
     return m
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def append_mask64_ir(mask, base, out, m):
     """Append ``base + k`` to ``out`` from position ``m`` for every set bit ``k`` of the
     uint64 ``mask``, lowest first; return the new length.
@@ -195,7 +195,7 @@ def append_mask64_ir(mask, base, out, m):
     return m
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def append_mask64_plain(mask, base, out, m):
     """Twin of :func:`append_mask64_ir`: the same entries and new length, bit by bit
     (nothing past the new length is written)."""
@@ -209,7 +209,7 @@ def append_mask64_plain(mask, base, out, m):
     return m
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def active_units_ir(row, idx):
     """Write the indices of the non-zero entries of ``row`` (n,) uint8 into ``idx``
     (>= n,) int32, in increasing order, and return how many there are.
@@ -218,8 +218,8 @@ def active_units_ir(row, idx):
     branch-free: every index is written and the count moves on only past non-zero
     entries (a branch per unit mispredicts on random 0/1 states)."""
     n = row.shape[0]
-    m = 0
-    i = 0
+    m = np.int64(0)
+    i = np.int64(0)
     if VECTOR_MASKS:
         while i + 64 <= n:
             m = append_mask64_ir(nonzero_mask64_ir(row, i), i, idx, m)
@@ -230,17 +230,17 @@ def active_units_ir(row, idx):
     return m
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def active_units_plain(row, idx):
     """Twin of :func:`active_units_ir`: its branch-free scalar loop over all of ``row``."""
-    m = 0
+    m = np.int64(0)
     for j in range(row.shape[0]):
         idx[m] = j
         m += row[j] != 0
     return m
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def changed_units_ir(row, prev, active, on, off):
     """The active units of ``row`` and the units that changed since ``prev``.
 
@@ -249,10 +249,10 @@ def changed_units_ir(row, prev, active, on, off):
     ``row`` and off in ``prev``, ``off[:n_off]`` the reverse; all in increasing order.
     """
     n = row.shape[0]
-    m = 0
-    n_on = 0
-    n_off = 0
-    i = 0
+    m = np.int64(0)
+    n_on = np.int64(0)
+    n_off = np.int64(0)
+    i = np.int64(0)
     if VECTOR_MASKS:
         while i + 64 <= n:
             now = nonzero_mask64_ir(row, i)
@@ -273,12 +273,12 @@ def changed_units_ir(row, prev, active, on, off):
     return m, n_on, n_off
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def changed_units_plain(row, prev, active, on, off):
     """Twin of :func:`changed_units_ir`: its branch-free scalar loop over all units."""
-    m = 0
-    n_on = 0
-    n_off = 0
+    m = np.int64(0)
+    n_on = np.int64(0)
+    n_off = np.int64(0)
     for j in range(row.shape[0]):
         is_on = row[j] != 0
         changed = is_on != (prev[j] != 0)
@@ -291,7 +291,7 @@ def changed_units_plain(row, prev, active, on, off):
     return m, n_on, n_off
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def split_pair_ir(row_a, row_b, has_b, lists):
     """Split the active units of two rows into those both have on, those only
     ``row_a`` has on and those only ``row_b`` has on.
@@ -301,9 +301,9 @@ def split_pair_ir(row_a, row_b, has_b, lists):
     :func:`append_mask64`. Returns the three counts; each list is in increasing order.
     """
     n = row_a.shape[0]
-    n_shared = 0
-    n_a = 0
-    n_b = 0
+    n_shared = np.int64(0)
+    n_a = np.int64(0)
+    n_b = np.int64(0)
     for i in range(0, n, 64):
         on_a = nonzero_mask_ir(row_a, i)
         on_b = nonzero_mask_ir(row_b, i) if has_b else np.uint64(0)
@@ -313,13 +313,13 @@ def split_pair_ir(row_a, row_b, has_b, lists):
     return n_shared, n_a, n_b
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def split_pair_plain(row_a, row_b, has_b, lists):
     """Twin of :func:`split_pair_ir`: one branch-free step per unit (each list entry
     written is at most the unit's own index, so no slack is needed)."""
-    n_shared = 0
-    n_a = 0
-    n_b = 0
+    n_shared = np.int64(0)
+    n_a = np.int64(0)
+    n_b = np.int64(0)
     shared = lists[0]
     only_a = lists[1]
     only_b = lists[2]

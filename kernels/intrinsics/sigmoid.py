@@ -22,7 +22,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from rbmcli.kernels._config import INLINE
+from rbmcli.kernels._config import HELPER
 from rbmcli.kernels.intrinsics.bits import int32_bits_as_float32
 
 _LOG2E = np.float32(1.44269504088896341)
@@ -31,7 +31,7 @@ _LN2_LO = np.float32(-2.12194440e-4)
 _CLAMP = np.float32(87.0)  # exp(+-87) and 2**126 stay finite and normal in float32
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def expf_clamped(x):
     """``exp(x)`` for float32 ``x`` clamped to [-87, 87] (Cephes expf polynomial)."""
     x = min(max(x, -_CLAMP), _CLAMP)
@@ -54,7 +54,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@overload(sigmoid, inline="always", jit_options=dict(fastmath=INLINE["fastmath"]))
+@overload(sigmoid, inline="always", jit_options=dict(fastmath=HELPER["fastmath"]))
 def _sigmoid_overload(x):
     if x == types.float32:
         def impl(x):

@@ -37,7 +37,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels._config import HELPER, PLAIN
 from rbmcli.kernels.intrinsics.list_sum_ir import emit_list_sum, list_sum_plain, load_vector
 
 STRIP_BYTES = 256
@@ -46,14 +46,14 @@ _N_VEC = STRIP_BYTES // _VECTOR_BYTES  # vectors per strip
 _ROWS = 2  # rows added per loop step: two sets of accumulators hide the add latency
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def strip_cols(n, like):
     """``n`` rounded up to a whole number of strips of ``like``'s dtype (an array)."""
     per_strip = STRIP_BYTES // like.itemsize
     return (n + per_strip - 1) // per_strip * per_strip
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def aligned_matrix(n_rows, n_cols, like):
     """An uninitialised (n_rows, n_cols) C-contiguous array of ``like``'s dtype whose
     data start on a 64-byte boundary (Numba's own arrays start on 32)."""
@@ -110,7 +110,7 @@ def strip_sum_ir(typingctx, mat, idx, m, col, out):
     return types.none(mat, idx, m, col, out), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def strip_sum_plain(mat, idx, m, col, out):
     """Twin of :func:`strip_sum_ir`: the same strip sum with ordinary loops, in the same
     order (:func:`rbmcli.kernels.intrinsics.list_sum_ir.list_sum_plain` with two

@@ -36,7 +36,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels._config import HELPER, PLAIN
 from rbmcli.kernels.intrinsics.list_sum_ir import emit_list_sum, list_sum_plain, load_vector
 
 TILE = 16
@@ -106,7 +106,7 @@ def tile_pair_gather_ir(typingctx, tile, idx, counts, bias, col, out_a, out_b):
     return types.none(tile, idx, counts, bias, col, out_a, out_b), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def tile_pair_gather_plain(tile, idx, counts, bias, col, out_a, out_b):
     """Twin of :func:`tile_pair_gather_ir`: the same sums with ordinary loops, in the
     order the intrinsic is written (:func:`rbmcli.kernels.intrinsics.list_sum_ir.
@@ -128,7 +128,7 @@ def tile_pair_gather_plain(tile, idx, counts, bias, col, out_a, out_b):
 tile_pair_gather = tile_pair_gather_plain if PLAIN else tile_pair_gather_ir
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def n_tiles(n_visible):
     """How many tiles hold ``n_visible`` units."""
     return (n_visible + TILE - 1) // TILE

@@ -26,11 +26,12 @@ twin ``copy_transposed_plain`` (the element loop for every dtype) write the same
 """
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from rbmcli.kernels._config import INLINE, PLAIN
+from rbmcli.kernels._config import HELPER, PLAIN
 from rbmcli.kernels.intrinsics.tiles import TILE as TILE_COLS  # visible units per tile of WTt
 
 TILE = 8  # the register tile: 8 x 8 float32
@@ -115,7 +116,7 @@ def _transpose_8x8_f32_ir(typingctx, src, src_row, src_col, dst, dst_row, dst_co
     return types.none(src, src_row, src_col, dst, dst_row, dst_col), codegen
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def _transpose_8x8_f32_plain(src, src_row, src_col, dst, dst_row, dst_col):
     """Twin of :func:`_transpose_8x8_f32_ir`: the same 64 copies, one by one."""
     for k in range(TILE):
@@ -131,7 +132,7 @@ def copy_transposed_ir(W, WTt, i0, i1):
         WTt[i // TILE_COLS, :, i % TILE_COLS] = W[i]
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def _copy_transposed_scalar(W, dst, i0, i1, c0, j0):
     """``dst[j, c0 + i - i0] = W[i, j]`` for ``i0 <= i < i1`` and ``j >= j0``."""
     rows = W[i0:i1]
@@ -142,7 +143,7 @@ def _copy_transposed_scalar(W, dst, i0, i1, c0, j0):
             out[r] = rows[r, j]
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def _copy_8_row_groups(W, dst, i, stop, c0):
     """float32: rows ``i`` to ``stop`` of ``W`` into ``dst`` columns from ``c0``, in 8 x 8
     register tiles as far as they go; returns the first row not copied."""
@@ -158,7 +159,7 @@ def _copy_8_row_groups(W, dst, i, stop, c0):
     return k
 
 
-@overload(copy_transposed_ir, inline="always", jit_options=dict(fastmath=INLINE["fastmath"]))
+@overload(copy_transposed_ir, inline="always", jit_options=dict(fastmath=HELPER["fastmath"]))
 def _copy_transposed_overload(W, WTt, i0, i1):
     tiled_f32 = W == types.Array(types.float32, 2, "C") and WTt == types.Array(
         types.float32, 3, "C")
@@ -172,7 +173,7 @@ def _copy_transposed_overload(W, WTt, i0, i1):
             c0 = i - t * TILE_COLS
             k = _copy_8_row_groups(W, dst, i, stop, c0)
             if k < stop:
-                _copy_transposed_scalar(W, dst, k, stop, c0 + k - i, 0)
+                _copy_transposed_scalar(W, dst, k, stop, c0 + k - i, np.int64(0))
             i = stop
 
     def impl_scalar(W, WTt, i0, i1):
@@ -180,13 +181,13 @@ def _copy_transposed_overload(W, WTt, i0, i1):
         while i < i1:
             t = i // TILE_COLS
             stop = min(i1, (t + 1) * TILE_COLS)
-            _copy_transposed_scalar(W, WTt[t], i, stop, i - t * TILE_COLS, 0)
+            _copy_transposed_scalar(W, WTt[t], i, stop, i - t * TILE_COLS, np.int64(0))
             i = stop
 
     return impl if tiled_f32 else impl_scalar
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def copy_transposed_plain(W, WTt, i0, i1):
     """Twin of :func:`copy_transposed_ir`: the element loop, tile by tile, for every
     dtype (the same values: a copy)."""
@@ -194,7 +195,7 @@ def copy_transposed_plain(W, WTt, i0, i1):
     while i < i1:
         t = i // TILE_COLS
         stop = min(i1, (t + 1) * TILE_COLS)
-        _copy_transposed_scalar(W, WTt[t], i, stop, i - t * TILE_COLS, 0)
+        _copy_transposed_scalar(W, WTt[t], i, stop, i - t * TILE_COLS, np.int64(0))
         i = stop
 
 

@@ -36,7 +36,7 @@ the same bits).
 import numba
 import numpy as np
 
-from rbmcli.kernels._config import INLINE, PARALLEL_JIT
+from rbmcli.kernels._config import HELPER, PARALLEL_JIT
 from rbmcli.kernels.intrinsics.bits import float64_bits_as_int64, int64_bits_as_float64
 from rbmcli.kernels.intrinsics.masks import active_units
 from rbmcli.kernels.rbm.rowops import gather_add
@@ -51,7 +51,7 @@ _MIN_ARG = -708.0  # exp(-708) is still a normal float64
 _BLOCK = 256  # hidden units per float64 product before taking its log
 
 
-@numba.njit(**INLINE)
+@numba.njit(**dict(HELPER, fastmath=False))  # Cody-Waite needs its order of operations
 def exp_nonpositive(x):
     """``exp(x)`` for float64 ``x <= 0`` (clamped at -708), vectorisable.
 
@@ -80,7 +80,7 @@ def exp_nonpositive(x):
     return p * int64_bits_as_float64(bits)
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def hidden_log_ratio(a, beta0, beta1, key, sample, e1s, h):
     """``sum_j softplus(beta1 a_j) - softplus(beta0 a_j)`` (float64) for a (nh,) and,
     when ``sample``, draw ``h_j = (uniform(key, j) < sigmoid(beta1 a_j))`` into h (nh,)

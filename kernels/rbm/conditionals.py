@@ -9,43 +9,41 @@ temperature beta is ``P(h_j = 1 | v) = sigmoid(beta * (c_j + (v W)_j))``.
 import numba
 import numpy as np
 
-from rbmcli.kernels._config import JIT, PARALLEL_JIT
-from rbmcli.kernels.intrinsics.masks import active_units
-from rbmcli.kernels.rbm.rowops import gather_add, sigmoid_sample
-from rbmcli.kernels.intrinsics.sigmoid import sigmoid
-from rbmcli.kernels.rbm.halfsteps import visible_step
-from rbmcli.kernels.rng import step_key
+from rbmcli.kernels._config import JIT
+from rbmcli.kernels.rbm.halfsteps import hidden_step, visible_step
+
+# The conditionals are the half-steps of block Gibbs sampling run once: each calls the
+# kernel that :func:`rbmcli.kernels.rbm.gibbs.gibbs_sweeps` calls, with the same argument
+# types, so a command that trains and samples compiles each half-step once. Steps and
+# flags are passed as run-time values, never as literal constants (see HELPER in
+# rbmcli.kernels._config).
 
 
-@numba.njit(**PARALLEL_JIT)
+@numba.njit(**JIT)
 def hidden_probs_binary(V, W, c, HP):
     """``HP[s] = sigmoid(c + V[s] @ W)`` for binary ``V``.
 
     V: (B, nv) uint8; W: (nv, nh); c: (nh,); HP: (B, nh) output, W's dtype.
     """
-    nv = V.shape[1]
-    for s in numba.prange(V.shape[0]):
-        idx = np.empty(nv, np.int32)
-        m = active_units(V[s], idx)
-        row = HP[s]
-        gather_add(W, idx, m, c, row)
-        for j in range(row.shape[0]):
-            row[j] = sigmoid(row[j])
+    B = V.shape[0]
+    betas = np.ones(B, W.dtype)
+    keys = np.zeros(B, np.uint64)  # no draws
+    no_states = np.empty((0, W.shape[1]), np.uint8)
+    # HP doubles as the pre-activations: each is read before its probability is written
+    hidden_step(V, V, W, c, betas, keys, np.int64(0), HP, HP, no_states, B < 0)
 
 
-@numba.njit(**PARALLEL_JIT)
+@numba.njit(**JIT)
 def sample_hidden(V, W, c, betas, keys, HP, H):
     """Draw ``H[s] ~ P_beta(h | V[s])`` and keep the probabilities in ``HP``.
 
     V: (B, nv) uint8; W: (nv, nh); c: (nh,); betas: (B,) inverse temperatures;
-    keys: (B,) uint64, one per chain; HP: (B, nh) float output; H: (B, nh) uint8 output.
+    keys: (B,) uint64, one per chain (uniforms from ``step_key(keys[s], 0)``); HP:
+    (B, nh) float output; H: (B, nh) uint8 output.
     """
-    nv = V.shape[1]
-    for s in numba.prange(V.shape[0]):
-        idx = np.empty(nv, np.int32)
-        m = active_units(V[s], idx)
-        gather_add(W, idx, m, c, HP[s])
-        sigmoid_sample(HP[s], betas[s], step_key(keys[s], 0), 0, HP[s], H[s])
+    B = V.shape[0]
+    A = np.empty((B, W.shape[1]), W.dtype)
+    hidden_step(V, V, W, c, betas, keys, np.int64(0), A, HP, H, B < 0)
 
 
 @numba.njit(**JIT)
@@ -56,5 +54,5 @@ def sample_visible(H, WTt, b, betas, keys, VP, V):
     betas: (B,); keys: (B,) uint64 (uniforms from ``step_key(keys[s], 1)``);
     VP: (B, nv) float output; V: (B, nv) uint8 output.
     """
-    visible_step(H, WTt, b, betas, keys, 1, np.zeros((0, V.shape[1]), np.uint8), V, VP,
-                 np.empty((0, V.shape[1]), np.uint8))
+    no_clamp = np.empty((0, V.shape[1]), np.uint8)
+    visible_step(H, WTt, b, betas, keys, np.int64(1), no_clamp, V, VP, no_clamp)

@@ -49,15 +49,19 @@ def gibbs_sweeps(V, W, WTt, b, c, betas, keys, n_steps, clamp, HP_first, HP_last
     A = np.empty((n, nh), W.dtype)
     HP = np.empty((n, nh), W.dtype)
     H = np.empty((n, nh), np.uint8)
+    no_states = np.empty((0, nh), np.uint8)
     V_prev = np.empty_like(V)
     no_probs = np.empty((0, nv), W.dtype)
     for t in range(n_steps):
         incremental = t % _REFRESH != 0
         # the first sweep's probabilities go straight to HP_first when it is wanted
         hp = HP_first if t == 0 and HP_first.shape[0] > 0 else HP
-        hidden_step(V, V_prev, W, c, betas, keys, 2 * t, A, hp, H, incremental, True)
+        hidden_step(V, V_prev, W, c, betas, keys, 2 * t, A, hp, H, incremental)
         visible_step(H, WTt, b, betas, keys, 2 * t + 1, clamp, V, no_probs, V_prev)
     incremental = n_steps % _REFRESH != 0
-    hidden_step(V, V_prev, W, c, betas, keys, 2 * n_steps, A, HP_last, H, incremental, False)
+    hidden_step(V, V_prev, W, c, betas, keys, 2 * n_steps, A, HP_last, no_states,
+                incremental)
     if n_steps == 0 and HP_first.shape[0] > 0:
-        HP_first[:, :] = HP_last
+        for s in range(n):  # a loop: a slice assignment compiles Numba's shape checks
+            for j in range(nh):
+                HP_first[s, j] = HP_last[s, j]

@@ -22,7 +22,7 @@ of the tiled transpose ``WTt`` (:mod:`rbmcli.kernels.intrinsics.tiles`).
 import numba
 import numpy as np
 
-from rbmcli.kernels._config import INLINE, JIT, PARALLEL_JIT
+from rbmcli.kernels._config import HELPER, JIT, PARALLEL_JIT
 from rbmcli.kernels.intrinsics.masks import append_mask64, nonzero_mask
 from rbmcli.kernels.intrinsics.strips import aligned_matrix, strip_cols, strip_sum
 from rbmcli.kernels.intrinsics.tiles import TILE
@@ -31,7 +31,7 @@ from rbmcli.kernels.intrinsics.transpose import copy_transposed
 BLOCK = TILE  # visible units per parallel block: one tile of WTt
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def _transpose64(A):
     """Transpose the 64 x 64 bit matrix ``A`` (64,) uint64 in place: afterwards bit
     ``t`` of ``A[u]`` is what bit ``u`` of ``A[t]`` was (bits counted from the least
@@ -80,7 +80,7 @@ def _unit_masks(V_pos, V_neg, U_pos, U_neg):
             U[i0 + u, w] = A[u]
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def _block_lists(U_pos, U_neg, i0, i1, b_pos, paired, rows, n_rows, n_on_pos, n_on_neg):
     """For each visible unit ``i0 <= i < i1`` (row ``r = i - i0``), the rows of the
     statistics matrix ``S`` (see :func:`_statistics`) to add up for its weight
@@ -100,7 +100,7 @@ def _block_lists(U_pos, U_neg, i0, i1, b_pos, paired, rows, n_rows, n_on_pos, n_
     for i in range(i0, i1):
         r = i - i0
         row = rows[r]
-        m = 0
+        m = np.int64(0)
         if paired:
             on_pos = 0
             on_neg = 0
@@ -175,7 +175,7 @@ def _update_rows(W, WTt, b, vel_W, vel_b, V_pos, V_neg, U_pos, U_neg, paired, S,
     """
     nv, nh = W.shape
     n_cols = S.shape[1]
-    per_strip = strip_cols(1, S)
+    per_strip = strip_cols(np.int64(1), S)
     centered = mu.shape[0] > 0
     for blk in numba.prange((nv + BLOCK - 1) // BLOCK):
         g = np.empty(n_cols, W.dtype)  # the data part of the weight gradient's row

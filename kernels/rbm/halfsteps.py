@@ -23,7 +23,7 @@ from rbmcli.kernels.rng import step_key, uniform
 
 
 @numba.njit(**PARALLEL_JIT)
-def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, incremental, sample_states):
+def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, incremental):
     """``HP = sigmoid(beta * A)`` and ``H ~ Bernoulli(HP)``, where ``A = c + V @ W``.
 
     A fresh sum goes over two chains at a time: the rows of the visible units both have
@@ -35,10 +35,13 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, incremental, sampl
 
     V, V_prev: (B, nv) uint8; W: (nv, nh); c: (nh,); betas: (B,); keys: (B,) uint64;
     step: int; A: (B, nh) pre-activations (updated); HP: (B, nh) output; H: (B, nh) uint8
-    output, the states, written only when ``sample_states``.
+    output, the states, or (0, nh) to draw none; incremental: bool (not a literal
+    constant: see :data:`rbmcli.kernels._config.HELPER`).
     """
     B, nv = V.shape
     nh = W.shape[1]
+    sample_states = H.shape[0] > 0
+    plus = np.int64(1)  # the signs of the row sums, as run-time values (not literals)
     for p in numba.prange((B + 1) // 2):
         first = 2 * p
         has_second = first + 1 < B
@@ -50,8 +53,8 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, incremental, sampl
                 a = A[s]
                 m, n_on, n_off = changed_units(V[s], V_prev[s], active, on, off)
                 if n_on + n_off < m:
-                    signed_gather_add(W, on, n_on, 1, a, a)
-                    signed_gather_add(W, off, n_off, -1, a, a)
+                    signed_gather_add(W, on, n_on, plus, a, a)
+                    signed_gather_add(W, off, n_off, -plus, a, a)
                 else:
                     gather_add(W, active, m, c, a)
         else:  # the rows both chains have on are read once for both
@@ -61,8 +64,8 @@ def hidden_step(V, V_prev, W, c, betas, keys, step, A, HP, H, incremental, sampl
             a = A[first]
             gather_add(W, lists[0], n_shared, c, a)
             if has_second:
-                signed_gather_add(W, lists[2], n_second, 1, a, A[first + 1])
-            signed_gather_add(W, lists[1], n_first, 1, a, a)
+                signed_gather_add(W, lists[2], n_second, plus, a, A[first + 1])
+            signed_gather_add(W, lists[1], n_first, plus, a, a)
         for s in range(first, first + 1 + has_second):
             a = A[s]
             beta = betas[s]

@@ -10,12 +10,12 @@ the comparison with the dense BLAS product).
 import numba
 import numpy as np
 
-from rbmcli.kernels._config import INLINE
+from rbmcli.kernels._config import HELPER
 from rbmcli.kernels.intrinsics.sigmoid import sigmoid
 from rbmcli.kernels.rng import uniform
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def gather_add(mat, idx, m, bias, out):
     """``out[:] = bias + sum_k mat[idx[k], :]`` for ``k < m``.
 
@@ -23,10 +23,10 @@ def gather_add(mat, idx, m, bias, out):
     time (then four, then one) so that ``out`` is read and written once per eight
     rows: 2% faster per CD-1 step than four at a time (benchmarks/ab_kernels.py).
     """
-    signed_gather_add(mat, idx, m, 1, bias, out)
+    signed_gather_add(mat, idx, m, np.int64(1), bias, out)
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def signed_gather_add(mat, idx, m, sign, bias, out):
     """``out[:] = bias + sign * sum_k mat[idx[k], :]`` for ``k < m`` and ``sign`` +1 or
     -1; ``bias`` may be ``out`` itself (an update in place). Shapes as
@@ -64,7 +64,7 @@ def signed_gather_add(mat, idx, m, sign, bias, out):
         k += 1
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def sigmoid_sample(pre, beta, key, counter0, prob, state):
     """Fused conditional: ``prob = sigmoid(beta * pre)``, ``state = (u < prob)``.
 
@@ -77,7 +77,7 @@ def sigmoid_sample(pre, beta, key, counter0, prob, state):
         state[j] = np.uint8(uniform(key, counter0 + j) < p)
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def sigmoid_sample_clamped(pre, beta, key, counter0, clamp, state):
     """Like :func:`sigmoid_sample` but leaves ``state[j]`` unchanged where
     ``clamp[j]`` (n,) uint8 is non-zero; no probabilities are kept."""
@@ -87,7 +87,7 @@ def sigmoid_sample_clamped(pre, beta, key, counter0, clamp, state):
             state[j] = np.uint8(uniform(key, counter0 + j) < p)
 
 
-@numba.njit(**INLINE)
+@numba.njit(**HELPER)
 def softplus(x):
     """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``."""
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))

@@ -41,10 +41,12 @@ def pt_sweep(V, H, W, WTt, b, c, betas_per_replica, keys, E, HP):
     """
     n, nv = V.shape
     nh = H.shape[1]
-    visible_step(H, WTt, b, betas_per_replica, keys, 0, np.zeros((0, nv), np.uint8), V,
-                 np.empty((0, nv), W.dtype), np.empty((0, nv), np.uint8))
+    no_clamp = np.empty((0, nv), np.uint8)
+    # steps and the flag as run-time values (a literal would compile a new specialization)
+    visible_step(H, WTt, b, betas_per_replica, keys, np.int64(0), no_clamp, V,
+                 np.empty((0, nv), W.dtype), no_clamp)
     A = np.empty((n, nh), W.dtype)
-    hidden_step(V, V, W, c, betas_per_replica, keys, 1, A, HP, H, False, True)
+    hidden_step(V, V, W, c, betas_per_replica, keys, np.int64(1), A, HP, H, n < 0)
     _energies(V, H, A, b, E)
 
 

@@ -49,6 +49,16 @@ _NAMES = {
     "mean_image": "rbmcli.io.inpainting:mean_image",
     "panel_tiles": "rbmcli.sampling.inpainting:panel_tiles",
     "unknown_error": "rbmcli.sampling.inpainting:unknown_error",
+    # sweeps (rbmcli.sweep; Dask only in rbmcli.sweep.cluster)
+    "expand_sweep": "rbmcli.sweep.plan:expand",
+    "read_sweep_file": "rbmcli.sweep.plan:read_sweep_file",
+    "option_flags": "rbmcli.sweep.plan:option_flags",
+    "sweep_statuses": "rbmcli.sweep.records:statuses",
+    "SweepInputs": "rbmcli.sweep.run:SweepInputs",
+    "SweepScoring": "rbmcli.sweep.run:Scoring",
+    "SweepWhere": "rbmcli.sweep.cluster:Where",
+    "run_sweep": "rbmcli.sweep.study:run_sweep",
+    "rebuild_sweep": "rbmcli.sweep.study:rebuild",
     # threads (Numba, threadpoolctl)
     "blas_threads": "rbmcli.threads:blas_threads",
     "configure_threads": "rbmcli.threads:configure_threads",

@@ -25,6 +25,7 @@ _COMMANDS = {
     "classify": "rbmcli.cli.classify:classify",
     "info": "rbmcli.cli.info:info",
     "transform": "rbmcli.cli.transform:transform",
+    "sweep": "rbmcli.cli.sweep:sweep",
 }
 
 

@@ -33,9 +33,23 @@ def split_validation(images, holdout, spec):
     return images[:-holdout], images[-holdout:]
 
 
+FEW_IMAGES = 100
+"""Below this many training images a divergence is blamed on the data, not on --lr."""
+
+
 class FlowTrainingRun(TrainingRun):
     """One ``rbm train --model FLOW`` invocation (use :meth:`start`); the epoch loop,
     interrupt handling and NaN guard are :class:`TrainingRun`'s."""
+
+    def diverged_hint(self):
+        """On a handful of images the likelihood of a flow has no maximum (it can put
+        ever more density on them), so the learning rate is rarely the cause there."""
+        n = len(self.trainer.train)
+        if n < FEW_IMAGES:
+            images = "1 training image is" if n == 1 else f"{n} training images are"
+            return (f"{images} too few for a flow: its density can grow without bound on "
+                    "them; train on more images")
+        return super().diverged_hint()
 
     @classmethod
     def start(cls, data, output, resume, given, options, validate, log):
@@ -89,6 +103,7 @@ class FlowTrainingRun(TrainingRun):
             ff.hyperparameters = opts.to_dict()
             if ff.rng_state:
                 rng.bit_generator.state = ff.rng_state
+        ff.check_training_data(images, source, log)
         trainer = FlowTrainer(ff.model, opts, train, valid, rng, state=ff.state)
         if not resume:
             trainer.initialize()

@@ -75,10 +75,13 @@ def _process_start():
 PROCESS_START = _process_start()
 
 
-def remove_stale_temporaries(path):
+def remove_stale_temporaries(path, older_than=None):
     """Remove the temporary files ``.NAME.XXXXXXXX.tmp`` that an earlier writer of
     ``path`` left behind when it was killed (SIGKILL, a power cut): those older than
-    this process. A concurrent writer's file (newer) is left alone; errors are ignored."""
+    this process (or than ``older_than``, seconds since the epoch, for a caller that knows
+    the writer is gone). A concurrent writer's file (newer) is left alone; errors are
+    ignored."""
+    cutoff = PROCESS_START if older_than is None else older_than
     folder = os.path.dirname(os.path.abspath(path))
     prefix, suffix = f".{os.path.basename(path)}.", ".tmp"
     try:
@@ -91,7 +94,7 @@ def remove_stale_temporaries(path):
             continue
         stale = os.path.join(folder, name)
         try:
-            if os.stat(stale).st_mtime < PROCESS_START:
+            if os.stat(stale).st_mtime < cutoff:
                 os.remove(stale)
         except OSError:
             pass

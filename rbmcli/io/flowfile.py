@@ -94,7 +94,8 @@ def read_flow(f, path, current=False):
     buffers = {k: v[()] for k, v in f["buffers"].items()} if "buffers" in f else {}
     if not all(np.isfinite(v).all() for v in params.values()):
         raise InputError("model parameters contain NaN or infinity", path)
-    history, state, epoch, rng_state, interrupted = read_history_and_state(f)
+    run = read_history_and_state(f)
+    state = run["state"]
     if current:
         cur = {k[len("current."):]: state.pop(k) for k in list(state)
                if k.startswith("current.")}
@@ -113,5 +114,4 @@ def read_flow(f, path, current=False):
                          "dimensions", path)
     hyperparameters = json.loads(f.attrs.get("hyperparameters", "{}"))
     return FlowFile(model=model, hyperparameters=hyperparameters, image_shape=image_shape,
-                    history=history, state=state, epoch=epoch, rng_state=rng_state,
-                    interrupted=interrupted, lam=float(f.attrs.get("logit_lambda", 1e-6)))
+                    lam=float(f.attrs.get("logit_lambda", 1e-6)), **run)

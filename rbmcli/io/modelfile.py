@@ -179,16 +179,13 @@ def _read_rbm_family(f, path, **options):
         if data_mean.shape != (nv,) or not (
                 np.isfinite(data_mean).all() and data_mean.min() >= 0 and data_mean.max() <= 1):
             raise InputError(f"data_mean must be {nv} values in [0, 1]", path)
-    history, state, epoch, rng_state, interrupted = read_history_and_state(f)
+    run = read_history_and_state(f)
     hyperparameters = json.loads(f.attrs.get("hyperparameters", "{}"))
     if not isinstance(hyperparameters, dict):
         raise InputError("hyperparameters attribute is not a JSON object", path)
     return ModelFile(
         model=model, hyperparameters=hyperparameters, image_shape=image_shape,
-        binarization=_binarization(f, path),
-        history=history, state=state, epoch=epoch, rng_state=rng_state,
-        interrupted=interrupted, data_mean=data_mean,
-    )
+        binarization=_binarization(f, path), data_mean=data_mean, **run)
 
 
 BINARIZATIONS = ("threshold", "stochastic", "none")

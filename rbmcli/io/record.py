@@ -2,6 +2,7 @@
 training options, history and resumable state) and the groups ``/history`` and ``/state``
 that every model type writes the same way (see :mod:`rbmcli.io.modelfile`)."""
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -43,6 +44,9 @@ class ModelFile:
         True for a checkpoint written on Ctrl-C.
     data_mean : (n_visible,) float64 or None
         Mean of the binarised training images (None in files that predate it).
+    data_checksum : str or None
+        SHA-256 (hex) of the training images of the last run on this file (None in files
+        that predate it): ``--resume`` on other data warns (:meth:`check_training_data`).
     """
 
     model: Model
@@ -55,8 +59,20 @@ class ModelFile:
     rng_state: dict = None
     interrupted: bool = False
     data_mean: np.ndarray = None
+    data_checksum: str = None
 
     SHARED = SHARED
+
+    def check_training_data(self, images, source, log):
+        """Record the checksum of the training ``images`` (N, D) about to be used; when
+        the file was trained on other images, say so through ``log`` (a warning: the
+        same pixel count on other data is allowed, but rarely meant, on ``--resume``).
+        ``source`` names the data in the message."""
+        checksum = hashlib.sha256(np.ascontiguousarray(images).data).hexdigest()
+        if self.data_checksum and self.data_checksum != checksum:
+            log(f"warning: {source} is not the data this checkpoint was trained on "
+                f"(its SHA-256 differs); training goes on with it")
+        self.data_checksum = checksum
 
     def __setattr__(self, name, value):
         """Keep the model's own copy of what describes it (:data:`SHARED`) in step."""
@@ -78,19 +94,25 @@ def write_history_and_state(f, mf, state):
     group.attrs["epoch"] = int(mf.epoch)
     group.attrs["interrupted"] = bool(mf.interrupted)
     group.attrs["rng_state"] = json.dumps(mf.rng_state) if mf.rng_state else ""
+    if mf.data_checksum:
+        group.attrs["data_checksum"] = mf.data_checksum
     for name, values in state.items():
         group[name] = values
 
 
 def read_history_and_state(f):
-    """(history, state, epoch, rng_state, interrupted) from an open model file ``f``."""
-    history = {k: v[()] for k, v in f["history"].items()} if "history" in f else {}
-    state, epoch, rng_state, interrupted = {}, 0, None, False
+    """The :class:`ModelFile` fields ``history``, ``state``, ``epoch``, ``rng_state``,
+    ``interrupted`` and ``data_checksum`` (a dict) from an open model file ``f``."""
+    fields = dict(history={k: v[()] for k, v in f["history"].items()} if "history" in f
+                  else {}, state={}, epoch=0, rng_state=None, interrupted=False,
+                  data_checksum=None)
     if "state" in f:
         g = f["state"]
-        state = {k: v[()] for k, v in g.items()}
-        epoch = int(g.attrs.get("epoch", 0))
-        interrupted = bool(g.attrs.get("interrupted", False))
         text = g.attrs.get("rng_state", "")
-        rng_state = json.loads(text) if text else None
-    return history, state, epoch, rng_state, interrupted
+        fields.update(state={k: v[()] for k, v in g.items()},
+                      epoch=int(g.attrs.get("epoch", 0)),
+                      interrupted=bool(g.attrs.get("interrupted", False)),
+                      rng_state=json.loads(text) if text else None,
+                      data_checksum=str(g.attrs["data_checksum"])
+                      if "data_checksum" in g.attrs else None)
+    return fields

@@ -156,6 +156,7 @@ class DBNRun(TrainingRun):
                 log(f"layer 0: {opts.first_layer} (not trained here)")
         else:
             mf.hyperparameters = opts.to_dict()
+        mf.check_training_data(images, data or "the synthetic digits", log)
         run = cls(mf, None, output, epochs, log, saved_epoch=mf.epoch if resume else None)
         run.opts, run.images, run.valid_images = opts, images, valid_images
         run.labels = training_labels(data) if opts.labels else None  # of the top layer

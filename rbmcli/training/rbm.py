@@ -177,6 +177,7 @@ class Trainer:
         if options.centering:
             st.setdefault("offset_visible", train.mean().astype(dtype))
             st.setdefault("offset_hidden", np.full(model.n_hidden, 0.5, dtype))
+        self._first_update = True
 
     # ------------------------------------------------------------------ one epoch
     def snapshot(self):
@@ -239,6 +240,11 @@ class Trainer:
         :meth:`_constants`): while it runs, the second core waits."""
         m, opts, st = self.model, self.options, self.state
         k = self._constants(v_pos.shape[0])
+        compiling_update = None
+        if self._first_update:  # a new install: the update compiles in a second process
+            self._first_update = False  # while this one compiles the sampling kernels
+            compiling_update = compiling.compile_alongside(apply_update, self._update_arguments(
+                v_pos, k["hp_pos"], v_pos, k["hp_neg"], k["scalars"], k["no_offsets"]))
         if opts.method == "cd":
             from_noise = opts.cd_from == "noise"
             if from_noise:
@@ -261,10 +267,20 @@ class Trainer:
                              k["no_clamp"], k["no_probs"], hp_neg)
             else:
                 v_neg, hp_neg = self._tempering_step()
-        apply_update(m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
-                     st["velocity_weights"], st["velocity_visible_bias"],
-                     st["velocity_hidden_bias"], v_pos, hp_pos, v_neg, hp_neg,
-                     *k["scalars"], *self._offsets(hp_pos, k["no_offsets"]))
+        if compiling_update is not None:
+            compiling_update.wait()
+        apply_update(*self._update_arguments(v_pos, hp_pos, v_neg, hp_neg, k["scalars"],
+                                             self._offsets(hp_pos, k["no_offsets"])))
+
+    def _update_arguments(self, v_pos, hp_pos, v_neg, hp_neg, scalars, offsets):
+        """The arguments of :func:`rbmcli.kernels.rbm.gradients.apply_update` for one batch:
+        data ``v_pos`` (B+, nv) uint8 and ``hp_pos`` (B+, nh), negative samples ``v_neg``
+        (B-, nv) uint8 and ``hp_neg`` (B-, nh), ``scalars`` (lr, momentum, l2, l1) and the
+        centering ``offsets`` (mu, lam)."""
+        m, st = self.model, self.state
+        return (m._weights, m._weights_tiles, m.visible_bias, m.hidden_bias,
+                st["velocity_weights"], st["velocity_visible_bias"], st["velocity_hidden_bias"],
+                v_pos, hp_pos, v_neg, hp_neg, *scalars, *offsets)
 
     def _constants(self, batch_size):
         """Arguments of :meth:`update` that stay the same from batch to batch: made once

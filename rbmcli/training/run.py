@@ -144,6 +144,7 @@ class TrainingRun:
                 mf.data_mean = train.mean()
             if mf.rng_state:
                 rng.bit_generator.state = mf.rng_state
+        mf.check_training_data(images, data or "the synthetic digits", log)
         trainer = trainer_class(mf.model, opts, train, valid, rng, state=mf.state)
         mf.state = trainer.state
         return cls(mf, trainer, output, epochs, log, saved_epoch=mf.epoch if resume else None)
