@@ -228,7 +228,8 @@ class LabelledTrainer(Trainer):
         else:
             v_neg, y_neg = v_pos, y_pos
         hp_pos = np.ascontiguousarray(m.hidden_probs_given(v_pos, y_pos), m.dtype)
-        v_neg, y_neg, hp_neg = m.label_sweeps(v_neg, y_neg, opts.steps, self.rng)
+        v_neg, y_neg, hp_neg = m.label_sweeps(v_neg, y_neg, opts.steps, self.rng,
+                                              HP=hp_pos if v_neg is v_pos else None)
         hp_neg = np.ascontiguousarray(hp_neg, m.dtype)
         if opts.method == "pcd":
             st["chains"][...] = v_neg

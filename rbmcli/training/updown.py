@@ -35,8 +35,7 @@ import numpy as np
 
 from rbmcli import compiling
 from rbmcli.errors import InputError
-from rbmcli.models.labels import draw_bernoulli, softmax
-from rbmcli.models.rbm import _sigmoid
+from rbmcli.models.labels import draw_bernoulli, logistic, softmax
 from rbmcli.training.rbm import TrainingDiverged
 
 SCHEDULE = (3, 6, 10)
@@ -80,22 +79,22 @@ def up_down_update(dbn, V, y, rng, lr, steps):
     Y = top.labels.one_hot(y, dt)
     wake = [np.asarray(V, dt)]
     for layer in rec:
-        wake.append(_states(_sigmoid(wake[-1] @ layer.weights + layer.hidden_bias), rng))
+        wake.append(_states(logistic(wake[-1] @ layer.weights + layer.hidden_bias), rng))
     pen = wake[-1]
-    top_pos = _states(_sigmoid(pen @ top.weights + Y @ U + top.hidden_bias), rng)
+    top_pos = _states(logistic(pen @ top.weights + Y @ U + top.hidden_bias), rng)
     top_neg = top_pos
     for _ in range(int(steps)):
-        pen_neg = _states(_sigmoid(top_neg @ top.weights.T + top.visible_bias), rng)
+        pen_neg = _states(logistic(top_neg @ top.weights.T + top.visible_bias), rng)
         lab_neg = softmax(top_neg @ U.T + d).astype(dt)
-        top_neg = _states(_sigmoid(pen_neg @ top.weights + lab_neg @ U + top.hidden_bias),
+        top_neg = _states(logistic(pen_neg @ top.weights + lab_neg @ U + top.hidden_bias),
                           rng)
     sleep = [None] * len(rec) + [pen_neg]
     for k in reversed(range(len(rec))):
-        probs = _sigmoid(sleep[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
+        probs = logistic(sleep[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
         sleep[k] = probs if k == 0 else _states(probs, rng)
-    gen_pred = [_sigmoid(wake[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
+    gen_pred = [logistic(wake[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
                 for k in range(len(rec))]
-    rec_pred = [_sigmoid(sleep[k] @ rec[k].weights + rec[k].hidden_bias)
+    rec_pred = [logistic(sleep[k] @ rec[k].weights + rec[k].hidden_bias)
                 for k in range(len(rec))]
     r = dt.type(lr)
     for k, layer in enumerate(gen):
