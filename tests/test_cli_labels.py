@@ -253,9 +253,8 @@ def test_resume_of_label_training_equals_a_straight_run(here, tmp_path):
      "--accuracy needs a model trained with --labels", 2),
     (["score", "plain.h5", "-m", "c.h5", "--accuracy"],
      "plain.h5: has no labels: --accuracy needs labelled data", 1),
-    (["score", "d.h5:test", "-m", "c.h5", "--ll"],
-     "--ll is not implemented for a model with label units (its log Z sums over the "
-     "classes); use --accuracy, --mser or --free-energy", 2),
+    (["score", "d.h5:test", "-m", "c.h5", "--bracket"],
+     "--bracket (reverse AIS) is not implemented for a model with label units", 2),
     (["classify", "plain.h5", "-m", "c.h5", "--errors", "e.png"],
      "plain.h5: has no labels: --errors needs labelled data", 1),
     (["train", "d.h5", "--labels", "--model", "grbm", "-o", "x.h5"],

@@ -283,3 +283,47 @@ def test_one_up_down_step_equals_the_papers_pseudocode():
 def test_cd_steps_grow_over_the_fine_tuning():
     assert [cd_steps(e, 9) for e in range(9)] == [3, 3, 3, 6, 6, 6, 10, 10, 10]
     assert [cd_steps(e, 2) for e in range(2)] == [3, 6]
+
+
+# ------------------------------------------------------------------ log-likelihoods
+
+
+def test_log_likelihood_sums_the_classes_exactly_and_by_ais():
+    m = tiny(7)
+    m.binarization = "threshold"
+    p, _ = joint(m)
+    exact = np.log(p.sum(axis=(1, 2)))                      # log p(x), all 16 x
+    images = X * 255
+    s = m.score(images, ll=True, exact=True)
+    np.testing.assert_allclose(s.per_sample["ll"], exact, rtol=1e-10)
+    assert s.summary["log_z_method"] == "exact" and s.summary["log_z_classes"] == C
+    a = m.score(images, ais=True, ais_runs=200, ais_steps=300, seed=1).summary
+    assert abs(a["log_z"] - s.summary["log_z"]) < 5 * a["log_z_sd"] + 0.02
+    assert a["log_z_lo"] <= a["log_z"] <= a["log_z_hi"]
+
+
+def test_dbn_bound_with_a_labelled_top_is_below_the_exact_log_likelihood():
+    rng = np.random.default_rng(8)
+    first = BernoulliRBM(rng.standard_normal((NV, NV)), rng.standard_normal(NV),
+                         rng.standard_normal(NV))
+    dbn = DBN([first, tiny(9)])
+    dbn.binarization = "threshold"
+    # exact: p(v) = sum_h1 p(v | h1) p_top(h1), p_top(h1) = exp(-F_top(h1)) / Z_top
+    top_logp = -dbn.top.free_energy(X)
+    top_logp -= np.logaddexp.reduce(top_logp)
+    logits = X @ first.weights.T + first.visible_bias          # rows: h1, columns: v
+    log_p_v_given_h = -np.logaddexp(0, -(2.0 * X[None, :, :] - 1) * logits[:, None, :]).sum(2)
+    exact = np.logaddexp.reduce(log_p_v_given_h + top_logp[:, None], axis=0)
+    s = dbn.score(X * 255, ll=True, exact=True)
+    assert s.summary["log_z_classes_top"] == C
+    log_z_top = s.summary["log_z_top"]
+    np.testing.assert_allclose(log_z_top, np.logaddexp.reduce(-dbn.top.free_energy(X)),
+                               rtol=1e-12)
+    # the expected bound, exactly: sum_h1 q(h1 | v) (log p(v | h1) + log p_top(h1) - log q)
+    q_on = 1 / (1 + np.exp(-(X @ first.weights + first.hidden_bias)))       # (v, units)
+    log_q = (X[:, None, :] * np.log(q_on[None]) + (1 - X[:, None, :])
+             * np.log(1 - q_on[None])).sum(axis=2)                         # rows: h1
+    expected = (np.exp(log_q) * (log_p_v_given_h + top_logp[:, None] - log_q)).sum(axis=0)
+    assert np.all(expected <= exact + 1e-12) and np.all(exact - expected > 1e-3)
+    bound, mc_sd = dbn.log_likelihood_bound(X, log_z_top, np.random.default_rng(4), 4000)
+    assert np.all(np.abs(bound - expected) < 4.5 * mc_sd + 1e-9)

@@ -26,7 +26,6 @@ import numpy as np
 
 from rbmcli.errors import InputError
 from rbmcli.models.grbm import GaussianRBM
-from rbmcli.models.labels import refuse_log_likelihood
 from rbmcli.models.markov import MarkovModel
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.sampling.layered import DBN_SAMPLERS
@@ -141,10 +140,7 @@ class DBN(MarkovModel):
         return [g.weights for g in self.generative_layers] if self.untied else None
 
     def score(self, images, *, seed=0, log=None, progress=None, **metrics):
-        """See :func:`rbmcli.scoring.layered.score_dbn_images` (no bound for a DBN whose
-        top RBM has label units)."""
-        if self.labels is not None:
-            refuse_log_likelihood(self, metrics)
+        """See :func:`rbmcli.scoring.layered.score_dbn_images`."""
         return scoring.score_dbn_images(self, images, seed=seed, log=log, progress=progress,
                                         **metrics)
 

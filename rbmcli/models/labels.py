@@ -30,6 +30,9 @@ from rbmcli.errors import InputError, NotSupported
 from rbmcli.models.aligned import aligned
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.sampling.labels import describe_classes
+from rbmcli.scoring import bernoulli as scoring
+from rbmcli.scoring.classes import class_log_partition
+from rbmcli.scoring.partition import DEFAULT_RUNS, DEFAULT_STEPS
 
 LABEL_ARRAYS = ("label_weights", "label_bias", "classes")
 """The datasets of the label units in a model file (beside an RBM's own)."""
@@ -296,22 +299,54 @@ class LabelledRBM(BernoulliRBM):
         raise NotSupported("a model with label units has no energy of (v, h) alone")
 
     def score(self, images, *, seed=0, log=None, progress=None, **metrics):
-        """As :meth:`BernoulliRBM.score` with the label summed out; no ``ll`` yet."""
-        refuse_log_likelihood(self, metrics)
-        return super().score(images, seed=seed, log=log, progress=progress, **metrics)
+        """As :meth:`BernoulliRBM.score` with the label summed out; ``ll`` (``exact`` or
+        ``ais``) takes log Z over the classes (:func:`rbmcli.scoring.classes.
+        class_log_partition`; not cached); no reverse-AIS ``bracket``."""
+        if metrics.get("bracket") or metrics.get("reverse_burn_in") is not None:
+            raise NotSupported("(reverse AIS) is not implemented for a model with label "
+                               "units", "bracket")
+        ll = {name: metrics.pop(name, None) for name in LL_OPTIONS}
+        scores = super().score(images, seed=seed, log=log, progress=progress, **metrics)
+        if ll["ll"] or ll["exact"] or ll["ais"]:
+            log_likelihood(self, scores, images, seed=seed, log=log, progress=progress,
+                           source=metrics.get("source", ""), **ll)
+        return scores
 
     def describe_layer(self, where):
         return [f"labels{where}\t{len(self.labels)} classes ({describe_classes(self.classes)})"
                 f", label weights std {self.labels.weights.std():.4f}"]
 
 
-def refuse_log_likelihood(model, metrics):
-    """NotSupported for the log-likelihood metrics of a model with label units."""
-    for name in ("ll", "exact", "ais", "bracket"):
-        if metrics.get(name):
-            raise NotSupported("is not implemented for a model with label units (its log Z "
-                               "sums over the classes); use --accuracy, --mser or "
-                               "--free-energy", name)
+LL_OPTIONS = ("ll", "exact", "ais", "ais_runs", "ais_steps", "base", "base_source")
+"""The options of :meth:`LabelledRBM.score` that make its log-likelihood."""
+
+
+def log_likelihood(model, scores, images, *, ll=None, exact=None, ais=None, ais_runs=None,
+                   ais_steps=None, base=None, base_source=None, source="", seed=0, log=None,
+                   progress=None):
+    """Add ``ll`` (per sample and its mean), ``ll_sd`` and the log Z fields to ``scores``
+    (:class:`rbmcli.scoring.bernoulli.Scores` of ``images`` under the class RBM
+    ``model``): ``-F(x) - log Z`` with the marginal free energy, the images binarised as
+    :func:`rbmcli.scoring.bernoulli.score_images` does."""
+    if exact and ais:
+        raise NotSupported("choose one of exact and ais")
+    V = scoring.binarize(images, model.binarization, seed)
+    base_V = V if base is None else scoring.binarize(base, model.binarization, seed,
+                                                     scoring._BASE_STREAM)
+    opts = scoring.PartitionOptions(method="exact" if exact else "ais" if ais else None,
+                                    runs=ais_runs or DEFAULT_RUNS,
+                                    steps=ais_steps or DEFAULT_STEPS, seed=seed,
+                                    use_cache=False)
+    say = log or (lambda line: None)
+    lz = class_log_partition(model, lambda rbm, name: scoring.estimate_log_partition(
+        rbm, opts, base_V, V, base_source=base_source or source, log=lambda line:
+        say(name + line), progress=progress))
+    F = model.free_energy(V)
+    scores.per_sample["ll"] = -F - lz["log_z"]
+    scores.summary["ll"] = float(np.mean(scores.per_sample["ll"]))
+    scores.summary["ll_sd"] = float(np.std(F, ddof=1) / np.sqrt(len(F))) if len(F) > 1 \
+        else float("nan")
+    scores.summary.update(lz)
 
 
 def _untempered(beta):

@@ -115,3 +115,39 @@ def with_accuracy(scores, classification):
     scores.summary["accuracy"] = classification.accuracy
     scores.per_sample["correct"] = classification.correct.astype(np.float64)
     return scores
+
+
+def class_log_partition(model, estimate):
+    """log Z of a class RBM ``model`` (:class:`rbmcli.models.labels.LabelledRBM`) from
+    those of its C clamped RBMs: ``Z = sum_y exp(d_y) Z_y``, ``Z_y`` the partition function
+    of ``model.given_label(y)`` (a plain RBM: hidden biases ``c + U_y``).
+
+    Parameters
+    ----------
+    model : LabelledRBM
+    estimate : callable
+        ``estimate(rbm, name) -> dict``: the fields of
+        :func:`rbmcli.scoring.bernoulli.estimate_log_partition` for one plain RBM
+        (``name``: ``"class K: "``, for its log lines).
+
+    Returns
+    -------
+    dict
+        The same fields for the class RBM: ``log_z`` the log-sum-exp over the classes;
+        with AIS ``log_z_sd`` by the delta method (the classes' errors independent) and
+        ``log_z_lo``, ``log_z_hi`` from the classes' own; and ``log_z_classes`` (C).
+    """
+    d = model.labels.bias.astype(np.float64)
+    parts = [estimate(model.given_label(k), f"class {c}: ")
+             for k, c in enumerate(model.labels.classes)]
+    log_z = np.array([p["log_z"] for p in parts]) + d
+    out = dict(parts[0])
+    out["log_z"] = float(np.logaddexp.reduce(log_z))
+    if "log_z_sd" in out:
+        weights = np.exp(log_z - out["log_z"])
+        out["log_z_sd"] = float(np.sqrt(np.sum((weights * [p["log_z_sd"] for p in parts])
+                                               ** 2)))
+        for key in ("log_z_lo", "log_z_hi"):
+            out[key] = float(np.logaddexp.reduce(np.array([p[key] for p in parts]) + d))
+    out["log_z_classes"] = len(d)
+    return out
