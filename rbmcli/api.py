@@ -102,7 +102,9 @@ def train(data=None, model="rbm", *, output=None, resume=False, force=False,
         ``"2G"``: a data file whose rows take more is streamed from the file in
         shuffled chunks, see README.md) ... (see
         :data:`rbmcli.training.recipes.TRAIN_DEFAULTS`). Options not given take the
-        model's defaults.
+        model's defaults. ``labels``: True to train a class RBM (or a DBN with a
+        labelled top) on the labels of a data file, or the labels (N,) int of an array
+        of images.
 
     Returns
     -------
@@ -125,6 +127,12 @@ def train(data=None, model="rbm", *, output=None, resume=False, force=False,
                            f"{', '.join(sorted(TRAIN_DEFAULTS))})", unknown[0])
     if resume and force:
         raise NotSupported("resume continues output, force overwrites it: pick one")
+    labels = options.get("labels")
+    if labels is not None and not isinstance(labels, (bool, np.bool_)):
+        if data is None or isinstance(data, (str, os.PathLike, Dataset)):
+            raise NotSupported("as an array goes with an array of images (a data file "
+                               "brings its own: labels=True)", "labels")
+        data, options["labels"] = as_dataset(data, image_shape, labels=labels), True
     if "hidden" in options:
         hidden = options["hidden"]
         options["hidden"] = tuple(hidden) if np.ndim(hidden) else (int(hidden),)

@@ -42,8 +42,8 @@ def test_help(rbm, flag):
     assert out.startswith("Usage: rbm [OPTIONS] COMMAND [ARGS]...")
     commands = [line.split()[0] for line in out.split("Commands:\n", 1)[1].splitlines()
                 if line.startswith("  ") and not line.startswith("   ")]
-    assert commands == ["data", "train", "sample", "inpaint", "score", "info", "transform",
-                        "sweep"]
+    assert commands == ["data", "train", "sample", "inpaint", "score", "classify", "info",
+                        "transform", "sweep"]
     assert proc.stderr == ""
 
 
@@ -102,8 +102,9 @@ COMMANDS = list(all_commands())
 
 def test_the_command_tree():
     names = [" ".join(p) for p, _ in COMMANDS]
-    assert names[:2] == ["", "data"] and names[-4:] == ["score", "info", "transform", "sweep"]
-    assert sorted(names[2:-4]) == ["data images", "data mnist", "data show", "data synthetic",
+    assert names[:2] == ["", "data"] and names[-5:] == ["score", "classify", "info",
+                                                        "transform", "sweep"]
+    assert sorted(names[2:-5]) == ["data images", "data mnist", "data show", "data synthetic",
                                    "inpaint", "sample", "train"]
 
 

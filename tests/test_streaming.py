@@ -79,7 +79,7 @@ def test_streamed_batches_follow_the_scheme_and_cover_every_row_once(tmp_path, n
     for epoch in range(2):
         rng, ref_rng = np.random.default_rng(9), np.random.default_rng(9)
         got = [np.rint(b[:, 0] * (n - 1)).astype(int).tolist()
-               for b in rows.batches(rng, batch_size, epoch)]
+               for b, in rows.batches(rng, batch_size, epoch)]
         assert got == reference_epoch(n, chunk_rows, buffer_chunks, batch_size, 4, epoch, ref_rng)
         assert rng.bit_generator.state == ref_rng.bit_generator.state
         flat = sorted(r for batch in got for r in batch)
@@ -96,7 +96,7 @@ def test_in_memory_batches_are_the_plain_shuffle():
     streaming (a full shuffle, indices sorted per batch)."""
     b = Binarizer(IMAGES, "stochastic")
     rng, ref = np.random.default_rng(2), np.random.default_rng(2)
-    got = list(b.batches(rng, 32, epoch=5))
+    got = [rows for rows, in b.batches(rng, 32, epoch=5)]
     order = ref.permutation(N)
     want = [b.rows(np.sort(order[k:k + 32]), ref) for k in range(0, N, 32)]
     assert len(got) == len(want) == 10
@@ -127,7 +127,7 @@ def test_a_budget_below_one_storage_chunk_streams(tmp_path):
     plan = plan_stream(len(images), 784, 100 * 784, 20, images.storage_rows)
     assert plan.chunk_rows < 334
     rows = StreamedRows(images, lambda raw: Binarizer(raw, "threshold"), plan, seed=0)
-    seen = np.concatenate(list(rows.batches(np.random.default_rng(0), 20)))
+    seen = np.concatenate([b for b, in rows.batches(np.random.default_rng(0), 20)])
     bits = (big >= 128).astype(np.uint8)
     key = lambda a: a[np.lexsort(a.T[::-1])]  # noqa: E731  (rows sorted, to compare sets)
     np.testing.assert_array_equal(key(seen), key(bits))

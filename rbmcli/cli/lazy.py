@@ -40,6 +40,9 @@ _NAMES = {
     "is_model_file": "rbmcli.io.modelfile:is_model_file",
     "load_model": "rbmcli.io.modelfile:load_model",
     "start_run": "rbmcli.training.recipes:start_run",
+    # classification
+    "classify_images": "rbmcli.scoring.classes:classify_images",
+    "with_accuracy": "rbmcli.scoring.classes:with_accuracy",
     # inpainting
     "data_mask": "rbmcli.io.inpainting:data_mask",
     "load_pngs": "rbmcli.io.inpainting:load_pngs",

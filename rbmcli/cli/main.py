@@ -22,6 +22,7 @@ _COMMANDS = {
     "sample": "rbmcli.cli.sample:sample",
     "inpaint": "rbmcli.cli.inpaint:inpaint",
     "score": "rbmcli.cli.score:score",
+    "classify": "rbmcli.cli.classify:classify",
     "info": "rbmcli.cli.info:info",
     "transform": "rbmcli.cli.transform:transform",
     "sweep": "rbmcli.cli.sweep:sweep",

@@ -67,11 +67,14 @@ def shown(path):
               help="FILE.png (image grid), FILE.h5 (samples + provenance) or - (HDF5 on stdout).")
 @click.option("--temperature", type=FiniteFloat(min=0), default=None,
               help="Flows: draw z ~ N(0, T^2 I) [default: 1].")
+@click.option("--label", default=None, metavar="K|all",
+              help="Models trained with --labels: clamp the label units to class K and "
+                   "sample the rest; all: a row of N // C samples for every class.")
 @force_option()
 @click.pass_context
 @model_errors
 def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, threads,
-           output, temperature, force):
+           output, temperature, label, force):
     """Draw N samples from a model and save them.
 
     Gibbs and pt chains start from white noise (or --init DATA) and run STEPS sweeps;
@@ -89,6 +92,8 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
       rbm sample -n 100 -o - | rbm data show - -o samples.png
       rbm sample --init mnist.h5:test -n 16 --steps 10 -o drift.png
       rbm sample -m realnvp.h5 -n 64 --temperature 0.7 -o flow.png    # a flow
+      rbm sample -m classrbm.h5 --label 3 -n 16 -o threes.png
+      rbm sample -m dbn.h5 --label all -n 100 -o digits.png --gif settling.gif
     """
     np = lazy.np
     kind = output_kind(output)
@@ -115,10 +120,16 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
         if len(ds.images) < count:
             raise InputError(f"has {len(ds.images)} images, fewer than -n {count}", init)
         start = lazy.as_unit_float(ds.images[:count])
-    options = typed(ctx, ("method", "steps", "replicas", "temperature"))
+    options = typed(ctx, ("method", "steps", "replicas", "temperature", "label"))
+    ncols = None
+    if label is not None:
+        if model.classes is None:
+            raise NotSupported("needs a model trained with --labels", "label")
+        if label == "all":
+            ncols = max(1, count // len(model.classes))
     n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     total = model.planned_steps(options.get("method"), steps)
-    recorder = lazy.GifRecorder(mf.image_shape, total) if gif else None
+    recorder = lazy.GifRecorder(mf.image_shape, total, ncols=ncols) if gif else None
     bar = ProgressBar(f"{method} {count} chains")
     try:
         with lazy.blas_threads(n_threads):
@@ -132,7 +143,7 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
 
     images = np.clip(result.images, 0, 1).astype(np.float32)
     if kind == "png":
-        lazy.save_grid(output, images, mf.image_shape)
+        lazy.save_grid(output, images, mf.image_shape, ncols=ncols)
     else:
         attrs = {"source": "rbm sample", **result.attrs, "seed": seed,
                  "model": model_file, "model_sha256": file_sha256(model_file)}
@@ -142,11 +153,13 @@ def sample(ctx, model_path, count, method, steps, init, replicas, seed, gif, thr
             attrs["swap_acceptance"] = result.swap_acceptance
             attrs["betas"] = np.asarray(result.betas, np.float64)
         groups = {"": {"images": images, "image_shape": mf.image_shape}}
+        if result.labels is not None:
+            groups[""]["labels"] = result.labels
         if result.states is not None:
             groups["states"] = {"images": _states(result.states), "image_shape": mf.image_shape,
                                 "attrs": {"content": "final visible states (pixel units)"}}
         lazy.write_dataset(output, groups, attrs=attrs)
-    what = f"{count} samples ({result.label})"
+    what = f"{len(images)} samples ({result.label})"
     if recorder is not None:
         recorder.save(gif)
         click.echo(f"wrote {gif}: {len(recorder.frames)} frames", err=True)

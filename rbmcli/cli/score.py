@@ -30,6 +30,9 @@ def _stdin_is_a_terminal():
               help="Estimate the pseudo-LL from K random pixels per image, scaled by "
                    "pixels/K (implies --pseudo-ll).")
 @click.option("--ll", is_flag=True, help="Log-likelihood in nats: mean(-F(x)) - log Z.")
+@click.option("--accuracy", is_flag=True,
+              help="Models trained with --labels: the fraction of DATA's images whose "
+                   "class (as `rbm classify` finds it) is their label.")
 @click.option("--exact", is_flag=True,
               help="log Z by enumerating the smaller layer [default when it has <= 20 units].")
 @click.option("--ais", "force_ais", is_flag=True,
@@ -55,9 +58,9 @@ def _stdin_is_a_terminal():
 @threads_option(THREADS_HELP[:-1] + "; results do not depend on it.")
 @click.pass_context
 @model_errors
-def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, exact,
-          force_ais, ais_runs, ais_steps, bracket, reverse_burn_in, base, seed, as_json,
-          per_sample, cache, threads):
+def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels, ll, accuracy,
+          exact, force_ais, ais_runs, ais_steps, bracket, reverse_burn_in, base, seed,
+          as_json, per_sample, cache, threads):
     """Score DATA (FILE.h5, FILE.h5:GROUP, or - for HDF5 bytes on stdin, the default
     when stdin is not a terminal) under the model: print `metric<TAB>value` lines.
 
@@ -76,6 +79,7 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
       rbm score mnist.h5:test -m model.h5 --pseudo-ll --per-sample --json
       rbm sample -n 100 -o - | rbm score - --mser --json
       rbm score mnist.h5:test -m realnvp.h5 --ll    # a flow: exact, nats and bits/pixel
+      rbm score mnist.h5:test -m classrbm.h5 --accuracy --mser
     """
     if data is None:
         if _stdin_is_a_terminal():
@@ -92,8 +96,11 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
     options = typed(ctx, METRICS + ("ais_runs", "ais_steps", "reverse_burn_in"))
     options.update({"exact": exact or None, "ais": force_ais or None})
     options = {k: v for k, v in options.items() if v is not None}
-    if not any(options.get(name) for name in METRICS + ("exact", "ais")):
+    others = any(options.get(name) for name in METRICS + ("exact", "ais"))
+    if not others and not accuracy:
         options.update({name: True for name in model.default_metrics})
+    if accuracy:
+        model.label_layer("accuracy")
 
     def load(spec):
         ds = lazy.load_dataset(spec)
@@ -107,12 +114,20 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
     if base is not None:
         base_ds = load(base)
         options.update(base=base_ds.images, base_source=base_ds.source)
+    if accuracy and ds.labels is None:
+        raise InputError("has no labels: --accuracy needs labelled data",
+                         "<stdin>" if data.split(":")[0] == "-" else data)
     n_threads = lazy.configure_threads(threads, log=lambda msg: click.echo(msg, err=True))
     with lazy.blas_threads(n_threads):
-        scores = model.score(ds.images, seed=seed, source=ds.source,
-                             cache=path if cache else None,
-                             log=lambda msg: click.echo(msg, err=True),
-                             progress=_progress_bar, **options)
+        scores = None
+        if others or not accuracy:
+            scores = model.score(ds.images, seed=seed, source=ds.source,
+                                 cache=path if cache else None,
+                                 log=lambda msg: click.echo(msg, err=True),
+                                 progress=_progress_bar, **options)
+        if accuracy:
+            scores = lazy.with_accuracy(scores, lazy.classify_images(model, ds.images,
+                                                                    ds.labels))
     _print_scores(scores, as_json, per_sample)
 
 

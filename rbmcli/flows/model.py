@@ -172,11 +172,11 @@ class FlowModel(Model):
         return [self.params[k] for k in sorted(self.params)]
 
     def sample(self, n, rng, *, method=None, steps=None, init=None, replicas=None,
-               temperature=None, on_step=None):
+               temperature=None, on_step=None, label=None):
         """``n`` exact samples, ``z ~ N(0, T^2 I)`` (``temperature`` T, default 1) through
         the inverse flow, as pixel intensities in [0, 1] (``on_step`` sees them once)."""
         for name, value in (("method", method), ("steps", steps), ("init", init),
-                            ("replicas", replicas)):
+                            ("replicas", replicas), ("label", label)):
             refuse(name, value, "is for RBMs, not flows")
         temperature = 1.0 if temperature is None else float(temperature)
         if not np.isfinite(temperature) or temperature < 0:

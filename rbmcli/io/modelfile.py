@@ -8,12 +8,18 @@ needed to resume training. Schema (documented in README.md):
     /weights               (n_visible, n_hidden)
     /visible_bias          (n_visible,)
     /hidden_bias           (n_hidden,)
+    /label_weights         (C, n_hidden)  optional, all three or none: label units
+    /label_bias            (C,)           (a class RBM, rbmcli.models.labels; for a DBN
+    /classes               (C,) int64     only in its top layer's group) and the class
+                                          value of each unit
     model_type "gaussian-rbm": the same plus
     /log_sigma             (n_visible,)  standard deviations exp(log_sigma), standardised units
     /standardize_mean      (n_visible,) float64  pixel = standardised * std + mean
     /standardize_std       (n_visible,) float64
     model_type "dbn":
     /layers/<k>            k = 0, 1, ...: attr model_type and the datasets of that type
+    /layers/<k>/generative_weights  (n_visible, n_hidden) optional, every layer below the
+                           top after up-down fine-tuning: the untied generative weights
     /history/<metric>      (n_epochs,) or (n_epochs, k): one row per epoch
     /state                 attrs: epoch, rng_state (JSON), interrupted
     /state/<buffer>        persistent chains, PT replicas, momentum buffers
@@ -41,6 +47,7 @@ from rbmcli.models.grbm import GaussianRBM
 from rbmcli.flows.model import FlowModel
 from rbmcli.io.flowfile import FlowFile, read_flow, save_flow
 from rbmcli.models.dbn import DBN
+from rbmcli.models.labels import LABEL_ARRAYS, LabelledRBM, LabelUnits
 from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache  # noqa: F401 (re-exported)
 
 
@@ -81,10 +88,13 @@ def _write_layer(g, model):
 
 def _write_dbn(g, model):
     layers = g.create_group("layers")
+    generative = model.generative_weights() or []
     for k, layer in enumerate(model.layers):
         sub = layers.create_group(str(k))
         sub.attrs["model_type"] = layer.model_type
         _write_params(sub, layer)
+        if k < len(generative):
+            sub["generative_weights"] = generative[k]
 
 
 def is_model_file(path):
@@ -207,8 +217,12 @@ def _read_dbn(g, path, where=""):
         raise InputError("dbn model file lacks group 'layers/0'", path)
     found = [_read_params(layers[str(k)], layers[str(k)].attrs.get("model_type"), path,
                           f"layer {k}: ") for k in range(len(layers))]
+    generative = [layers[str(k)]["generative_weights"][()] for k in range(len(layers) - 1)
+                  if "generative_weights" in layers[str(k)]]
+    if generative and not all(np.isfinite(w).all() for w in generative):
+        raise InputError("generative weights contain NaN or infinity", path)
     try:
-        return DBN(found)
+        return DBN(found, generative or None)
     except InputError as err:
         raise InputError(str(err), path) from None
 
@@ -238,6 +252,26 @@ def _layer_reader(cls):
     return read
 
 
+def _read_bernoulli(g, path, where=""):
+    """A Bernoulli RBM, with label units when the group has their datasets (files from
+    before label units have none)."""
+    model = _layer_reader(BernoulliRBM)(g, path, where)
+    present = [name for name in LABEL_ARRAYS if name in g]
+    if not present:
+        return model
+    if len(present) < len(LABEL_ARRAYS):
+        missing = next(name for name in LABEL_ARRAYS if name not in present)
+        raise InputError(f"{where}model file lacks dataset '{missing}'", path)
+    arrays = [g[name][()] for name in LABEL_ARRAYS]
+    if not all(np.isfinite(a).all() for a in arrays[:2]):
+        raise InputError(f"{where}model parameters contain NaN or infinity", path)
+    try:
+        return LabelledRBM(model.weights, model.visible_bias, model.hidden_bias,
+                           LabelUnits(*arrays))
+    except InputError as err:
+        raise InputError(f"{where}{err}", path) from None
+
+
 @dataclass(frozen=True)
 class Format:
     """How one model type is stored: ``read(f, path, **options) -> ModelFile`` and
@@ -261,7 +295,7 @@ class Format:
 
 
 FORMATS = {
-    BernoulliRBM.kind: Format(_read_rbm_family, _save_rbm_family, _layer_reader(BernoulliRBM),
+    BernoulliRBM.kind: Format(_read_rbm_family, _save_rbm_family, _read_bernoulli,
                               _write_layer),
     GaussianRBM.kind: Format(_read_rbm_family, _save_rbm_family, _layer_reader(GaussianRBM),
                              _write_layer),

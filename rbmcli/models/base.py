@@ -9,7 +9,8 @@ never what kind it is:
   :attr:`Model.image_shape`; how it reads grey pixels: :attr:`Model.binarization`;
 * what it can do, all in **pixel units** (grey levels in [0, 1], shape (N, n_visible)):
   :meth:`Model.sample`, :meth:`Model.inpaint`, :meth:`Model.score`,
-  :meth:`Model.transform`, :meth:`Model.filters`, :meth:`Model.describe`;
+  :meth:`Model.transform`, :meth:`Model.filters`, :meth:`Model.describe`, and for a
+  model with label units (:attr:`Model.classes`) :meth:`Model.classify`;
 * how it is stored: :mod:`rbmcli.io.modelfile` keeps one registry from ``model_type`` to
   the reader and writer of its arrays.
 
@@ -105,7 +106,7 @@ class Model:
 
     # ------------------------------------------------------------------ capabilities
     def sample(self, n, rng, *, method=None, steps=None, init=None, replicas=None,
-               temperature=None, on_step=None):
+               temperature=None, on_step=None, label=None):
         """Draw ``n`` images.
 
         Parameters
@@ -124,6 +125,10 @@ class Model:
             Flows: draw ``z ~ N(0, T^2 I)``.
         on_step : callable, optional
             ``on_step(t, images (n, n_visible))`` about 60 times (GIFs, progress bars).
+        label : int or "all", optional
+            Models with label units (:attr:`classes`): clamp the label to this class
+            value; ``"all"``: ``n // C`` images of every class in turn, class by class
+            (``result.labels`` says which).
 
         Returns
         -------
@@ -133,6 +138,25 @@ class Model:
             description) and what the sampler adds.
         """
         raise NotSupported(f"a {self.kind} cannot be sampled")
+
+    classes = None
+    """(C,) int64 class values of the label units, or None for a model without labels."""
+
+    def classify(self, images):
+        """The most probable class of each grey image under a model with label units.
+
+        Parameters
+        ----------
+        images : (N, n_visible) grey images (uint8 0..255, bool or floats in [0, 1])
+
+        Returns
+        -------
+        labels : (N,) int64
+            The class values (of :attr:`classes`) with the highest probability.
+        probabilities : (N, C) float64
+            ``P(y | x)`` of every class (rows sum to 1).
+        """
+        raise NotSupported(f"a {self.kind} has no label units (train one with --labels)")
 
     def inpaint(self, images, known, rng, **options):
         """Fill the unknown pixels of grey ``images`` (n, n_visible), ``known`` (n, n_visible)

@@ -40,6 +40,13 @@ class DBN(MarkovModel):
     layers : list of BernoulliRBM or GaussianRBM
         At least one; only the first may be Gaussian; ``layers[l].n_hidden ==
         layers[l + 1].n_visible``; all of one dtype.
+    generative_weights : list of (n_visible, n_hidden) arrays, optional
+        After up-down fine-tuning (:mod:`rbmcli.training.updown`), the untied generative
+        weights of the layers below the top, one per layer (Bernoulli layers only):
+        ``p(h_l | h_{l+1})`` then uses them, and ``layers[l].weights`` are the recognition
+        weights of ``q(h_{l+1} | h_l)``. The biases stay shared: the visible bias is the
+        generative one, the hidden bias the recognition one. Default: tied, as after
+        greedy training.
     """
 
     kind = "dbn"
@@ -47,7 +54,7 @@ class DBN(MarkovModel):
     short_run = False
     default_metrics = ("mser",)
 
-    def __init__(self, layers):
+    def __init__(self, layers, generative_weights=None):
         layers = list(layers)
         if not layers:
             raise InputError("a DBN needs at least one layer")
@@ -61,7 +68,38 @@ class DBN(MarkovModel):
                                  f"layer {k} has {layer.n_visible} visible units")
             if layer.dtype != layers[0].dtype:
                 raise InputError("all layers of a DBN must have one dtype")
+            if layer.labels is not None and k < len(layers) - 1:
+                raise InputError(f"layer {k} of a DBN has label units; only the top one may")
         self.layers = layers
+        self.generative_layers = layers[:-1]
+        """The RBMs whose visible conditionals make the down pass (the layers themselves
+        while the weights are tied)."""
+        if generative_weights is not None:
+            self.untie(generative_weights)
+
+    @property
+    def untied(self):
+        """True when the generative weights are separate from the recognition weights."""
+        return any(g is not r for g, r in zip(self.generative_layers, self.layers))
+
+    def untie(self, generative_weights=None):
+        """Give the layers below the top their own generative weights (default: copies
+        of the recognition weights), sharing the biases."""
+        below = self.layers[:-1]
+        if generative_weights is None:
+            generative_weights = [layer.weights.copy() for layer in below]
+        if len(generative_weights) != len(below):
+            raise InputError(f"expected generative weights for {len(below)} layers, found "
+                             f"{len(generative_weights)}")
+        self.generative_layers = []
+        for k, (layer, weights) in enumerate(zip(below, generative_weights)):
+            if type(layer) is not BernoulliRBM or np.shape(weights) != layer.weights.shape:
+                raise InputError(f"layer {k}: generative weights need a Bernoulli layer and "
+                                 f"the shape {layer.weights.shape}")
+            gen = BernoulliRBM(np.asarray(weights, layer.dtype), layer.visible_bias,
+                               layer.hidden_bias)
+            gen.visible_bias, gen.hidden_bias = layer.visible_bias, layer.hidden_bias
+            self.generative_layers.append(gen)
 
     @property
     def n_visible(self):
@@ -84,7 +122,22 @@ class DBN(MarkovModel):
         return self.layers
 
     def parameter_arrays(self):
-        return [a for layer in self.layers for a in layer.parameter_arrays()]
+        return [a for layer in self.layers for a in layer.parameter_arrays()] \
+            + (self.generative_weights() or [])
+
+    def with_top(self, rbm):
+        return DBN(self.layers[:-1] + [rbm], self.generative_weights())
+
+    def describe(self, file):
+        lines = super().describe(file)
+        if self.untied:
+            std = ", ".join(f"{g.weights.std():.4f}" for g in self.generative_layers)
+            lines.append(f"generative weights\tuntied by up-down fine-tuning (std {std})")
+        return lines
+
+    def generative_weights(self):
+        """The untied generative weights (list per layer below the top), or None."""
+        return [g.weights for g in self.generative_layers] if self.untied else None
 
     def score(self, images, *, seed=0, log=None, progress=None, **metrics):
         """See :func:`rbmcli.scoring.layered.score_dbn_images`."""
@@ -105,6 +158,11 @@ class DBN(MarkovModel):
     @property
     def top(self):
         return self.layers[-1]
+
+    @property
+    def labels(self):
+        """The top RBM's label units, or None."""
+        return self.top.labels
 
     @property
     def gaussian(self):
@@ -139,12 +197,12 @@ class DBN(MarkovModel):
         the layers below the top, then the mean of ``p(v | h_1)`` (N, nv): probabilities for
         a Bernoulli first layer, standardised means for a Gaussian one."""
         x = H
-        for layer in reversed(self.layers[1:-1]):
+        for layer in reversed(self.generative_layers[1:]):
             if mean_field:
                 x = layer.visible_probs(x)
             else:
                 _, x = layer.sample_visible(np.asarray(x, np.uint8), rng)
-        return self.layers[0].visible_probs(x)
+        return (self.generative_layers or self.layers)[0].visible_probs(x)
 
     # ------------------------------------------------------------------------ the bound
     def log_likelihood_bound(self, V, log_z_top, rng, samples=10):
@@ -172,9 +230,9 @@ class DBN(MarkovModel):
         terms = np.empty((samples, len(V)), np.float64)
         for s in range(samples):
             total, x = np.zeros(len(V)), V
-            for layer in self.layers[:-1]:
+            for layer, gen in zip(self.layers[:-1], self.generative_layers):
                 HP, H = layer.sample_hidden(x, rng)
-                total += _visible_log_likelihood(layer, x, H) + _bernoulli_entropy(HP)
+                total += _visible_log_likelihood(gen, x, H) + _bernoulli_entropy(HP)
                 x = H
             terms[s] = total - self.top.free_energy(x)
         mc_sd = terms.std(axis=0, ddof=1) / np.sqrt(samples) if samples > 1 \

@@ -14,6 +14,7 @@ import numpy as np
 from rbmcli.models.base import Inpainting, Model, NotSupported, pixel_rows, refuse
 from rbmcli.sampling.bernoulli import DEFAULT_STEPS, binarize_like, noise
 from rbmcli.sampling.inpainting import complete
+from rbmcli.sampling.labels import sample_classes
 
 IMAGES_ARE = {"mf": "mean-field fixed point mu"}
 """What a sampler's images are, for the provenance of sample files."""
@@ -63,10 +64,15 @@ class MarkovModel(Model):
         return binarize_like(pixel_rows(images, self.n_visible), self.binarization, rng)
 
     def sample(self, n, rng, *, method=None, steps=None, init=None, replicas=None,
-               temperature=None, on_step=None):
+               temperature=None, on_step=None, label=None):
         """Chains from white noise (or the grey images ``init``) run ``steps`` sweeps; see
-        :meth:`rbmcli.models.base.Model.sample`. ``result.attrs`` holds the provenance."""
+        :meth:`rbmcli.models.base.Model.sample`. ``result.attrs`` holds the provenance.
+        With ``label``, the chains run in :meth:`conditioned` models
+        (:func:`rbmcli.sampling.labels.sample_classes`)."""
         refuse("temperature", temperature, "is for flow models")
+        if label is not None:
+            return sample_classes(self, n, rng, label, method=method, steps=steps, init=init,
+                                  replicas=replicas, on_step=on_step)
         method, run = self._sampler(method)
         steps = steps or self.default_steps(method)
         V0 = noise(n, self.n_visible, rng) if init is None else self._input(init, rng)[:n]
@@ -147,6 +153,55 @@ class MarkovModel(Model):
     def describe_layer(self, where):
         """Extra lines of ``rbm info`` about one layer (none for a Bernoulli RBM)."""
         return []
+
+    # ---------------------------------------------------------------- label units
+    labels = None
+    """The label units (:class:`rbmcli.models.labels.LabelUnits`) of an RBM that has them
+    (a class RBM, :mod:`rbmcli.models.labels`); for a DBN, those of its top RBM."""
+
+    @property
+    def classes(self):
+        """(C,) int64 class values of the top RBM's label units, or None."""
+        labels = self.stack_layers[-1].labels
+        return None if labels is None else labels.classes
+
+    def label_layer(self, option=None):
+        """The RBM with the label units (the top one); NotSupported naming ``option``
+        when there is none."""
+        top = self.stack_layers[-1]
+        if top.labels is None:
+            raise NotSupported("needs a model trained with --labels" if option else
+                               f"this {self.kind} has no label units (train it with --labels)",
+                               option)
+        return top
+
+    def with_top(self, rbm):
+        """This model with ``rbm`` in place of its top RBM (a single RBM: ``rbm``)."""
+        return rbm
+
+    def conditioned(self, unit):
+        """This model with its label clamped to label unit ``unit`` (0..C-1): the same
+        kind of model, whose top RBM is the plain RBM
+        :meth:`rbmcli.models.labels.LabelledRBM.given_label`, describing itself as this
+        one does (image shape, binarisation, training options)."""
+        model = self.with_top(self.label_layer("label").given_label(unit))
+        for name in ("_image_shape", "binarization", "data_mean", "hyperparameters", "epoch"):
+            setattr(model, name, getattr(self, name))
+        return model
+
+    def classify(self, images):
+        """See :meth:`rbmcli.models.base.Model.classify`: the mean-field up pass of the
+        images to the top RBM (binarised by threshold as trained, or their grey levels for
+        stochastic binarisation: the mean of the draw), then ``P(y | x) = softmax(-F(x, y))``
+        of its C exact free energies."""
+        top = self.label_layer()
+        x = pixel_rows(images, self.n_visible)
+        if self.binarization != "stochastic":
+            x = self.first_layer.data_input(x, self.binarization, 0)
+        for rbm in self.stack_layers[:-1]:
+            x = rbm.hidden_probs(x)
+        probabilities = top.class_probabilities(x)
+        return top.classes[probabilities.argmax(axis=1)], probabilities
 
     def describe(self, file):
         """Lines of ``rbm info``: units, training options, last epoch, weights."""

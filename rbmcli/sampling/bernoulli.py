@@ -75,6 +75,8 @@ class SampleResult:
     mean : (N, nv) float64 or None
         With ``burn_in``: Gibbs/PT the average of ``P(v | h_t)`` over the sweeps after
         ``burn_in`` (known units hold their value); mean-field: ``images``.
+    labels : (N,) int64 or None
+        Class-conditional sampling: the class each image was drawn from.
     """
 
     images: np.ndarray
@@ -87,6 +89,7 @@ class SampleResult:
     mean: np.ndarray = None
     attrs: dict = None
     label: str = None
+    labels: np.ndarray = None
 
 
 # ----------------------------------------------------------------------------- inputs

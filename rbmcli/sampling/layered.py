@@ -29,7 +29,7 @@ clamping: the final images, the top chain's average is not mapped down).
 import numpy as np
 
 from rbmcli.errors import NotSupported
-from rbmcli.sampling.bernoulli import (DAMPING, SAMPLERS, SampleResult, _as_states, _check, _check_burn_in,
+from rbmcli.sampling.bernoulli import (DAMPING, SampleResult, _as_states, _check, _check_burn_in,
                        _RunningMean, checkpoints, chunked_gibbs, ladder)
 from rbmcli.kernels.rbm.tempering import pt_swap_pass
 from rbmcli.sampling.keys import draw_keys
@@ -161,8 +161,11 @@ def _dbn_sampler(method):
 
         def top_step(t, top_images):  # mean-field down: draws nothing from rng
             on_step(t, dbn_pixels(model, model.down(top_images, None, mean_field=True)))
-        res = SAMPLERS[method](model.top, start, steps, rng, replicas=replicas,
-                               on_step=top_step if on_step else None)
+        if method not in model.top.samplers:  # a top RBM with label units: gibbs only
+            raise NotSupported(f"must be one of {', '.join(model.top.samplers)} for this "
+                               "model (or give --label)", "method")
+        res = model.top.samplers[method](model.top, start, steps, rng, replicas=replicas,
+                                         on_step=top_step if on_step else None)
         if method == "mf":
             images = dbn_pixels(model, model.down(res.images, None, mean_field=True))
         else:

@@ -31,6 +31,7 @@ import numpy as np
 from rbmcli.pixels import as_unit_float
 from rbmcli.models.base import NotSupported
 from rbmcli.scoring import grbm_partition as gp
+from rbmcli.scoring.classes import class_log_partition
 from rbmcli.scoring.bernoulli import PartitionOptions, Scores, _with_progress, estimate_log_partition
 from rbmcli.scoring.partition import DEFAULT_RUNS, DEFAULT_STEPS, EXACT_MAX_UNITS, base_rate_biases
 
@@ -111,8 +112,12 @@ def score_dbn(model, x01, binarization, *, mser=False, ll=False, method=None, ru
             log(f"log Z of the top RBM ({top.n_visible}-{top.n_hidden}): AIS, {runs} runs x "
                 f"{steps} steps, base rates of the data's up pass (smoothed means "
                 f"{np.exp(-np.logaddexp(0, -base_rate_biases(up))).mean():.3f})")
-        lz = estimate_log_partition(top, opts, up, up, base_source="an up pass of DATA",
-                                    log=log or (lambda m: None), progress=progress)
+        def estimate(rbm, name=""):
+            return estimate_log_partition(rbm, opts, up, up, base_source="an up pass of DATA",
+                                          log=lambda m: log and log(name + m),
+                                          progress=progress)
+        # a top RBM with label units: log Z over its classes (its F_top sums them out)
+        lz = estimate(top) if top.labels is None else class_log_partition(top, estimate)
         bound, mc_sd = model.log_likelihood_bound(
             V, lz["log_z"], np.random.default_rng([seed, _BOUND_STREAM]), samples)
         per["ll_bound"] = bound

@@ -51,7 +51,10 @@ def buffer_batches(rows, batch_size, rng, last=True):
 
     Yields
     ------
-    np.ndarray, shape (batch_size, D) (the last possibly fewer rows)
+    tuple
+        The arguments of the trainer's ``update`` for one batch: ``rows.batch(index,
+        rng)``, i.e. ``(rows (batch_size, D),)`` (the last possibly fewer rows), with the
+        batch's labels after the rows for labelled data.
 
     Returns
     -------
@@ -62,7 +65,7 @@ def buffer_batches(rows, batch_size, rng, last=True):
     order = rng.permutation(len(rows))
     end = len(order) if last else len(order) - len(order) % batch_size
     for k in range(0, end, batch_size):
-        yield rows.rows(np.sort(order[k:k + batch_size]), rng)
+        yield rows.batch(np.sort(order[k:k + batch_size]), rng)
     return order[end:]
 
 
@@ -72,6 +75,10 @@ class MemoryRows:
 
     def __len__(self):
         return self.images.shape[0]
+
+    def batch(self, index, rng):
+        """The arguments of the trainer's ``update`` for the rows at ``index``."""
+        return (self.rows(index, rng),)
 
     def batches(self, rng, batch_size, epoch=0):
         """The batches of one epoch in random order (see :func:`buffer_batches`); ``epoch``
@@ -181,7 +188,8 @@ class StreamedRows:
             len(self.chunks))
 
     def batches(self, rng, batch_size, epoch=0):
-        """The batches of the 0-based ``epoch`` (a generator of (B, D) training rows)."""
+        """The batches of the 0-based ``epoch`` (a generator of ``(rows (B, D),)``, the
+        arguments of the trainer's ``update``)."""
         order, k = self.chunk_order(epoch), self.plan.buffer_chunks
         carry = np.empty((0, self.images.shape[1]), self.images.dtype)
         for start in range(0, len(order), k):

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rbmcli.models.dbn import DBN
-from rbmcli.errors import InputError
+from rbmcli.errors import InputError, NotSupported
 from rbmcli.io.modelfile import ModelFile, load_model
 from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
 from rbmcli.training.rbm import Binarizer, TrainOptions
+from rbmcli.training.labels import LabelledData, LabelledTrainer, training_labels, with_labels
+from rbmcli.training.updown import UpDownTrainer
 from rbmcli.training.grbm import GaussianTrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.io.datasets import load_dataset
@@ -41,11 +43,22 @@ class DBNTrainOptions(GaussianTrainOptions):
     lr: float = 0.05
     binarize: str = "threshold"
     first_layer: str = ""   # a model file whose RBM became layer 0 (not trained here)
+    fine_tune: str = ""     # "up-down": after the greedy layers (rbmcli.training.updown)
+    fine_tune_epochs: int = 0
+
+    def to_dict(self):
+        """As :meth:`TrainOptions.to_dict`; the fine-tuning options only when set."""
+        options = super().to_dict()
+        if not options.get("fine_tune"):
+            options.pop("fine_tune", None)
+            options.pop("fine_tune_epochs", None)
+        return options
 
     def layer_options(self, k):
         """The options of layer ``k`` as a single RBM's options."""
         base = {**self.to_dict(), "n_hidden": int(self.hidden_sizes[k]),
-                "seed": int(self.seed) + 1000 * k}
+                "seed": int(self.seed) + 1000 * k,
+                "labels": bool(self.labels) and k == len(self.hidden_sizes) - 1}
         if k == 0 and self.visible == "gaussian":
             return GaussianTrainOptions.from_dict({**base, "binarize": "none"})
         return TrainOptions.from_dict({**base, "binarize": self.binarize if k == 0
@@ -100,22 +113,33 @@ class DBNRun(TrainingRun):
                                  output)
             opts = DBNTrainOptions.from_dict(mf.hyperparameters)
             _check_resume_options(opts, options, given, output)
+            for name in ("fine_tune", "fine_tune_epochs"):  # may be added on resume
+                if name in options:
+                    setattr(opts, name, options[name])
             if epochs != opts.epochs:
                 # a layer's training data come from the layers below: once a layer is
                 # done, training one below it again would invalidate the ones above
                 raise InputError(f"a DBN resumes with the --epochs per layer it started with "
                                  f"({opts.epochs}), not {epochs}", output)
-            if mf.epoch >= epochs * len(opts.hidden_sizes):
+            if mf.epoch >= epochs * len(opts.hidden_sizes) + _fine_tune_epochs(opts):
                 raise InputError(f"already trained: {len(opts.hidden_sizes)} layers x {epochs} "
-                                 "epochs", output)
+                                 "epochs" + (f" and {opts.fine_tune_epochs} of fine-tuning"
+                                             if opts.fine_tune else ""), output)
             log(f"resuming {output} at epoch {mf.epoch} (over all layers)")
         else:
             opts = DBNTrainOptions(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
-        valid_images = None
+        if opts.fine_tune and not opts.labels:
+            raise NotSupported("up-down needs the top RBM's label units: add --labels",
+                               "fine_tune")
+        if opts.fine_tune and opts.visible == "gaussian":
+            raise NotSupported("up-down is for binary visible units, not --visible gaussian",
+                               "fine_tune")
+        valid_images = valid_labels = None
         if validate:
-            valid_images = load_dataset(validate).images
+            vds = load_dataset(validate)
+            valid_images, valid_labels = vds.images, vds.labels
             if valid_images.shape[1] != images.shape[1]:
                 raise InputError(f"has {valid_images.shape[1]} pixels per image, the training "
                                  f"data {images.shape[1]}", validate)
@@ -135,17 +159,23 @@ class DBNRun(TrainingRun):
         mf.check_training_data(images, data or "the synthetic digits", log)
         run = cls(mf, None, output, epochs, log, saved_epoch=mf.epoch if resume else None)
         run.opts, run.images, run.valid_images = opts, images, valid_images
+        run.labels = training_labels(data) if opts.labels else None  # of the top layer
+        run.valid_labels = valid_labels
         return run
 
     @property
-    def total_epochs(self):
+    def greedy_epochs(self):
         return self.opts.epochs * len(self.opts.hidden_sizes)
+
+    @property
+    def total_epochs(self):
+        return self.greedy_epochs + _fine_tune_epochs(self.opts)
 
     def run_epochs(self):
         """Train the layers in turn, each for ``epochs`` epochs, checkpointing every epoch."""
         opts, E = self.opts, self.opts.epochs
         layers = list(self.mf.model.layers) if self.mf.model is not None else []
-        while self.mf.epoch < self.total_epochs:
+        while self.mf.epoch < self.greedy_epochs:
             k = self.mf.epoch // E
             lopts = opts.layer_options(k)
             kind = KINDS["grbm" if isinstance(lopts, GaussianTrainOptions) else "rbm"]
@@ -170,13 +200,49 @@ class DBNRun(TrainingRun):
                 rng.bit_generator.state = self.mf.rng_state
             self.log(f"layer {k}: {model.model_type} {model.n_visible}-{model.n_hidden}, "
                      f"epochs {k * E + 1}-{(k + 1) * E}")
-            self.trainer = kind.trainer(model, lopts, train, valid, rng, state=self.mf.state)
-            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E)
+            trainer_class = kind.trainer
+            if lopts.labels:  # the top layer of a DBN --labels: a class RBM
+                model, train, valid = with_labels(model, train, valid, self.labels,
+                                                  self.valid_labels, lopts.seed)
+                layers[k] = model
+                trainer_class = LabelledTrainer
+            self.trainer = trainer_class(model, lopts, train, valid, rng, state=self.mf.state)
+            self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, k, E, opts)
             self.mf.state = self.trainer.state
             self.mf.model = DBN(layers)
             self.epochs = (k + 1) * E
             super().run_epochs()
+        if self.mf.epoch < self.total_epochs:
+            self._fine_tune()
         self.epochs = self.total_epochs
+
+    def _fine_tune(self):
+        """Up-down fine-tuning (:mod:`rbmcli.training.updown`) of the whole DBN after the
+        greedy epochs: untied on entry (with a fresh state and RNG stream ``[seed, 2]``),
+        then checkpointed every epoch like the layers."""
+        opts, dbn = self.opts, self.mf.model
+        if not dbn.untied:
+            dbn.untie()
+            self.mf.state, self.mf.rng_state = {}, None
+            history = self.mf.history  # fine-tuning added on --resume: rows line up
+            if history and "cd_steps" not in history:
+                history["cd_steps"] = np.full(len(history["epoch"]), np.nan)
+        rng = np.random.default_rng([opts.seed, 2])
+        if self.mf.rng_state:
+            rng.bit_generator.state = self.mf.rng_state
+        labels = dbn.top.labels
+        train = LabelledData(Binarizer(self.images, opts.binarize), labels.index(self.labels))
+        valid = None if self.valid_images is None else LabelledData(
+            Binarizer(self.valid_images, opts.binarize),
+            None if self.valid_labels is None else labels.index(self.valid_labels))
+        self.log(f"up-down fine-tuning of the DBN, epochs {self.greedy_epochs + 1}-"
+                 f"{self.total_epochs}")
+        self.trainer = UpDownTrainer(dbn, opts, train, valid, self.greedy_epochs, rng,
+                                     self.mf.state)
+        self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, len(dbn.layers), 0, opts)
+        self.mf.state = self.trainer.state
+        self.epochs = self.total_epochs
+        super().run_epochs()
 
     def _layer_input(self, layers, k, images):
         """The training input of layer ``k`` > 0: the mean-field up pass of ``images``
@@ -187,12 +253,21 @@ class DBNRun(TrainingRun):
         return x
 
 
-def _with_layer(run_epoch, k, epochs_per_layer):
+def _fine_tune_epochs(opts):
+    return opts.fine_tune_epochs if opts.fine_tune else 0
+
+
+def _with_layer(run_epoch, k, epochs_per_layer, opts):
     """``run_epoch(epoch, on_batch)`` of layer ``k`` called with the epoch over all layers:
     the trainer sees the epoch within its layer (for the lr and momentum schedules), and
-    the metrics also name the layer (and hold sigma_mean for every layer, NaN for
-    Bernoulli ones, so that history rows line up)."""
+    the metrics also name the layer (L: the whole DBN's fine-tuning; and hold sigma_mean
+    for every layer, NaN for Bernoulli ones, and with labels the class errors, NaN below
+    the top, and with fine-tuning its ``cd_steps``, so that history rows line up)."""
+    blank = {"class_error_train": np.nan, "class_error_valid": np.nan} if opts.labels else {}
+    if opts.fine_tune:
+        blank["cd_steps"] = np.nan
+
     def run(epoch=0, on_batch=None):
         metrics = run_epoch(epoch - k * epochs_per_layer, on_batch=on_batch)
-        return {"layer": k, "sigma_mean": np.nan, **metrics}
+        return {"layer": k, "sigma_mean": np.nan, **blank, **metrics}
     return run

@@ -58,9 +58,15 @@ class TrainOptions:
     chains: int = 0         # persistent chains for pcd/pt; 0 means the batch size
     centering: bool = False  # centered gradient (offsets: data mean, running mean of P(h|v+))
     cd_from: str = "data"   # where CD-K chains start each update: "data" or "noise"
+    labels: bool = False    # label units (a class RBM, rbmcli.training.labels)
 
     def to_dict(self):
-        return asdict(self)
+        """The options as JSON-ready values; ``labels`` only when set (files of models
+        without label units stay as they were)."""
+        options = asdict(self)
+        if not options.get("labels"):
+            options.pop("labels", None)
+        return options
 
     @classmethod
     def from_dict(cls, d):
@@ -162,8 +168,8 @@ class Trainer:
         # A fixed evaluation sample: the same binary rows every epoch, so curves are smooth.
         eval_rng = np.random.default_rng([options.seed, 7])
         n_eval = min(len(train), 1000)
-        self.eval_train = train.rows(np.sort(eval_rng.choice(len(train), n_eval, replace=False)),
-                                     eval_rng)
+        self.eval_index = np.sort(eval_rng.choice(len(train), n_eval, replace=False))
+        self.eval_train = train.rows(self.eval_index, eval_rng)
         self.eval_valid = valid.rows(np.arange(len(valid)), eval_rng) if valid else None
         st.setdefault("swap_parity", np.zeros((), np.int64))
         if options.centering:
@@ -209,8 +215,8 @@ class Trainer:
             self._swaps = np.zeros((2, max(len(self.betas) - 1, 0)
                                     if self.betas is not None else 0), np.int64)
             batches = self.train.batches(self.rng, opts.batch_size, epoch)
-            for k, v_pos in enumerate(batches):
-                self.update(v_pos)
+            for k, batch in enumerate(batches):
+                self.update(*batch)
                 if on_batch:
                     on_batch(k + 1, n_batches)
             # The epoch's time without Numba compiling kernels (the first batch of a new
@@ -342,9 +348,14 @@ def format_metrics(epoch, n_epochs, metrics):
              f"mser train {metrics['mser_train']:.4f}"]
     if not np.isnan(metrics["mser_valid"]):
         parts.append(f"valid {metrics['mser_valid']:.4f}")
+    if not np.isnan(metrics["free_energy_gap"]):
         parts.append(f"F gap {metrics['free_energy_gap']:+.2f}")
     if not np.isnan(metrics.get("sigma_mean", np.nan)):
         parts.append(f"sigma {metrics['sigma_mean']:.3f}")
+    if not np.isnan(metrics.get("class_error_train", np.nan)):
+        parts.append(f"class error train {metrics['class_error_train']:.4f}")
+        if not np.isnan(metrics.get("class_error_valid", np.nan)):
+            parts.append(f"valid {metrics['class_error_valid']:.4f}")
     if "swap_acceptance" in metrics:
         parts.append("swaps " + " ".join(f"{a:.2f}" for a in metrics["swap_acceptance"]))
     return "  ".join(parts)

@@ -18,6 +18,7 @@ from rbmcli import compiling, interrupts
 from rbmcli.errors import InputError
 from rbmcli.io.modelfile import ModelFile, load_model, save_model
 from rbmcli.training.rbm import Binarizer, Trainer, TrainingDiverged, TrainOptions, format_metrics, new_model
+from rbmcli.training.labels import LabelledTrainer, training_labels, with_labels
 from rbmcli.training.grbm import GaussianTrainer, GaussianTrainOptions, StandardizedData, new_grbm
 from rbmcli.progress import ProgressBar
 from rbmcli.io.synthetic import synthetic_digits
@@ -201,6 +202,10 @@ class TrainingRun:
         if plan is None and isinstance(images, ImageFile):
             images = load_dataset(data).images
         elif plan is not None:
+            if opts.labels:
+                raise InputError(f"--labels needs the training data in memory; they take "
+                                 f"{size_text(images.nbytes)}, more than --memory "
+                                 f"{size_text(memory)}", data)
             partial = images.storage_rows and plan.chunk_rows < images.storage_rows
             log(f"streaming {images.source} ({size_text(images.nbytes)}) within --memory "
                 f"{size_text(memory)}: {plan.buffer_chunks} chunks of {plan.chunk_rows} "
@@ -208,13 +213,18 @@ class TrainingRun:
                                      f"{images.storage_rows} rows: slow reads)"
                                      if partial else ""))
         model, train = kind.model_and_rows(opts, images, plan, mf and mf.model)
-        valid = None
+        valid = vds = None
         if validate:
             vds = load_dataset(validate)
             if vds.images.shape[1] != images.shape[1]:
                 raise InputError(f"has {vds.images.shape[1]} pixels per image, the training "
                                  f"data {images.shape[1]}", validate)
             valid = kind.data(vds.images, opts, model)
+        trainer_class = kind.trainer
+        if opts.labels:  # a class RBM: label units, and the labels with the rows
+            model, train, valid = with_labels(model, train, valid, training_labels(data),
+                                              None if vds is None else vds.labels, opts.seed)
+            trainer_class = LabelledTrainer
         rng = np.random.default_rng([opts.seed, 1])
         if mf is None:
             mf = ModelFile(model=model, hyperparameters=opts.to_dict(),
@@ -228,7 +238,7 @@ class TrainingRun:
                 rng.bit_generator.state = mf.rng_state
         mf.check_training_data(images if plan is None else train,
                                data or "the synthetic digits", log)
-        trainer = kind.trainer(mf.model, opts, train, valid, rng, state=mf.state)
+        trainer = trainer_class(mf.model, opts, train, valid, rng, state=mf.state)
         if plan is not None:
             trainer.state["stream_plan"] = plan.as_state()
         mf.state = trainer.state

@@ -1,0 +1,215 @@
+"""Up-down fine-tuning of a DBN whose top RBM has label units (``rbm train --model dbn
+--labels --fine-tune up-down``): the contrastive wake-sleep algorithm of Hinton, Osindero
+& Teh (2006), appendix B.
+
+The weights below the top are untied first (:meth:`rbmcli.models.dbn.DBN.untie`): each
+layer keeps recognition weights ``R_l`` (with the hidden bias) for the up pass and gets
+generative weights ``G_l`` (with the visible bias) for the down pass. Each step on a batch
+of binary images ``v`` (B, nv) with one-hot labels ``Y`` (B, C), for layers l = 0 .. L-2
+below the top RBM (weights ``W``, biases ``b`` visible, ``c`` hidden, label units ``U``,
+``d``):
+
+1. **wake**: ``s_0 = v``, ``s_{l+1} ~ sigmoid(s_l R_l + c_l)`` (stochastic states);
+   ``t+ ~ sigmoid(s_{L-1} W + Y U + c)`` in the top RBM;
+2. **CD-K in the top associative memory** from ``t+``: K times ``p- ~ sigmoid(t W^T +
+   b)``, ``y- = softmax(t U^T + d)`` (probabilities), ``t ~ sigmoid(p- W + y- U + c)``;
+3. **sleep**: from ``p-`` down, ``z_{L-1} = p-``, ``z_l ~ sigmoid(z_{l+1} G_l^T + b_l)``
+   (states; the image ``z_0`` is left as probabilities);
+4. **updates** with learning rate r, batch means, every statistic from the parameters
+   before the step:
+
+   * generative: ``G_l += r (s_l - sigmoid(s_{l+1} G_l^T + b_l))^T s_{l+1}``, ``b_l += r
+     (s_l - ...)``;
+   * top: ``W += r (s_{L-1}^T t+ - p-^T t-)``, ``U += r (Y^T t+ - y-^T t-)``, ``b``,
+     ``c``, ``d`` by the matching differences of means;
+   * recognition: ``R_l += r z_l^T (z_{l+1} - sigmoid(z_l R_l + c_l))``, ``c_l += r
+     (z_{l+1} - ...)``.
+
+K grows over the fine-tuning epochs as in the paper (3, then 6, then 10 sweeps, a third
+of the epochs each: :func:`cd_steps`). No momentum and no weight decay.
+"""
+
+import time
+
+import numpy as np
+
+from rbmcli import compiling
+from rbmcli.errors import InputError
+from rbmcli.models.labels import draw_bernoulli, logistic, softmax
+from rbmcli.training.rbm import TrainingDiverged
+
+SCHEDULE = (3, 6, 10)
+"""CD sweeps in the top RBM in the first, second and last third of the epochs."""
+
+
+def cd_steps(epoch, epochs):
+    """Sweeps of CD in the top RBM in the 0-based fine-tuning ``epoch`` of ``epochs``."""
+    return SCHEDULE[min(len(SCHEDULE) - 1, len(SCHEDULE) * epoch // max(1, epochs))]
+
+
+def _states(P, rng):
+    return draw_bernoulli(P, rng).astype(P.dtype)
+
+
+def up_down_update(dbn, V, y, rng, lr, steps):
+    """One up-down step (the module docstring) of ``dbn`` in place.
+
+    Parameters
+    ----------
+    dbn : rbmcli.models.dbn.DBN
+        Untied (:meth:`~rbmcli.models.dbn.DBN.untie`), two or more layers, label units
+        on the top.
+    V : (B, nv) uint8
+        Binary images.
+    y : (B,) int
+        Their label units (0..C-1).
+    rng : numpy.random.Generator
+        Draws, in order: the wake states layer by layer, the top's ``t+``, then per CD
+        sweep ``p-`` and ``t-``, then the sleep states from the top down (not ``z_0``).
+    lr : float
+    steps : int
+        CD sweeps K >= 1.
+    """
+    if steps < 1:
+        raise InputError(f"up-down needs at least one CD sweep, found {steps}")
+    rec, gen, top = dbn.layers[:-1], dbn.generative_layers, dbn.top
+    dt = dbn.dtype
+    U, d = top.labels.weights, top.labels.bias
+    n = len(V)
+    Y = top.labels.one_hot(y, dt)
+    wake = [np.asarray(V, dt)]
+    for layer in rec:
+        wake.append(_states(logistic(wake[-1] @ layer.weights + layer.hidden_bias), rng))
+    pen = wake[-1]
+    top_pos = _states(logistic(pen @ top.weights + Y @ U + top.hidden_bias), rng)
+    top_neg = top_pos
+    for _ in range(int(steps)):
+        pen_neg = _states(logistic(top_neg @ top.weights.T + top.visible_bias), rng)
+        lab_neg = softmax(top_neg @ U.T + d).astype(dt)
+        top_neg = _states(logistic(pen_neg @ top.weights + lab_neg @ U + top.hidden_bias),
+                          rng)
+    sleep = [None] * len(rec) + [pen_neg]
+    for k in reversed(range(len(rec))):
+        probs = logistic(sleep[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
+        sleep[k] = probs if k == 0 else _states(probs, rng)
+    gen_pred = [logistic(wake[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
+                for k in range(len(rec))]
+    rec_pred = [logistic(sleep[k] @ rec[k].weights + rec[k].hidden_bias)
+                for k in range(len(rec))]
+    r = dt.type(lr)
+    for k, layer in enumerate(gen):
+        miss = wake[k] - gen_pred[k]
+        layer.weights = layer.weights + r * (miss.T @ wake[k + 1]) / n
+        layer.visible_bias += r * miss.mean(axis=0)
+    top.weights = top.weights + r * (pen.T @ top_pos - pen_neg.T @ top_neg) / n
+    top.visible_bias += r * (pen - pen_neg).mean(axis=0)
+    top.hidden_bias += r * (top_pos - top_neg).mean(axis=0)
+    U += r * (Y.T @ top_pos - lab_neg.T @ top_neg) / n
+    d += r * (Y - lab_neg).mean(axis=0)
+    for k, layer in enumerate(rec):
+        miss = sleep[k + 1] - rec_pred[k]
+        layer.weights = layer.weights + r * (sleep[k].T @ miss) / n
+        layer.hidden_bias += r * miss.mean(axis=0)
+
+
+class UpDownTrainer:
+    """Epochs of :func:`up_down_update` over labelled binary training rows, with the
+    interface :class:`rbmcli.training.run.TrainingRun` drives (``run_epoch``,
+    ``snapshot``, ``restore``, ``rng``, ``state``, ``options``).
+
+    Parameters
+    ----------
+    model : rbmcli.models.dbn.DBN
+        Untied, with label units on the top.
+    options : rbmcli.training.dbn.DBNTrainOptions
+        ``lr``, ``batch_size``, ``fine_tune_epochs``.
+    train, valid : rbmcli.training.labels.LabelledData
+        Rows of the first layer (binary) and their label units; ``valid`` may be None.
+    first_epoch : int
+        The run's epoch where fine-tuning starts (the greedy epochs before it).
+    rng : numpy.random.Generator
+    state : dict, optional
+        Nothing persists between epochs but the parameters and ``rng``; kept for the
+        checkpoint's ``/state`` group.
+    """
+
+    def __init__(self, model, options, train, valid, first_epoch, rng, state=None):
+        self.model, self.options, self.train, self.valid = model, options, train, valid
+        self.first_epoch, self.rng = first_epoch, rng
+        self.state = dict(state or {})
+        self.lr = options.lr
+        eval_rng = np.random.default_rng([options.seed, 7])
+        self.eval_index = np.sort(eval_rng.choice(len(train), min(len(train), 1000),
+                                                  replace=False))
+        self.eval_train = train.rows(self.eval_index, eval_rng)
+
+    def _objects(self):
+        dbn = self.model
+        return list(dbn.layers) + [g for g in dbn.generative_layers if g not in dbn.layers]
+
+    def _arrays(self):
+        out = []
+        for layer in self._objects():
+            out += [layer._weights, layer.visible_bias, layer.hidden_bias]
+        labels = self.model.top.labels
+        return out + [labels.weights, labels.bias]
+
+    def snapshot(self):
+        """Copies of every parameter and the RNG state (an epoch cut short returns here)."""
+        return [a.copy() for a in self._arrays()], self.rng.bit_generator.state
+
+    def restore(self, snap):
+        arrays, rng_state = snap
+        for dst, src in zip(self._arrays(), arrays):
+            np.copyto(dst, src)
+        for layer in self._objects():
+            layer._refresh_tiles()
+        self.rng.bit_generator.state = rng_state
+
+    def run_epoch(self, epoch=0, on_batch=None):
+        """One pass of up-down steps over the training rows in random order; ``epoch`` is
+        the run's (the greedy epochs included). Returns the epoch's metrics."""
+        opts = self.options
+        steps = cd_steps(epoch - self.first_epoch, opts.fine_tune_epochs)
+        with compiling.watch() as clock:
+            start = time.perf_counter()
+            order = self.rng.permutation(len(self.train))
+            n_batches = -(-len(order) // opts.batch_size)
+            for k in range(n_batches):
+                index = np.sort(order[k * opts.batch_size:(k + 1) * opts.batch_size])
+                up_down_update(self.model, self.train.rows(index, self.rng),
+                               self.train.labels[index], self.rng, self.lr, steps)
+                if on_batch:
+                    on_batch(k + 1, n_batches)
+            seconds = time.perf_counter() - start - clock.seconds
+        if not self.model.is_finite():
+            raise TrainingDiverged("weights or biases became NaN or infinite")
+        return self.evaluate(seconds, steps)
+
+    def evaluate(self, seconds, steps):
+        """The metrics of a greedy epoch, for the history: ``mser_*`` is the mean-field
+        reconstruction through the first layer's recognition and generative weights,
+        ``class_error_*`` the classifier's error; ``cd_steps`` the sweeps used."""
+        out = {"seconds": seconds, "lr": self.lr, "momentum": 0.0,
+               "mser_train": self._mser(self.eval_train), "mser_valid": np.nan,
+               "free_energy_gap": np.nan,
+               "class_error_train": self._error(self.eval_train,
+                                                self.train.labels[self.eval_index]),
+               "class_error_valid": np.nan, "cd_steps": float(steps)}
+        if self.valid is not None:
+            rows = self.valid.rows(np.arange(len(self.valid)), np.random.default_rng(
+                [self.options.seed, 11]))
+            out["mser_valid"] = self._mser(rows)
+            if self.valid.labels is not None:
+                out["class_error_valid"] = self._error(rows, self.valid.labels)
+        return out
+
+    def _mser(self, rows):
+        first, gen = self.model.layers[0], self.model.generative_layers[0]
+        return float(np.mean((gen.visible_probs(first.hidden_probs(rows)) - rows) ** 2))
+
+    def _error(self, rows, labels):
+        x = rows
+        for layer in self.model.layers[:-1]:
+            x = layer.hidden_probs(x)
+        return float(np.mean(self.model.top.class_probabilities(x).argmax(axis=1) != labels))
