@@ -275,6 +275,9 @@ def test_the_data_checksum_is_the_same_streamed(data):
     (["--memory", "10K", "--model", "dbn", "--hidden", "4,4"],
      "d.h5: --model dbn trains in memory and the images take 19.2 kB, more than --memory "
      "10.0 kB", 1),
+    (["--memory", "10K", "--labels"],
+     "d.h5: --labels trains in memory and the images take 19.2 kB, more than --memory "
+     "10.0 kB", 1),
     (["--memory", "10K", "--model", "nice"], "--memory is for the RBM models, not flows", 2),
 ])
 def test_memory_errors_are_one_line(data, args, message, code):

@@ -203,7 +203,7 @@ class TrainingRun:
             images = load_dataset(data).images
         elif plan is not None:
             if opts.labels:
-                raise InputError(f"--labels needs the training data in memory; they take "
+                raise InputError(f"--labels trains in memory and the images take "
                                  f"{size_text(images.nbytes)}, more than --memory "
                                  f"{size_text(memory)}", data)
             partial = images.storage_rows and plan.chunk_rows < images.storage_rows
