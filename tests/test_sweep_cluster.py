@@ -186,18 +186,24 @@ def test_kill_a_worker_restart_and_interrupt_a_sweep(cluster, tmp_path):
     status, stderr = finish(proc)
     assert status == 130, stderr
     assert stderr.splitlines()[-1] == (
-        f"interrupted: the finished runs are recorded in {out}; run the same command again "
-        "to continue (recorded runs are skipped, the others resume from their checkpoints)")
-    status, stderr = finish(sweep(data, out, 3, env={"DASK_SCHEDULER_ADDRESS": address}))
+        f"interrupted (SIGINT): the finished runs are recorded in {out}; run the same command "
+        "again to continue (recorded runs are skipped, the others resume from their "
+        "checkpoints)")
+    # The runs that were running when the client went on to their end on the workers
+    # (Dask cannot stop a running task) and may have recorded themselves by now: continue
+    # with one more seed, so that there is work for the cluster in any case.
+    status, stderr = finish(sweep(data, out, 4, env={"DASK_SCHEDULER_ADDRESS": address}))
     assert f"scheduler {address}: 2 workers" in stderr
     assert status == 0, stderr
-    assert_complete(out, ids(3))
+    assert_complete(out, ids(4))
 
 
-def test_ctrl_c_stops_a_local_cluster_without_tracebacks(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_a_local_cluster_without_tracebacks(tmp_path, signum):
     """Ctrl-C in a terminal signals the whole process group, the workers of the local
     cluster included: only the client reacts (the workers ignore SIGINT), so the sweep
-    says how to continue, exits with 130 and leaves no process behind."""
+    says how to continue, exits with 130 and leaves no process behind. SIGTERM (a job
+    scheduler's, sent to the client alone) does the same."""
     data = write_prototypes(tmp_path / "d.h5")
     out = tmp_path / "out"
     log = open(tmp_path / "sweep.log", "w+")
@@ -208,14 +214,18 @@ def test_ctrl_c_stops_a_local_cluster_without_tracebacks(tmp_path):
     proc.log = log
     try:
         wait_for(lambda: training(out, ids(4)), TIMEOUT, "a run's first checkpoint")
-        os.killpg(proc.pid, signal.SIGINT)
+        if signum == signal.SIGINT:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
         status, stderr = finish(proc)
     finally:
         stop(proc)
     assert status == 130, stderr
     assert "Traceback" not in stderr
-    assert stderr.splitlines()[-1].startswith(f"interrupted: the finished runs are recorded "
-                                              f"in {out}; run the same command again")
+    assert stderr.splitlines()[-1].startswith(
+        f"interrupted ({signal.Signals(signum).name}): the finished runs are recorded in "
+        f"{out}; run the same command again")
     wait_for(lambda: not alive(proc.pid), 30, "the workers to end")
     for run_id, record in records(out).items():
         assert record["status"] == "ok"

@@ -8,10 +8,12 @@ sets itself.
 """
 
 import os
+import signal
 import sys
 
 import click
 
+from rbmcli import interrupts
 from rbmcli.cli import lazy
 from rbmcli.cli.common import input_files, model_errors, typed
 from rbmcli.cli.score import score as score_command
@@ -214,16 +216,19 @@ def sweep(ctx, data, folder, grid, seeds, sweep_file, score_list, test, dry_run,
                                               reverse_burn_in=reverse_burn_in),
                           typed(ctx, [p.name for p in AIS_PARAMETERS]))
     progress = Progress(log)
-    try:
-        written = lazy.run_sweep(runs, inputs, where, retry_failed=retry_failed,
-                                 scatter=scatter, axes=axes, log=progress.say,
-                                 on_start=progress.start, on_done=progress.done)
-    except KeyboardInterrupt:
-        progress.close()
-        log(f"\ninterrupted: the finished runs are recorded in {folder}; run the same "
-            "command again to continue (recorded runs are skipped, the others resume "
-            "from their checkpoints)")
-        sys.exit(130)
+    # SIGTERM (what job schedulers send) ends a sweep as Ctrl-C does
+    with interrupts.trap(raising=True) as stop:
+        try:
+            written = lazy.run_sweep(runs, inputs, where, retry_failed=retry_failed,
+                                     scatter=scatter, axes=axes, log=progress.say,
+                                     on_start=progress.start, on_done=progress.done)
+        except KeyboardInterrupt:
+            progress.close()
+            name = interrupts.signal_name(stop.signum or signal.SIGINT)
+            log(f"\ninterrupted ({name}): the finished runs are recorded in {folder}; run "
+                "the same command again to continue (recorded runs are skipped, the others "
+                "resume from their checkpoints)")
+            sys.exit(130)
     progress.close()
     log(f"wrote {', '.join(os.path.relpath(p, folder) for p in written)} in {folder}")
 
