@@ -11,6 +11,7 @@ from rbmcli.errors import InputError
 from rbmcli.models.grbm import GaussianRBM
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.scoring.partition import log_partition_exact
+from rbmcli.training.dbn import layer_above
 
 import reference as ref
 
@@ -147,3 +148,37 @@ def test_gaussian_first_layer_bound_is_below_the_exact_log_likelihood():
                     axis=1)
         expected = np.sum(q * (log_pv + log_ptop - np.log(q)))
         assert abs(bound[i] - expected) < 4.5 * mc_sd[i]
+
+
+@pytest.mark.parametrize("extra_scale, tol", [(0.0, 1e-12), (1e-3, 2e-3)])
+def test_a_layer_stacked_on_an_rbm_starts_at_its_prior(extra_scale, tol):
+    """``layer_above``: the new layer's marginal over its visible units is the prior the
+    layer below implies over its hidden units, exactly with extra units of zero weight
+    (they add a constant), nearly with the default tiny weights; and the DBN of the two
+    then bounds log p(v) by the first layer's own log-likelihood, tightly (its q(h | v)
+    is the first layer's exact posterior)."""
+    below = rbm(5, 4, np.random.default_rng(5))
+    above = layer_above(below, 7, np.random.default_rng(6), extra_scale)
+    assert (above.n_visible, above.n_hidden) == (4, 7)
+    W1, b1, c1 = (np.asarray(a, np.float64) for a in (below.weights, below.visible_bias,
+                                                     below.hidden_bias))
+    prior = ref.hidden_distribution(W1, b1, c1)                       # sum over v, 2**5
+    W2, b2, c2 = (np.asarray(a, np.float64) for a in (above.weights, above.visible_bias,
+                                                     above.hidden_bias))
+    marginal = ref.visible_distribution(W2, b2, c2)                  # sum over h2, 2**7
+    np.testing.assert_allclose(marginal, prior, rtol=tol, atol=0)
+    d = DBN([below, above])
+    log_z1 = ref.log_partition(W1, b1, c1)
+    for v in ref.all_binary_states(5).astype(np.float64):
+        terms = exact_joint_terms(d, v)
+        logp, logq = terms[:, 0], terms[:, 1]                  # log p(v, h1), log q(h1 | v)
+        bound = np.sum(np.exp(logq) * (logp - logq))
+        first_layer = -ref.free_energy(v[None], W1, b1, c1)[0] - log_z1
+        assert bound == pytest.approx(first_layer, abs=1e-9 if extra_scale == 0 else 5e-3)
+
+
+def test_layer_above_needs_a_bernoulli_rbm_with_no_more_visible_units():
+    below = rbm(5, 4, np.random.default_rng(5))
+    assert layer_above(below, 4, np.random.default_rng(0)) is None   # 4 < 5 visible units
+    gaussian = tiny_dbn(gaussian=True).layers[0]
+    assert layer_above(gaussian, 9, np.random.default_rng(0)) is None
