@@ -29,7 +29,7 @@ from rbmcli.cli.main import main as _main  # noqa: E402  (after the handlers, on
 
 
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main():

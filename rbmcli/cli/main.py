@@ -50,22 +50,26 @@ class LazyGroup(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except KeyboardInterrupt:
-            _interrupted()
+        except KeyboardInterrupt as err:
+            _interrupted(err)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except InputError as err:
             raise click.ClickException(str(err)) from None
-        except KeyboardInterrupt:
-            _interrupted()
+        except KeyboardInterrupt as err:
+            _interrupted(err)
 
 
-def _interrupted():
+def _interrupted(err):
     """Ctrl-C outside a training loop (which says itself what it saved): exit 130, the
-    shell's status for SIGINT, rather than Click's "Aborted!" with status 1."""
-    click.echo("\ninterrupted", err=True)
+    shell's status for SIGINT, rather than Click's "Aborted!" with status 1. Outputs
+    are renamed into place only when complete (rbmcli.io.atomic), so nothing was written.
+    ``err``: the KeyboardInterrupt; rbmcli.cli.entry raises it with the signal's name
+    for SIGTERM (Python's own, for SIGINT, has none)."""
+    name = err.args[0] if err.args else "SIGINT"
+    click.echo(f"\ninterrupted ({name}): nothing was written", err=True)
     sys.exit(130)
 
 

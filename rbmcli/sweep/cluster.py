@@ -96,7 +96,10 @@ def connect(where, log):
         else:
             cluster = distributed.LocalCluster(
                 n_workers=where.workers or local_cores(), threads_per_worker=1,
-                processes=True, silence_logs=logging.ERROR, preload=[__name__])
+                # CRITICAL: a worker whose cluster closes under it (SIGTERM to the
+                # sweep) logs its failed heartbeat with a traceback at ERROR; the runs'
+                # own errors are in their records
+                processes=True, silence_logs=logging.CRITICAL, preload=[__name__])
             client = distributed.Client(cluster)
     try:
         log(describe(client, cluster))
