@@ -266,10 +266,19 @@ def test_a_seed_gives_the_same_results_on_one_worker_or_two(files, study, tmp_pa
     two, alone = records(out), records(one)
     assert sorted(alone) == sorted(PRODUCT_IDS)
     assert alone[resumed]["resumed_from"] == 1
+    # The same up to float rounding: a worker that compiled a kernel itself and one that
+    # loaded it from Numba's cache round a few sums differently (1e-10 relative in CI's
+    # cold start; see SCALE_ATOL in test_golden_cli.py); another seed or other data moves
+    # every figure by far more than the tolerance.
     for run_id in PRODUCT_IDS:
-        assert alone[run_id]["metrics"] == two[run_id]["metrics"], run_id
-        assert rbmcli.load(model_path(one, run_id)).checksum() == \
-            rbmcli.load(model_path(out, run_id)).checksum(), run_id
+        a, b = alone[run_id]["metrics"], two[run_id]["metrics"]
+        assert sorted(a) == sorted(b), run_id
+        for name, value in a.items():
+            assert value == (pytest.approx(b[name], rel=1e-6, abs=1e-9)
+                             if isinstance(value, float) else b[name]), (run_id, name)
+        mine, theirs = rbmcli.load(model_path(one, run_id)), rbmcli.load(model_path(out, run_id))
+        for x, y in zip(mine.parameter_arrays(), theirs.parameter_arrays()):
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-5 * np.abs(y).max())
 
 
 def test_the_output_must_be_a_sweep_folder(files, tmp_path):
