@@ -156,21 +156,28 @@ def compile_alongside(kernel, args):
     if index is None or os.path.exists(index) or numba.get_num_threads() < 2:
         return None
     signature = tuple(numba.typeof(a) for a in args)
+    module = sys.modules[kernel.py_func.__module__]
     process = subprocess.Popen(
-        [sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+        [sys.executable, "-c", _SECOND_PROCESS], stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with process.stdin:
-        process.stdin.write(pickle.dumps((kernel.py_func.__module__,
+        process.stdin.write(pickle.dumps((sys.path, module.__name__, module.__file__,
                                           kernel.py_func.__qualname__, signature)))
     return Alongside(kernel, signature, process)
 
 
-def _compile_from_stdin():
-    """The second process of :func:`compile_alongside`: (module, name, signature)
-    pickled on stdin; compiling saves to the on-disk cache."""
-    module, name, signature = pickle.load(sys.stdin.buffer)
-    getattr(importlib.import_module(module), name).compile(signature)
+_SECOND_PROCESS = ("import pickle, sys; job = pickle.load(sys.stdin.buffer); "
+                   "sys.path[:] = job[0]; import rbmcli.compiling as c; c.compile_job(*job[1:])")
+"""The second process of :func:`compile_alongside`. It takes this process's ``sys.path``
+before it imports anything of rbmcli: ``python -m`` or ``-c`` would put its working
+folder first, and a source checkout there (``pip install .`` run from it) would be
+compiled instead of the installed package, into another cache."""
 
 
-if __name__ == "__main__":
-    _compile_from_stdin()
+def compile_job(module, file, name, signature):
+    """Compile ``name`` of ``module`` for ``signature`` (saved to the on-disk cache), if
+    ``module`` is the file ``file`` that the first process runs; exit 1 otherwise."""
+    loaded = importlib.import_module(module)
+    if os.path.realpath(loaded.__file__) != os.path.realpath(file):
+        sys.exit(1)
+    getattr(loaded, name).compile(signature)

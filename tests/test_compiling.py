@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import h5py
 import numba
@@ -148,11 +149,17 @@ def cold_train(tmp_path, how):
     the model's weights)."""
     folder = tmp_path / how.replace(" ", "-")
     folder.mkdir()
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    # run from a folder holding another `rbmcli` (as when `pip install .` was run from a
+    # checkout): the second process must compile the package this one runs, not that
+    (folder / "rbmcli").mkdir()
+    (folder / "rbmcli" / "__init__.py").write_text("raise ImportError('the wrong rbmcli')")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache"),
+           "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     env.pop("RBM_PLAIN_KERNELS", None)
     env.pop("RBM_THREADS", None)
-    done = subprocess.run([sys.executable, "-c", COLD_TRAIN, str(folder / "m.h5"), how],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run([sys.executable, "-P", "-c", COLD_TRAIN, str(folder / "m.h5"), how],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=folder)
     assert done.returncode == 0, done.stderr
     with h5py.File(folder / "m.h5", "r") as f:
         weights = f["weights"][()]

@@ -22,7 +22,7 @@ LAZY = {
         "and the library modules that use them)",
     ("rbmcli/cli/main.py", "get_command"):
         "rbmcli.cli.main._COMMANDS: a command's module is imported when the command is used",
-    ("rbmcli/compiling.py", "_compile_from_stdin"):
+    ("rbmcli/compiling.py", "compile_job"):
         "the second process of compile_alongside imports the module of the kernel it was "
         "sent to compile, by name",
 }
