@@ -10,6 +10,7 @@ Run: ``python benchmarks/quality/report.py``.
 import json
 import os
 import platform
+import shutil
 from datetime import datetime, timezone
 
 from common import HERE, RESULTS
@@ -108,50 +109,56 @@ def section_improvements(out):
     return out + [""] + commands(rec)
 
 
+GRID_SWEEP = "grid-sweep"
+"""The seed grid's `rbm sweep` folder under out/ (benchmarks/quality/grid.toml)."""
+SEQUENTIAL_GRID_MINUTES = 73.9
+"""Wall time of the one-seed grid (36 runs, one after another at 2 threads, grid.py) in
+the stop that ran it (results/grid.json): the baseline of the sweep's speed-up."""
+
+
+def collect_grid_sweep():
+    """Copy the sweep's summary.md, heat map, curves and filters from out/ (not committed)
+    into results/ and figures/ (committed), when the sweep folder is there."""
+    folder = HERE / "out" / GRID_SWEEP
+    if not (folder / "summary.md").exists():
+        return
+    shutil.copyfile(folder / "summary.md", RESULTS / f"{GRID_SWEEP}-summary.md")
+    for name in ("heatmap.png", "curves.png"):
+        shutil.copyfile(folder / name, HERE / "figures" / f"{GRID_SWEEP}-{name}")
+    for png in sorted((folder / "filters").glob("*.png")):
+        shutil.copyfile(png, HERE / "figures" / f"{GRID_SWEEP}-filters-{png.name}")
+
+
 def section_grid(out):
-    rec = load("grid")
+    collect_grid_sweep()
+    summary = RESULTS / f"{GRID_SWEEP}-summary.md"
     out += ["## Hidden units x prior on W", "",
             "Centered PCD-1, 20 epochs, lr 0.05 decayed linearly to 0, momentum 0.5, "
-            "stochastic binarisation; test log-likelihood by forward AIS (100 runs, 14,500 steps) and "
-            "test MSER. Priors: none, Gaussian (`l2`, gradient -A W) and Laplace (`l1`, "
-            "gradient -A sign(W)) of strength A.", "",
-            "Command: `python benchmarks/quality/grid.py`.", ""]
-    if not rec:
+            "stochastic binarisation (the default recipe), 3 seeds per cell; test "
+            "log-likelihood by forward AIS (100 runs, 14,500 steps) and test MSER. Priors: "
+            "none, Gaussian (`l2`, gradient -A W) and Laplace (`l1`, gradient -A sign(W)) of "
+            "strength A (`default`: not given, i.e. 0).", "",
+            "Command: `rbm sweep benchmarks/quality/out/mnist.h5 -f benchmarks/quality/grid.toml "
+            "-o benchmarks/quality/out/grid-sweep` (a local Dask cluster of 2 single-threaded "
+            "workers), then `python benchmarks/quality/report.py`.", ""]
+    if not summary.exists():
         return out + ["*not run*", ""]
-    from grid import HIDDEN as hidden, PRIORS
-    priors = [p for p, _ in PRIORS]
-    for title, field, spec in (("Test log-likelihood (AIS, nats)", "ll", ".2f"),
-                               ("Test MSER", "mser", ".4f")):
-        out += [f"**{title}**", "", "| prior | " + " | ".join(f"{h} hidden" for h in hidden)
-                + " |", "|---" * (len(hidden) + 1) + "|"]
-        for p in priors:
-            cells = [fmt(rec[f"h{h}-{p}"]["scores"][field], spec) if f"h{h}-{p}" in rec
-                     else "-" for h in hidden]
-            out.append(f"| {p} | " + " | ".join(cells) + " |")
-        out.append("")
-    total = sum(r["train_seconds"] + r["score_seconds"] for r in rec.values())
-    out += [f"Wall-clock for the {len(rec)} of {len(hidden) * len(priors)} runs done so far: "
-            f"{minutes(total)} (training and scoring; `-`: not run yet).",
-            "", "**Filters** (first 100 hidden units, no prior and the strongest priors):", ""]
-    for h in hidden:
-        row = []
-        for p in ("none", "l2-0.001", "l1-0.001"):
-            r = rec.get(f"h{h}-{p}")
-            if r:
-                row.append(f"![h{h} {p}]({os.path.relpath(HERE.parents[1] / r['filters'], HERE)})")
-        out.append(f"{h} hidden (none, L2 1e-3, L1 1e-3): " + " ".join(row))
-        out.append("")
-    out += ["<details><summary>the filters of every model</summary>", "",
-            "| hidden | " + " | ".join(priors) + " |", "|---" * (len(priors) + 1) + "|"]
-    for h in hidden:
-        cells = []
-        for p in priors:
-            r = rec.get(f"h{h}-{p}")
-            cells.append(f"![h{h} {p}]({os.path.relpath(HERE.parents[1] / r['filters'], HERE)})"
-                         if r else "-")
-        out.append(f"| {h} | " + " | ".join(cells) + " |")
-    out += ["", "</details>", ""]
-    return out + commands(rec)
+    text = summary.read_text().splitlines()
+    wall = next((line for line in text if line.startswith("Wall time ")), "")
+    seconds = float(wall.split()[2]) if wall else float("nan")
+    out += [f"The 108 runs took {minutes(seconds)} of wall time on this 2-core machine, "
+            f"shared with other work for part of it. The one-seed grid before it (36 of the "
+            f"same runs one after another at 2 threads, `grid.py`) took "
+            f"{SEQUENTIAL_GRID_MINUTES} min: {3 * SEQUENTIAL_GRID_MINUTES * 60 / seconds:.2f}x "
+            "the runs per hour (measured in different stops, not side by side).", "",
+            f"![mean test log-likelihood](figures/{GRID_SWEEP}-heatmap.png)", "",
+            f"![log-likelihood against hidden units](figures/{GRID_SWEEP}-curves.png)", ""]
+    out += [line for line in text[1:] if not line.startswith("Wall time ")] + [""]
+    cells = sorted(p.name[len(f"{GRID_SWEEP}-filters-"):-4]
+                   for p in (HERE / "figures").glob(f"{GRID_SWEEP}-filters-*.png"))
+    out += ["<details><summary>the filters of every cell (its first seed)</summary>", ""]
+    out += [f"{cell}: ![{cell}](figures/{GRID_SWEEP}-filters-{cell}.png)" for cell in cells]
+    return out + ["", "</details>", ""]
 
 
 def section_dbn(out):
