@@ -11,13 +11,17 @@ completes first.
 
 Before the loop starts (imports, data loading) a trap made with ``raising=True`` also
 raises ``KeyboardInterrupt`` at once, so that a long start-up stops at once; should that
-exception be swallowed, the flag still stops the run at its first check.
+exception be swallowed (raised inside a weakref callback during an import, say), the
+flag still stops the run at its first check, and Python's "Exception ignored ...
+KeyboardInterrupt" report of it is kept off stderr (:func:`_quiet_swallowed_interrupts`):
+the message that counts comes when the run stops.
 
 Only stdlib: the command modules import this at top.
 """
 
 import contextlib
 import signal
+import sys
 import threading
 
 _active = None  # the Trap in force, if any
@@ -97,12 +101,25 @@ def trap(signals=(signal.SIGINT, signal.SIGTERM), raising=False):
         return
     current = Trap(raising)
     previous = {}
+    hook = sys.unraisablehook
     try:
         for signum in signals:
             previous[signum] = signal.signal(signum, current.handle)
+        sys.unraisablehook = _quiet_swallowed_interrupts(current, hook)
         _active = current
         yield current
     finally:
         _active = None
+        sys.unraisablehook = hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _quiet_swallowed_interrupts(trap, hook):
+    """A ``sys.unraisablehook`` that drops the KeyboardInterrupt of ``trap``'s handler
+    when Python could not raise it (it already set ``trap.signum``, which the run
+    honours) and passes everything else to ``hook``."""
+    def unraisable(info):
+        if not (issubclass(info.exc_type, KeyboardInterrupt) and trap.stopped):
+            hook(info)
+    return unraisable

@@ -172,3 +172,39 @@ def test_stale_temporaries_are_removed(tmp_path):
         Path(tmp).write_bytes(b"y")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [".m.h5.89abcdef.tmp", ".n.h5.0123abcd.tmp", "m.h5"])
+
+
+def test_a_swallowed_interrupt_is_not_reported_while_a_trap_is_set(monkeypatch):
+    """A KeyboardInterrupt that Python cannot raise (here: from a weakref callback, as
+    when a signal lands inside an import) is not printed as 'Exception ignored' while a
+    trap holds the signal (the run honours the flag); other unraisable errors still are."""
+    import gc
+    import weakref
+
+    from rbmcli import interrupts
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_type))
+
+    class Thing:
+        pass
+
+    def interrupt(_):
+        raise KeyboardInterrupt
+
+    with interrupts.trap(raising=True) as trap:
+        trap.signum = signal.SIGTERM
+        thing = Thing()
+        ref_a = weakref.ref(thing, interrupt)
+        del thing
+        gc.collect()
+        other = Thing()
+        ref_b = weakref.ref(other, lambda _: 1 / 0)
+        del other
+        gc.collect()
+    assert seen == [ZeroDivisionError] and ref_a() is None and ref_b() is None
+    thing = Thing()
+    ref_c = weakref.ref(thing, interrupt)         # no trap: reported as before
+    del thing
+    gc.collect()
+    assert seen == [ZeroDivisionError, KeyboardInterrupt] and ref_c() is None
