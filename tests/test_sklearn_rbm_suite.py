@@ -78,7 +78,8 @@ def test_transform():
 def test_small_sparse(csr_container):
     # BernoulliRBM should work on small sparse matrices.
     X = csr_container(Xdigits[:4])
-    BernoulliRBM().fit(X)  # no exception
+    rbm = BernoulliRBM().fit(X)  # no exception
+    assert rbm.components_.shape == (256, 64) and np.isfinite(rbm.components_).all()
 
 
 @pytest.mark.parametrize("sparse_container", CSC_CONTAINERS + CSR_CONTAINERS)
@@ -188,8 +189,10 @@ def test_rbm_verbose():
     sys.stdout = StringIO()
     try:
         rbm.fit(Xdigits)
+        printed = sys.stdout.getvalue()
     finally:
         sys.stdout = old_stdout
+    assert "Iteration 1" in printed and "Iteration 2" in printed, printed
 
 
 @pytest.mark.parametrize("csc_container", CSC_CONTAINERS)

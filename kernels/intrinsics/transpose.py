@@ -176,13 +176,8 @@ def _copy_transposed_overload(W, WTt, i0, i1):
                 _copy_transposed_scalar(W, dst, k, stop, c0 + k - i, np.int64(0))
             i = stop
 
-    def impl_scalar(W, WTt, i0, i1):
-        i = i0
-        while i < i1:
-            t = i // TILE_COLS
-            stop = min(i1, (t + 1) * TILE_COLS)
-            _copy_transposed_scalar(W, WTt[t], i, stop, i - t * TILE_COLS, np.int64(0))
-            i = stop
+    def impl_scalar(W, WTt, i0, i1):  # other dtypes and layouts: the plain twin
+        copy_transposed_plain(W, WTt, i0, i1)
 
     return impl if tiled_f32 else impl_scalar
 
