@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from rbmcli.cli.main import cli
-from rbmcli.io.mnist import FILES, SHA256
+from rbmcli.io.mnist import FILES, SHA256, load_mnist
 
 MNIST_NAMES = [name for pair in FILES.values() for name in pair]
 
@@ -221,6 +221,21 @@ def test_mnist_from_shared_folder(run, tmp_path, mnist_dir):
             assert tuple(f[group].attrs["image_shape"]) == (28, 28)
     shown = run("data", "show", "mnist.h5:test", "-n", "4", "-o", "t.png")
     assert shown.exit_code == 0 and shown.stderr.strip() == "wrote t.png: 4 images of 28x28 from mnist.h5:test"
+
+
+def test_mnist_validation_split_takes_the_last_training_images(run, tmp_path, mnist_dir):
+    result = run("data", "mnist", "--from", str(mnist_dir), "--validation", "10000",
+                 "-o", "split.h5")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == \
+        "wrote split.h5: train 50000, valid 10000, test 10000 images of 28x28"
+    full = load_mnist(mnist_dir)["train"]
+    with h5py.File(tmp_path / "split.h5") as f:
+        np.testing.assert_array_equal(f["train/images"][()], full[0][:50000])
+        np.testing.assert_array_equal(f["valid/images"][()], full[0][50000:])
+        np.testing.assert_array_equal(f["valid/labels"][()], full[1][50000:])
+        assert tuple(f["valid"].attrs["image_shape"]) == (28, 28)
+        assert f["test/images"].shape == (10000, 784)
 
 
 def test_mnist_corrupted_copy_is_refused(run, tmp_path, mnist_dir):

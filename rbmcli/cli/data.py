@@ -45,12 +45,17 @@ def data():
               help="Folder with the four idx files (.gz or raw); no download.")
 @click.option("--url", metavar="PREFIX",
               help="URL prefix to download NAME.gz from [default: the PyTorch S3 mirror].")
+@click.option("--validation", type=click.IntRange(0, 59999), default=0, show_default=True,
+              metavar="N", help="Move the last N training images into a group `valid` "
+              "(e.g. 10000: the 50,000/10,000 split of Hinton et al. 2006), for choices "
+              "that must not look at `test`.")
 @force_option()
-def mnist(output, source_dir, url, force):
+def mnist(output, source_dir, url, validation, force):
     """Convert the MNIST idx files to HDF5.
 
     Writes groups `train` (60000 images) and `test` (10000), 28x28 uint8 with
-    labels. Reads the idx files from a folder (--from) or downloads them (--url, or the
+    labels; with --validation N, `train` keeps the first 60000-N and `valid` holds the
+    last N. Reads the idx files from a folder (--from) or downloads them (--url, or the
     default mirror), and checks the SHA-256 of each uncompressed file.
 
     \b
@@ -58,11 +63,17 @@ def mnist(output, source_dir, url, force):
       rbm data mnist --from ../shared/data/mnist -o mnist.h5
       rbm data mnist -o mnist.h5
       rbm data mnist --url https://example.org/mnist/ -o mnist.h5
+      rbm data mnist --from ../shared/data/mnist --validation 10000 -o split.h5
     """
     if source_dir is not None and url is not None:
         raise click.UsageError("--from and --url are mutually exclusive")
     check_outputs([Output(output, "-o", "HDF5")], (), force)
     splits = lazy.load_mnist(source_dir, url, log=lambda msg: click.echo(msg, err=True))
+    if validation:
+        images, labels = splits["train"]
+        cut = len(images) - validation
+        splits = {"train": (images[:cut], labels[:cut]),
+                  "valid": (images[cut:], labels[cut:]), "test": splits["test"]}
     groups = {
         name: {"images": images, "labels": labels, "image_shape": (28, 28)}
         for name, (images, labels) in splits.items()
@@ -70,8 +81,9 @@ def mnist(output, source_dir, url, force):
     origin = source_dir if source_dir is not None else (url or lazy.MNIST_URL)
     lazy.write_dataset(output, groups, attrs={"source": "MNIST", "origin": str(origin)})
     click.echo(
-        f"wrote {_shown(output)}: train {len(splits['train'][0])}, "
-        f"test {len(splits['test'][0])} images of 28x28",
+        f"wrote {_shown(output)}: "
+        + ", ".join(f"{name} {len(images)}" for name, (images, _) in splits.items())
+        + " images of 28x28",
         err=True,
     )
 
