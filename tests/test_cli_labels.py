@@ -271,7 +271,7 @@ def test_resume_of_label_training_equals_a_straight_run(here, tmp_path):
      "--fine-tune is for --model dbn", 2),
     (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels",
       "--fine-tune-epochs", "3", "-o", "x.h5"],
-     "--fine-tune-epochs needs --fine-tune up-down", 2),
+     "--fine-tune-epochs needs --fine-tune up-down or backprop", 2),
     (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--visible",
       "gaussian", "--fine-tune", "up-down", "-o", "x.h5"],
      "--fine-tune up-down is for binary visible units, not --visible gaussian", 2),

@@ -53,7 +53,7 @@ def classify(data, model_path, as_json, per_sample, errors, force, threads):
                           "output", suffixes=(".png",))], input_files(path, data), force)
     mf = open_model(model_path)
     model = mf.model
-    model.label_layer()  # a one-line usage error before the data are read
+    model.check_classifies()  # a one-line usage error before the data are read
     ds = lazy.load_dataset(data)
     source = "<stdin>" if data.split(":")[0] == "-" else data
     if ds.images.shape[1] != model.n_visible:

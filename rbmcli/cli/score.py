@@ -100,7 +100,7 @@ def score(ctx, data, model_path, mser, free_energy, pseudo_ll, pseudo_ll_pixels,
     if not others and not accuracy:
         options.update({name: True for name in model.default_metrics})
     if accuracy:
-        model.label_layer("accuracy")
+        model.check_classifies("accuracy")
 
     def load(spec):
         ds = lazy.load_dataset(spec)

@@ -163,12 +163,18 @@ FLOWS = MODELS[3:]
               help="rbm, dbn: add a softmax group of one-hot label units, one per class of "
                    "DATA's labels, to the (top) RBM's visible layer and train it "
                    "generatively (a class RBM): `rbm classify`, `rbm sample --label K`.")
-@click.option("--fine-tune", type=click.Choice(["up-down"]), default=None,
-              help="dbn --labels: after the greedy layers, fine-tune the whole DBN by the "
-                   "up-down algorithm (Hinton, Osindero & Teh 2006): untied recognition "
-                   "and generative weights, CD in the top RBM (3, 6, then 10 sweeps).")
+@click.option("--fine-tune", type=click.Choice(["up-down", "backprop"]), default=None,
+              help="dbn: after the greedy layers, fine-tune the whole DBN. up-down (needs "
+                   "--labels): the algorithm of Hinton, Osindero & Teh 2006, untied "
+                   "recognition and generative weights, CD in the top RBM (3, 6, then 10 "
+                   "sweeps). backprop (needs labelled DATA): the up pass and a softmax "
+                   "trained as a classifier by gradient descent (momentum 0.9); the "
+                   "generative DBN is kept as it was.")
 @click.option("--fine-tune-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of --fine-tune [default: --epochs].")
+@click.option("--fine-tune-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate of --fine-tune [default: up-down --lr; backprop 0.1, "
+                   "decayed linearly over the epochs].")
 @click.option("--validate", "validate", metavar="DATA",
               help="Validation data (FILE.h5[:GROUP]) for MSER and the free-energy gap.")
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
@@ -190,6 +196,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
           sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
           centering, chains, seed, dtype, binarize, labels, fine_tune, fine_tune_epochs,
+          fine_tune_lr,
           validate, resume, force, threads, memory, pictures, **network):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).
@@ -210,6 +217,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 -o dbn.h5
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 --labels -o dbn.h5
       rbm train mnist.h5 --model dbn --hidden 500,500,2000 --labels --fine-tune up-down
+      rbm train mnist.h5 --model dbn --hidden 500,500,2000 --fine-tune backprop
       rbm train mnist.h5 --model realnvp --layers 5 --epochs 100 -o realnvp.h5
     """
     with interrupts.trap(raising=True) as stop:

@@ -20,6 +20,9 @@ needed to resume training. Schema (documented in README.md):
     /layers/<k>            k = 0, 1, ...: attr model_type and the datasets of that type
     /layers/<k>/generative_weights  (n_visible, n_hidden) optional, every layer below the
                            top after up-down fine-tuning: the untied generative weights
+    /classifier            optional, after backprop fine-tuning (rbmcli.models.classifier):
+    /classifier/weights/<k>, /classifier/biases/<k>   (n_in, n_out), (n_out,) per layer
+    /classifier/output_weights (n_top_hidden, C), output_bias (C,), classes (C,) int64
     /history/<metric>      (n_epochs,) or (n_epochs, k): one row per epoch
     /state                 attrs: epoch, rng_state (JSON), interrupted
     /state/<buffer>        persistent chains, PT replicas, momentum buffers
@@ -46,6 +49,7 @@ from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.models.grbm import GaussianRBM
 from rbmcli.flows.model import FlowModel
 from rbmcli.io.flowfile import FlowFile, read_flow, save_flow
+from rbmcli.models.classifier import FeedForwardClassifier
 from rbmcli.models.dbn import DBN
 from rbmcli.models.labels import LABEL_ARRAYS, LabelledRBM, LabelUnits
 from rbmcli.io.partition_cache import read_partition_cache, write_partition_cache  # noqa: F401 (re-exported)
@@ -95,6 +99,33 @@ def _write_dbn(g, model):
         _write_params(sub, layer)
         if k < len(generative):
             sub["generative_weights"] = generative[k]
+    if model.classifier is not None:
+        _write_classifier(g.create_group("classifier"), model.classifier)
+
+
+def _write_classifier(g, net):
+    for name, arrays in (("weights", net.weights), ("biases", net.biases)):
+        sub = g.create_group(name)
+        for k, array in enumerate(arrays):
+            sub[str(k)] = array
+    g["output_weights"], g["output_bias"] = net.output_weights, net.output_bias
+    g["classes"] = net.classes
+
+
+def _read_classifier(g, path):
+    """The :class:`FeedForwardClassifier` of group ``g``, checked."""
+    try:
+        net = FeedForwardClassifier(
+            [g["weights"][str(k)][()] for k in range(len(g["weights"]))],
+            [g["biases"][str(k)][()] for k in range(len(g["biases"]))],
+            g["output_weights"][()], g["output_bias"][()], g["classes"][()])
+    except KeyError as err:
+        raise InputError(f"classifier group lacks {err.args[0]}", path) from None
+    except InputError as err:
+        raise InputError(str(err), path) from None
+    if not net.is_finite():
+        raise InputError("classifier parameters contain NaN or infinity", path)
+    return net
 
 
 def is_model_file(path):
@@ -221,8 +252,9 @@ def _read_dbn(g, path, where=""):
                   if "generative_weights" in layers[str(k)]]
     if generative and not all(np.isfinite(w).all() for w in generative):
         raise InputError("generative weights contain NaN or infinity", path)
+    classifier = _read_classifier(g["classifier"], path) if "classifier" in g else None
     try:
-        return DBN(found, generative or None)
+        return DBN(found, generative or None, classifier)
     except InputError as err:
         raise InputError(str(err), path) from None
 

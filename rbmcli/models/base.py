@@ -158,6 +158,12 @@ class Model:
         """
         raise NotSupported(f"a {self.kind} has no label units (train one with --labels)")
 
+    def check_classifies(self, option=None):
+        """Raise NotSupported (naming ``option``, the command's option that asked) unless
+        :meth:`classify` can answer: a one-line usage error before any data are read."""
+        raise NotSupported(f"a {self.kind} has no label units (train one with --labels)",
+                           option)
+
     def inpaint(self, images, known, rng, **options):
         """Fill the unknown pixels of grey ``images`` (n, n_visible), ``known`` (n, n_visible)
         or (n_visible,) bool, ``samples`` times each: :meth:`observe` then :meth:`fill`

@@ -54,7 +54,7 @@ class DBN(MarkovModel):
     short_run = False
     default_metrics = ("mser",)
 
-    def __init__(self, layers, generative_weights=None):
+    def __init__(self, layers, generative_weights=None, classifier=None):
         layers = list(layers)
         if not layers:
             raise InputError("a DBN needs at least one layer")
@@ -76,6 +76,11 @@ class DBN(MarkovModel):
         while the weights are tied)."""
         if generative_weights is not None:
             self.untie(generative_weights)
+        if classifier is not None and [w.shape for w in classifier.weights] != \
+                [layer.weights.shape for layer in layers]:
+            raise InputError(f"the classifier's layers {[w.shape for w in classifier.weights]}"
+                             f" are not the DBN's {[l.weights.shape for l in layers]}")
+        self.classifier = classifier
 
     @property
     def untied(self):
@@ -123,16 +128,42 @@ class DBN(MarkovModel):
 
     def parameter_arrays(self):
         return [a for layer in self.layers for a in layer.parameter_arrays()] \
-            + (self.generative_weights() or [])
+            + (self.generative_weights() or []) \
+            + (self.classifier.arrays() if self.classifier is not None else [])
 
     def with_top(self, rbm):
-        return DBN(self.layers[:-1] + [rbm], self.generative_weights())
+        return DBN(self.layers[:-1] + [rbm], self.generative_weights(), self.classifier)
+
+    @property
+    def classes(self):
+        """(C,) int64 class values: the fine-tuned classifier's, else the top's label units'
+        (None when it has neither)."""
+        if self.classifier is not None:
+            return self.classifier.classes
+        return super().classes
+
+    def check_classifies(self, option=None):
+        """A DBN fine-tuned by backprop classifies with or without label units."""
+        if self.classifier is None:
+            super().check_classifies(option)
+
+    def classify(self, images):
+        """See :meth:`rbmcli.models.base.Model.classify`: after ``--fine-tune backprop`` the
+        feed-forward network (:mod:`rbmcli.models.classifier`) on the same input as the up
+        pass, else the top RBM's label units (:meth:`MarkovModel.classify`)."""
+        if self.classifier is None:
+            return super().classify(images)
+        probabilities = self.classifier.probabilities(self.up_input(images))
+        return self.classifier.classes[probabilities.argmax(axis=1)], probabilities
 
     def describe(self, file):
         lines = super().describe(file)
         if self.untied:
             std = ", ".join(f"{g.weights.std():.4f}" for g in self.generative_layers)
             lines.append(f"generative weights\tuntied by up-down fine-tuning (std {std})")
+        if self.classifier is not None:
+            lines.append(f"classifier\tfine-tuned by backprop: the up pass and a softmax "
+                         f"over {len(self.classifier.classes)} classes")
         return lines
 
     def generative_weights(self):
@@ -170,7 +201,8 @@ class DBN(MarkovModel):
         return isinstance(self.layers[0], GaussianRBM)
 
     def is_finite(self):
-        return all(layer.is_finite() for layer in self.layers)
+        return all(layer.is_finite() for layer in self.layers) and \
+            (self.classifier is None or self.classifier.is_finite())
 
     # ------------------------------------------------------------------------ passes
     def up(self, V, n_layers=None):

@@ -175,6 +175,11 @@ class MarkovModel(Model):
                                option)
         return top
 
+    def check_classifies(self, option=None):
+        """See :meth:`rbmcli.models.base.Model.check_classifies`: the top RBM must have
+        label units."""
+        self.label_layer(option)
+
     def with_top(self, rbm):
         """This model with ``rbm`` in place of its top RBM (a single RBM: ``rbm``)."""
         return rbm
@@ -189,15 +194,22 @@ class MarkovModel(Model):
             setattr(model, name, getattr(self, name))
         return model
 
+    def up_input(self, images):
+        """What the first layer's up pass sees of grey ``images`` (N, n_visible) when
+        classifying: the images binarised by threshold as trained, else their grey levels
+        in [0, 1] (for stochastic binarisation, the mean of the draw)."""
+        x = pixel_rows(images, self.n_visible)
+        if self.binarization != "stochastic":
+            x = self.first_layer.data_input(x, self.binarization, 0)
+        return x
+
     def classify(self, images):
         """See :meth:`rbmcli.models.base.Model.classify`: the mean-field up pass of the
         images to the top RBM (binarised by threshold as trained, or their grey levels for
         stochastic binarisation: the mean of the draw), then ``P(y | x) = softmax(-F(x, y))``
         of its C exact free energies."""
         top = self.label_layer()
-        x = pixel_rows(images, self.n_visible)
-        if self.binarization != "stochastic":
-            x = self.first_layer.data_input(x, self.binarization, 0)
+        x = self.up_input(images)
         for rbm in self.stack_layers[:-1]:
             x = rbm.hidden_probs(x)
         probabilities = top.class_probabilities(x)

@@ -29,6 +29,8 @@ from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_
 from rbmcli.training.rbm import Binarizer, TrainOptions
 from rbmcli.training.labels import LabelledData, LabelledTrainer, training_labels, with_labels
 from rbmcli.training.updown import UpDownTrainer
+from rbmcli.training.backprop import BackpropTrainer
+from rbmcli.models.classifier import FeedForwardClassifier
 from rbmcli.training.grbm import GaussianTrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.io.datasets import load_dataset
@@ -47,15 +49,16 @@ class DBNTrainOptions(GaussianTrainOptions):
     lr: float = 0.05
     binarize: str = "threshold"
     first_layer: str = ""   # a model file whose RBM became layer 0 (not trained here)
-    fine_tune: str = ""     # "up-down": after the greedy layers (rbmcli.training.updown)
+    fine_tune: str = ""     # "up-down" or "backprop": after the greedy layers (FINE_TUNERS)
     fine_tune_epochs: int = 0
+    fine_tune_lr: float = 0.0  # 0: --lr for up-down, backprop.DEFAULT_LR for backprop
 
     def to_dict(self):
         """As :meth:`TrainOptions.to_dict`; the fine-tuning options only when set."""
         options = super().to_dict()
         if not options.get("fine_tune"):
-            options.pop("fine_tune", None)
-            options.pop("fine_tune_epochs", None)
+            for name in ("fine_tune", "fine_tune_epochs", "fine_tune_lr"):
+                options.pop(name, None)
         return options
 
     def layer_options(self, k):
@@ -117,7 +120,7 @@ class DBNRun(TrainingRun):
                                  output)
             opts = DBNTrainOptions.from_dict(mf.hyperparameters)
             _check_resume_options(opts, options, given, output)
-            for name in ("fine_tune", "fine_tune_epochs"):  # may be added on resume
+            for name in ("fine_tune", "fine_tune_epochs", "fine_tune_lr"):  # added on resume
                 if name in options:
                     setattr(opts, name, options[name])
             if epochs != opts.epochs:
@@ -134,12 +137,12 @@ class DBNRun(TrainingRun):
             opts = DBNTrainOptions(epochs=epochs, **options)
             mf = None
         opts.epochs = epochs
-        if opts.fine_tune and not opts.labels:
+        if opts.fine_tune == "up-down" and not opts.labels:
             raise NotSupported("up-down needs the top RBM's label units: add --labels",
                                "fine_tune")
         if opts.fine_tune and opts.visible == "gaussian":
-            raise NotSupported("up-down is for binary visible units, not --visible gaussian",
-                               "fine_tune")
+            raise NotSupported(f"{opts.fine_tune} is for binary visible units, not --visible "
+                               "gaussian", "fine_tune")
         valid_images = valid_labels = None
         if validate:
             vds = load_dataset(validate)
@@ -163,7 +166,11 @@ class DBNRun(TrainingRun):
         mf.check_training_data(images, data or "the synthetic digits", log)
         run = cls(mf, None, output, epochs, log, saved_epoch=mf.epoch if resume else None)
         run.opts, run.images, run.valid_images = opts, images, valid_images
-        run.labels = training_labels(data) if opts.labels else None  # of the top layer
+        # of the top layer, and what backprop fine-tuning learns to predict
+        run.labels = None
+        if opts.labels or opts.fine_tune == "backprop":
+            run.labels = training_labels(
+                data, option="--labels" if opts.labels else "--fine-tune backprop")
         run.valid_labels = valid_labels
         return run
 
@@ -227,12 +234,12 @@ class DBNRun(TrainingRun):
         self.epochs = self.total_epochs
 
     def _fine_tune(self):
-        """Up-down fine-tuning (:mod:`rbmcli.training.updown`) of the whole DBN after the
-        greedy epochs: untied on entry (with a fresh state and RNG stream ``[seed, 2]``),
-        then checkpointed every epoch like the layers."""
+        """Fine-tuning of the whole DBN after the greedy epochs (:data:`FINE_TUNERS`:
+        up-down or backprop): prepared on entry (with a fresh state and RNG stream
+        ``[seed, 2]``), then checkpointed every epoch like the layers."""
         opts, dbn = self.opts, self.mf.model
-        if not dbn.untied:
-            dbn.untie()
+        tuner = FINE_TUNERS[opts.fine_tune]
+        if tuner.prepare(dbn, self.labels):
             self.mf.state, self.mf.rng_state = {}, None
             history = self.mf.history  # fine-tuning added on --resume: rows line up
             if history and "cd_steps" not in history:
@@ -240,15 +247,9 @@ class DBNRun(TrainingRun):
         rng = np.random.default_rng([opts.seed, 2])
         if self.mf.rng_state:
             rng.bit_generator.state = self.mf.rng_state
-        labels = dbn.top.labels
-        train = LabelledData(Binarizer(self.images, opts.binarize), labels.index(self.labels))
-        valid = None if self.valid_images is None else LabelledData(
-            Binarizer(self.valid_images, opts.binarize),
-            None if self.valid_labels is None else labels.index(self.valid_labels))
-        self.log(f"up-down fine-tuning of the DBN, epochs {self.greedy_epochs + 1}-"
+        self.log(f"{opts.fine_tune} fine-tuning of the DBN, epochs {self.greedy_epochs + 1}-"
                  f"{self.total_epochs}")
-        self.trainer = UpDownTrainer(dbn, opts, train, valid, self.greedy_epochs, rng,
-                                     self.mf.state)
+        self.trainer = tuner.trainer(self, rng)
         self.trainer.run_epoch = _with_layer(self.trainer.run_epoch, len(dbn.layers), 0, opts)
         self.mf.state = self.trainer.state
         self.epochs = self.total_epochs
@@ -265,6 +266,70 @@ class DBNRun(TrainingRun):
 
 def _fine_tune_epochs(opts):
     return opts.fine_tune_epochs if opts.fine_tune else 0
+
+
+class UpDown:
+    """``--fine-tune up-down`` (:mod:`rbmcli.training.updown`)."""
+
+    @staticmethod
+    def prepare(dbn, labels):
+        """Untie the DBN's weights (once); True when that happened now."""
+        if dbn.untied:
+            return False
+        dbn.untie()
+        return True
+
+    @staticmethod
+    def trainer(run, rng):
+        opts, dbn = run.opts, run.mf.model
+        units = dbn.top.labels
+        train = LabelledData(Binarizer(run.images, opts.binarize), units.index(run.labels))
+        valid = None if run.valid_images is None else LabelledData(
+            Binarizer(run.valid_images, opts.binarize),
+            None if run.valid_labels is None else units.index(run.valid_labels))
+        return UpDownTrainer(dbn, opts, train, valid, run.greedy_epochs, rng, run.mf.state)
+
+
+class Backprop:
+    """``--fine-tune backprop`` (:mod:`rbmcli.training.backprop`)."""
+
+    @staticmethod
+    def classes(dbn, labels):
+        return dbn.top.labels.classes if dbn.top.labels is not None else np.unique(labels)
+
+    @staticmethod
+    def prepare(dbn, labels):
+        """Give the DBN its feed-forward classifier (once); True when that happened now."""
+        if dbn.classifier is not None:
+            return False
+        dbn.classifier = FeedForwardClassifier.from_dbn(dbn, Backprop.classes(dbn, labels))
+        return True
+
+    @staticmethod
+    def trainer(run, rng):
+        dbn = run.mf.model
+        classes = dbn.classifier.classes
+
+        def rows(images, labels, what):
+            index = None
+            if labels is not None:
+                index = np.searchsorted(classes, labels)
+                unknown = (index >= len(classes)) | (classes[np.minimum(
+                    index, len(classes) - 1)] != labels)
+                if unknown.any():
+                    raise InputError(f"{what} has label {labels[unknown][0]}, not one of the "
+                                     f"classifier's classes {classes.tolist()}")
+            return dbn.up_input(images).astype(dbn.dtype), index
+
+        train = rows(run.images, run.labels, "the training data")
+        valid = None if run.valid_images is None else \
+            rows(run.valid_images, run.valid_labels, "the validation data")
+        return BackpropTrainer(dbn, run.opts, train, valid, run.greedy_epochs, rng,
+                               run.mf.state)
+
+
+FINE_TUNERS = {"up-down": UpDown, "backprop": Backprop}
+"""``--fine-tune`` -> how the DBN is prepared for it and its trainer."""
 
 
 EXTRA_SCALE = 1e-3

@@ -34,7 +34,7 @@ LABEL_STREAM = 17
 """``numpy.random.default_rng([seed, LABEL_STREAM])`` draws the new label weights."""
 
 
-def training_labels(spec, what="DATA"):
+def training_labels(spec, what="DATA", option="--labels"):
     """The labels (N,) of the data set ``spec`` (None: the embedded synthetic digits, as
     :func:`rbmcli.training.run.load_training_images` draws them); InputError when it
     has none."""
@@ -42,7 +42,7 @@ def training_labels(spec, what="DATA"):
         return synthetic_digits(10000, seed=0)[1]
     labels = load_dataset(spec).labels
     if labels is None:
-        raise InputError(f"has no labels; --labels needs labelled data ({what})", spec)
+        raise InputError(f"has no labels; {option} needs labelled data ({what})", spec)
     return labels
 
 

@@ -344,8 +344,9 @@ class Trainer:
 
 def format_metrics(epoch, n_epochs, metrics):
     """One log line for an epoch, e.g. ``epoch 3/10  4.1s  mser train 0.0312 ...``."""
-    parts = [f"epoch {epoch}/{n_epochs}", f"{metrics['seconds']:.1f}s",
-             f"mser train {metrics['mser_train']:.4f}"]
+    parts = [f"epoch {epoch}/{n_epochs}", f"{metrics['seconds']:.1f}s"]
+    if not np.isnan(metrics["mser_train"]):  # NaN: backprop fine-tuning
+        parts.append(f"mser train {metrics['mser_train']:.4f}")
     if not np.isnan(metrics["mser_valid"]):
         parts.append(f"valid {metrics['mser_valid']:.4f}")
     if not np.isnan(metrics["free_energy_gap"]):

@@ -26,7 +26,7 @@ FLOW_ONLY = ("layers", "hidden_units", "hidden_layers", "warmup", "clip", "weigh
 RBM_ONLY = ("hidden", "cd", "pcd", "pt", "momentum", "l2", "l1", "chains", "binarize",
             "lr_final", "momentum_warmup", "centering", "visible", "sigma", "sigma_lr",
             "sigma_init", "cd_from", "first_layer", "memory", "labels", "fine_tune",
-            "fine_tune_epochs")
+            "fine_tune_epochs", "fine_tune_lr")
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
           "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from", "labels")
@@ -38,7 +38,7 @@ TRAIN_DEFAULTS = dict(
     centering=None, chains=None, seed=0, dtype="float32", binarize=None,
     layers=5, hidden_units=1024, hidden_layers=1, warmup=500, clip=100.0,
     weight_decay=1e-6, patience=10, holdout=10000, memory=None, labels=False,
-    fine_tune=None, fine_tune_epochs=None)
+    fine_tune=None, fine_tune_epochs=None, fine_tune_lr=None)
 """Every option of ``rbm train`` (beyond the files) and its default; None: the model's
 own default (``RBM_DEFAULTS`` ...). tests/test_api.py checks that the command's options
 agree."""
@@ -192,17 +192,19 @@ def memory_budget(memory):
 
 
 def _fine_tune_options(model_kind, params, given, epochs):
-    """``fine_tune`` and ``fine_tune_epochs`` (default: ``epochs``) for a DBN, when typed;
-    NotSupported for another model or epochs without a method."""
-    if not ({"fine_tune", "fine_tune_epochs"} & given):
+    """``fine_tune``, ``fine_tune_epochs`` (default: ``epochs``) and ``fine_tune_lr`` (0:
+    the method's default) for a DBN, when typed; NotSupported for another model or for
+    epochs or a rate without a method."""
+    typed = [name for name in ("fine_tune", "fine_tune_epochs", "fine_tune_lr") if name in given]
+    if not typed:
         return {}
     if model_kind != "dbn":
-        raise NotSupported("is for --model dbn", "fine_tune" if "fine_tune" in given
-                           else "fine_tune_epochs")
+        raise NotSupported("is for --model dbn", typed[0])
     if not params.get("fine_tune"):
-        raise NotSupported("needs --fine-tune up-down", "fine_tune_epochs")
+        raise NotSupported("needs --fine-tune up-down or backprop", typed[0])
     return {"fine_tune": params["fine_tune"],
-            "fine_tune_epochs": params.get("fine_tune_epochs") or epochs}
+            "fine_tune_epochs": params.get("fine_tune_epochs") or epochs,
+            "fine_tune_lr": params.get("fine_tune_lr") or 0.0}
 
 
 def _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given, resume):

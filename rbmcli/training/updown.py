@@ -37,6 +37,7 @@ from rbmcli import compiling
 from rbmcli.errors import InputError
 from rbmcli.models.labels import draw_bernoulli, logistic, softmax
 from rbmcli.training.rbm import TrainingDiverged
+from rbmcli.training.snapshots import ArraySnapshots
 
 SCHEDULE = (3, 6, 10)
 """CD sweeps in the top RBM in the first, second and last third of the epochs."""
@@ -112,7 +113,7 @@ def up_down_update(dbn, V, y, rng, lr, steps):
         layer.hidden_bias += r * miss.mean(axis=0)
 
 
-class UpDownTrainer:
+class UpDownTrainer(ArraySnapshots):
     """Epochs of :func:`up_down_update` over labelled binary training rows, with the
     interface :class:`rbmcli.training.run.TrainingRun` drives (``run_epoch``,
     ``snapshot``, ``restore``, ``rng``, ``state``, ``options``).
@@ -122,7 +123,7 @@ class UpDownTrainer:
     model : rbmcli.models.dbn.DBN
         Untied, with label units on the top.
     options : rbmcli.training.dbn.DBNTrainOptions
-        ``lr``, ``batch_size``, ``fine_tune_epochs``.
+        ``fine_tune_lr`` (0: ``lr``), ``batch_size``, ``fine_tune_epochs``.
     train, valid : rbmcli.training.labels.LabelledData
         Rows of the first layer (binary) and their label units; ``valid`` may be None.
     first_epoch : int
@@ -137,7 +138,7 @@ class UpDownTrainer:
         self.model, self.options, self.train, self.valid = model, options, train, valid
         self.first_epoch, self.rng = first_epoch, rng
         self.state = dict(state or {})
-        self.lr = options.lr
+        self.lr = options.fine_tune_lr or options.lr
         eval_rng = np.random.default_rng([options.seed, 7])
         self.eval_index = np.sort(eval_rng.choice(len(train), min(len(train), 1000),
                                                   replace=False))
@@ -154,17 +155,9 @@ class UpDownTrainer:
         labels = self.model.top.labels
         return out + [labels.weights, labels.bias]
 
-    def snapshot(self):
-        """Copies of every parameter and the RNG state (an epoch cut short returns here)."""
-        return [a.copy() for a in self._arrays()], self.rng.bit_generator.state
-
-    def restore(self, snap):
-        arrays, rng_state = snap
-        for dst, src in zip(self._arrays(), arrays):
-            np.copyto(dst, src)
+    def _restored(self):
         for layer in self._objects():
             layer._refresh_tiles()
-        self.rng.bit_generator.state = rng_state
 
     def run_epoch(self, epoch=0, on_batch=None):
         """One pass of up-down steps over the training rows in random order; ``epoch`` is
