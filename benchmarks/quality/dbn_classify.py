@@ -1,0 +1,127 @@
+"""The DBN of Hinton, Osindero & Teh (2006) as a classifier: 784-500-500-2000 with 10 label
+units joined to its top RBM, pretrained greedily and fine-tuned, scored on the 10,000
+MNIST test digits. Published: 1.25% test error after up-down fine-tuning; 1.2% (Hinton &
+Salakhutdinov 2006) after backprop.
+
+The protocol keeps the test set out of every choice: the last 10,000 training digits are
+a validation set (``rbm data mnist --validation 10000``), the DBN trains on the other
+50,000 and every choice (learning rates, epochs) looks at the validation error only; the
+test error is measured once per finished model.
+
+1. **pretrain**: the three layers greedily, 30 epochs each (centered PCD-1, lr 0.05
+   decayed to 0, momentum 0.5, stochastic binarisation), the top one a class RBM over the
+   500 units below and the labels (``--labels``);
+2. **up-down**: a copy of the pretrained DBN fine-tuned by the up-down algorithm
+   (``--resume --fine-tune up-down``: CD-3, CD-6 then CD-10 in the top, a third of the
+   epochs each);
+3. **backprop**: another copy fine-tuned as a feed-forward classifier
+   (``--fine-tune backprop``);
+4. the test and validation error of each (``rbm score --accuracy``), and ``rbm sample
+   --label all`` of the fine-tuned DBN (a row per class).
+
+Each step is recorded in ``results/dbn-classify.json`` with its command and wall time and
+skipped when recorded; an interrupted fine-tuning continues from its checkpoint (the copy
+is made only once). Run: ``python benchmarks/quality/dbn_classify.py [--updown-epochs N]
+[--updown-lr R] [--backprop-epochs N] [--threads T]``.
+"""
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+
+from common import (FIGURES, MNIST_DIR, OUT, Results, command_text, parse_args, rel,
+                    run_rbm)
+
+SPLIT = OUT / "mnist-split.h5"
+PRETRAINED = OUT / "dbn-labels.h5"
+PRETRAIN = ["--model", "dbn", "--hidden", "500,500,2000", "--labels", "--binarize",
+            "stochastic", "--pcd", 1, "--centering", "--lr", 0.05, "--lr-final", 0,
+            "--momentum", 0.5, "--epochs", 30]
+PUBLISHED = {"up-down": 0.0125, "backprop": 0.012}
+
+
+def step(results, key, args, threads, output=None):
+    """Run ``rbm ARGS`` once (recorded under ``key`` with its wall time; skipped when the
+    record has the same command) and return its record."""
+    old = results.find(key)
+    if old and old["command"] == command_text(args):
+        print(f"{key}: recorded, skipped")
+        return old
+    print(f"{key}: {command_text(args)}", flush=True)
+    out, seconds = run_rbm(args, threads)
+    record = {"key": key, "command": command_text(args), "seconds": round(seconds, 1)}
+    if output is not None:
+        record.update(history_of(output))
+    if "--json" in args:
+        record["scores"] = json.loads(out)
+    results.put(record)
+    return record
+
+
+def history_of(model):
+    """Epochs, summed epoch seconds per layer (L = fine-tuning) and the last class errors
+    from the model file's history."""
+    with h5py.File(model) as f:
+        h = {k: f["history"][k][()] for k in f["history"]}
+    layers = h["layer"].astype(int)
+    out = {"epochs": int(len(layers)),
+           "epoch_seconds": {str(k): round(float(h["seconds"][layers == k].sum()), 1)
+                             for k in np.unique(layers)}}
+    for name in ("class_error_train", "class_error_valid"):
+        if name in h:
+            out[f"last_{name}"] = float(h[name][-1])
+            out[f"{name}_curve"] = [round(float(x), 5) for x in h[name]]
+    return out
+
+
+def fine_tune(results, key, method, epochs, lr, threads):
+    """A copy of the pretrained DBN (made once) fine-tuned by ``method``."""
+    model = OUT / f"dbn-{key}.h5"
+    args = ["train", rel(SPLIT), "-o", rel(model), "--resume", "--epochs", 30,
+            "--fine-tune", method, "--fine-tune-epochs", epochs, "--fine-tune-lr", lr,
+            "--validate", f"{rel(SPLIT)}:valid", "--no-pictures"]
+    old = results.find(key)
+    if not (old and old["command"] == command_text(args)) and not model.exists():
+        shutil.copyfile(PRETRAINED, model)
+    return step(results, key, args, threads, output=model), model
+
+
+def main():
+    args = parse_args(__doc__, lambda p: (
+        p.add_argument("--updown-epochs", type=int, default=100),
+        p.add_argument("--updown-lr", type=float, default=0.01),
+        p.add_argument("--backprop-epochs", type=int, default=50),
+        p.add_argument("--backprop-lr", type=float, default=0.1),
+        p.add_argument("--only", choices=["up-down", "backprop"], action="append")))
+    if not MNIST_DIR.is_dir():
+        print(f"skipped: {MNIST_DIR} is missing (the MNIST idx files)")
+        return
+    results = Results("dbn-classify", args.fresh)
+    step(results, "data", ["data", "mnist", "--from", rel(MNIST_DIR), "--validation", 10000,
+                           "-o", rel(SPLIT), "--force"], None)
+    step(results, "pretrain", ["train", rel(SPLIT), *PRETRAIN, "--validate",
+                               f"{rel(SPLIT)}:valid", "-o", rel(PRETRAINED), "--force"],
+         args.threads, output=PRETRAINED)
+    models = {"pretrained": PRETRAINED}
+    tunings = {"up-down": (args.updown_epochs, args.updown_lr),
+               "backprop": (args.backprop_epochs, args.backprop_lr)}
+    for method in args.only or tunings:
+        epochs, lr = tunings[method]
+        _, models[method] = fine_tune(results, method, method, epochs, lr, args.threads)
+    for name, model in models.items():
+        for split in ("valid", "test"):
+            step(results, f"{name}-{split}", ["score", f"{rel(SPLIT)}:{split}", "-m",
+                                              rel(model), "--accuracy", "--json"],
+                 args.threads)
+    for name in ("up-down", "backprop", "pretrained"):
+        if name in models:
+            picture = FIGURES / f"dbn-{name}-labels.png"
+            step(results, f"{name}-sample", ["sample", "-m", rel(models[name]), "--label",
+                                             "all", "-n", 100, "-o", rel(picture), "--force"],
+                 args.threads)
+
+
+if __name__ == "__main__":
+    main()
