@@ -182,3 +182,37 @@ def test_layer_above_needs_a_bernoulli_rbm_with_no_more_visible_units():
     assert layer_above(below, 4, np.random.default_rng(0)) is None   # 4 < 5 visible units
     gaussian = tiny_dbn(gaussian=True).layers[0]
     assert layer_above(gaussian, 9, np.random.default_rng(0)) is None
+
+
+def test_upper_layers_train_on_samples_of_the_posterior():
+    """The training rows of layer 2 are h_2 ~ q(h_2 | h_1), h_1 ~ q(h_1 | v), v ~
+    Bernoulli(grey): every one of the 8 states of h_2 appears with its exact probability
+    (enumerating v and h_1), within five binomial standard deviations of 40,000 draws. The
+    mean-field pass of the grey levels, which upper layers used to train on, gives other
+    probabilities."""
+    from rbmcli.training.dbn import UpPassRows
+    from rbmcli.training.rbm import Binarizer
+
+    rng = np.random.default_rng(4)
+    layers = [rbm(4, 3, rng, scale=2.0), rbm(3, 3, rng, scale=2.0)]
+    grey = np.array([[0.9, 0.2, 0.6, 0.1]])
+    rows = UpPassRows(Binarizer(np.repeat(grey, 40000, axis=0), "stochastic"), layers,
+                      np.random.default_rng(0))
+    h2 = rows.rows(np.arange(40000), np.random.default_rng(1))
+    assert h2.shape == (40000, 3) and h2.dtype == np.uint8
+    found = np.bincount(h2 @ np.array([4, 2, 1]), minlength=8) / len(h2)
+
+    def bernoulli(x, p):
+        return np.prod(np.where(x == 1, p, 1 - p), axis=-1)
+
+    V, H1, H2 = states(4), states(3), states(3)
+    p_v = bernoulli(V, grey[0])
+    p_h1 = bernoulli(H1[None], layers[0].hidden_probs(V)[:, None])       # (16, 8)
+    p_h2 = bernoulli(H2[None], layers[1].hidden_probs(H1)[:, None])       # (8, 8)
+    exact = p_v @ p_h1 @ p_h2
+    assert exact.sum() == pytest.approx(1)
+    sd = np.sqrt(exact * (1 - exact) / len(h2))
+    assert np.all(np.abs(found - exact) <= 5 * sd), (found, exact)
+    mean_field = bernoulli(H2, layers[1].hidden_probs(layers[0].hidden_probs(grey))[0])
+    assert np.max(np.abs(mean_field - exact) / sd) > 10
+    np.testing.assert_allclose(rows.mean(), exact @ H2, atol=5 * sd.max())

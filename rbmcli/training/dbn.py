@@ -1,10 +1,9 @@
 """Greedy layer-wise training of a Deep Belief Network (``rbm train --model dbn``).
 
 Layer 0 is a Bernoulli RBM on the binarised data (``--binarize``) or a Gaussian RBM on the
-standardised data (``--visible gaussian``); layer k > 0 is a Bernoulli RBM trained on the
-hidden probabilities of layer k - 1 given its own training input (the mean-field up pass
-:meth:`rbmcli.models.dbn.DBN.up`), binarised stochastically afresh every epoch, i.e. on samples of
-those hidden units. A layer stacked on a Bernoulli RBM with at least as many hidden units
+standardised data (``--visible gaussian``); layer k > 0 is a Bernoulli RBM trained on
+samples of the hidden units of layer k - 1, drawn by a stochastic up pass of the data
+afresh at every use (:class:`UpPassRows`). A layer stacked on a Bernoulli RBM with at least as many hidden units
 as that RBM has visible units starts as that RBM turned upside down (:func:`layer_above`),
 so the DBN's bound starts at the log-likelihood of the layers below instead of under it.
 Every layer trains for ``--epochs`` epochs with the same method and options, by the
@@ -26,7 +25,8 @@ from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.errors import InputError, NotSupported
 from rbmcli.io.modelfile import ModelFile, load_model
 from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
-from rbmcli.training.rbm import Binarizer, TrainOptions
+from rbmcli.training.rbm import Binarizer, TrainOptions, new_model
+from rbmcli.training.batches import MemoryRows
 from rbmcli.training.labels import LabelledData, LabelledTrainer, training_labels, with_labels
 from rbmcli.training.updown import UpDownTrainer
 from rbmcli.training.backprop import BackpropTrainer
@@ -197,9 +197,11 @@ class DBNRun(TrainingRun):
                 valid = None if self.valid_images is None else \
                     first_layer_rows(self.valid_images, opts, model)[0]
             else:
-                train_x = self._layer_input(layers, k, self.images)
-                valid_x = None if self.valid_images is None else \
-                    self._layer_input(layers, k, self.valid_images)
+                train = UpPassRows(first_layer_rows(self.images, opts, layers[0])[0],
+                                   layers[:k], np.random.default_rng([opts.seed, 4, k]))
+                valid = None if self.valid_images is None else UpPassRows(
+                    first_layer_rows(self.valid_images, opts, layers[0])[0], layers[:k],
+                    np.random.default_rng([opts.seed, 5, k]))
                 above = layers[k] if len(layers) > k else layer_above(
                     layers[k - 1], lopts.n_hidden, np.random.default_rng([opts.seed, 3, k]))
                 if len(layers) <= k and above is not None:
@@ -207,8 +209,7 @@ class DBNRun(TrainingRun):
                              f"(weights transposed, {above.n_hidden - layers[k - 1].n_visible} "
                              f"more hidden units with tiny weights), i.e. at the prior "
                              f"layer {k - 1} implies over its hidden units")
-                model, train = kind.model_and_rows(lopts, train_x, None, above)
-                valid = None if valid_x is None else Binarizer(valid_x, "stochastic")
+                model = above or new_model(lopts, train)
             if len(layers) <= k:
                 layers.append(model)
                 self.mf.state, self.mf.rng_state = {}, None
@@ -255,13 +256,63 @@ class DBNRun(TrainingRun):
         self.epochs = self.total_epochs
         super().run_epochs()
 
-    def _layer_input(self, layers, k, images):
-        """The training input of layer ``k`` > 0: the mean-field up pass of ``images``
-        through layers 0..k-1, (N, n_visible of layer k) float in [0, 1]."""
-        _, x = first_layer_rows(images, self.opts, layers[0])
-        for layer in layers[:k]:
-            x = layer.hidden_probs(x)
+
+class UpPassRows(MemoryRows):
+    """Training rows of layer ``k`` > 0: binary states of the hidden units of layer
+    ``k - 1``, drawn by a stochastic up pass afresh at every use. The first layer's rows
+    are drawn as that layer trained on them (a stochastic binarisation redrawn; threshold
+    or standardised rows as they are), then ``h_l ~ P(h_l | h_{l-1})`` layer by layer.
+
+    These are samples of the posterior ``q(h | v)`` the DBN's variational bound averages
+    over (Salakhutdinov & Murray 2008), so the layer above learns the distribution its
+    bound is scored on. A mean-field pass of the grey levels, ``P(h | E[v])``, is a
+    different distribution: an upper layer trained on it modelled the first layer's
+    hidden units worse than that RBM's own prior, and the bound fell below the first
+    layer.
+
+    Parameters
+    ----------
+    first : Binarizer or rbmcli.training.grbm.StandardizedData
+        The first layer's training rows (``images``: (N, D) of the data).
+    layers : list of RBMs
+        Layers ``0 .. k-1``.
+    mean_rng : numpy.random.Generator
+        Draws the one pass of :meth:`mean` (fixed, so a resumed run gets the same mean).
+    """
+
+    def __init__(self, first, layers, mean_rng):
+        self.first, self.layers = first, list(layers)
+        self.images = first.images  # (N, D) of the data: the number of rows
+        self._mean = None
+        self._mean_rng = mean_rng
+
+    def rows(self, index, rng):
+        """Binary states (len(index), n_hidden of layer k-1) uint8 of the rows at ``index``."""
+        x = self.first.rows(index, rng)
+        for layer in self.layers:
+            P = layer.hidden_probs(x)
+            x = (rng.random(P.shape, dtype=P.dtype) < P).astype(np.uint8)
         return x
+
+    def mean(self):
+        """Per-unit probability of a 1 (n,) float64: the mean of ``P(h_{k-1} | h_{k-2})``
+        over one stochastic pass below it (for the new layer's visible biases and the
+        centering offsets)."""
+        if self._mean is None:
+            total = 0.0
+            for start in range(0, len(self), ROWS_PER_PASS):
+                index = np.arange(start, min(len(self), start + ROWS_PER_PASS))
+                x = self.first.rows(index, self._mean_rng)
+                for layer in self.layers[:-1]:
+                    P = layer.hidden_probs(x)
+                    x = (self._mean_rng.random(P.shape, dtype=P.dtype) < P).astype(np.uint8)
+                total = total + self.layers[-1].hidden_probs(x).sum(axis=0, dtype=np.float64)
+            self._mean = total / len(self)
+        return self._mean
+
+
+ROWS_PER_PASS = 4096
+"""Rows per block of :meth:`UpPassRows.mean`."""
 
 
 def _fine_tune_epochs(opts):

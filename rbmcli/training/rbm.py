@@ -366,5 +366,6 @@ def new_model(options, train):
     """A freshly initialised model for ``options`` and the training rows ``train`` (a
     Binarizer, or StreamedRows of one): the visible biases from their mean."""
     rng = np.random.default_rng(options.seed)
-    return BernoulliRBM.initialize(train.images.shape[1], options.n_hidden, train.mean(), rng,
+    mean = train.mean()
+    return BernoulliRBM.initialize(len(mean), options.n_hidden, mean, rng,
                                    np.dtype(options.dtype).type)
