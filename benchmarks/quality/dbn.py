@@ -19,7 +19,7 @@ stochastically binarised test set; layer 0 is scored again (AIS and reverse AIS,
 ``rbm500`` protocol) as the model file on disk, so the two rows describe the same RBM.
 
 Run: ``python benchmarks/quality/dbn.py [--epochs N] [--first KEY] [--only dbn2]
-[--threads T]``.
+[--upper-lr R] [--threads T]`` (a rate other than 0.01 adds ``-lrR`` to the key).
 """
 
 import json
@@ -29,8 +29,14 @@ from common import (AIS, DATA, FIGURES, OUT, Results, ensure_data, parse_args, r
 
 PUBLISHED = {"dbn2": -86.22, "dbn3": None}
 HIDDEN = {"dbn2": "500,2000", "dbn3": "500,500,2000"}
-RECIPE = ["--binarize", "stochastic", "--pcd", 1, "--centering", "--lr", 0.01, "--lr-final", 0,
-          "--momentum", 0.9, "--momentum-warmup", 5, "--l2", 0.0001]
+def recipe(lr):
+    """The upper layers' options (in the order the recorded commands have them)."""
+    return ["--binarize", "stochastic", "--pcd", 1, "--centering", "--lr", lr, "--lr-final", 0,
+            "--momentum", 0.9, "--momentum-warmup", 5, "--l2", 0.0001]
+
+
+LR = 0.01
+"""The first layer's learning rate: the upper layers' default (``--upper-lr``)."""
 
 
 def score_first_layer(results, first, key, threads):
@@ -60,6 +66,8 @@ def main():
     args = parse_args(__doc__, lambda p: (
         p.add_argument("--epochs", type=int, default=50, help="epochs per upper layer"),
         p.add_argument("--first", default="pcd1-xl", help="rbm500 key of layer 0"),
+        p.add_argument("--upper-lr", type=float, default=LR,
+                       help="learning rate of the upper layers (decayed to 0)"),
         p.add_argument("--only", choices=sorted(HIDDEN), action="append")))
     ensure_data()
     first = OUT / f"rbm500-{args.first}.h5"
@@ -69,9 +77,9 @@ def main():
     results = Results("dbn", args.fresh)
     score_first_layer(results, first, f"layer0-{args.first}", args.threads)
     for name in args.only or sorted(HIDDEN):
-        key = f"{name}-on-{args.first}"
+        key = f"{name}-on-{args.first}" + ("" if args.upper_lr == LR else f"-lr{args.upper_lr:g}")
         train_args = ["--model", "dbn", "--hidden", HIDDEN[name], "--first-layer", rel(first),
-                      *RECIPE, "--epochs", args.epochs]
+                      *recipe(args.upper_lr), "--epochs", args.epochs]
         train_and_score(results, key, train_args, OUT / f"{key}.h5", args.threads,
                         bracket=False, base=False,
                         extra={"first_layer": args.first, "first_key": f"layer0-{args.first}",
