@@ -13,7 +13,8 @@ test error is measured once per finished model.
    500 units below and the labels (``--labels``);
 2. **up-down**: a copy of the pretrained DBN fine-tuned by the up-down algorithm
    (``--resume --fine-tune up-down``: CD-3, CD-6 then CD-10 in the top, a third of the
-   epochs each);
+   epochs each) at ``--fine-tune-lr 0.003``, the best validation error after 2 epochs
+   among 0.003 (3.88%), 0.01 (4.08%) and 0.03 (4.49%; 3.93% before);
 3. **backprop**: another copy fine-tuned as a feed-forward classifier
    (``--fine-tune backprop``);
 4. the test and validation error of each (``rbm score --accuracy``), and ``rbm sample
@@ -90,8 +91,8 @@ def fine_tune(results, key, method, epochs, lr, threads):
 
 def main():
     args = parse_args(__doc__, lambda p: (
-        p.add_argument("--updown-epochs", type=int, default=100),
-        p.add_argument("--updown-lr", type=float, default=0.01),
+        p.add_argument("--updown-epochs", type=int, default=30),
+        p.add_argument("--updown-lr", type=float, default=0.003),
         p.add_argument("--backprop-epochs", type=int, default=50),
         p.add_argument("--backprop-lr", type=float, default=0.1),
         p.add_argument("--only", choices=["up-down", "backprop"], action="append")))

@@ -13,8 +13,11 @@ descent with momentum:
     back_l = dz_l W_l^T
     velocity = MOMENTUM * velocity - lr * grad,   parameter += velocity
 
-The input rows are what classification sees (:meth:`rbmcli.models.markov.MarkovModel.
-up_input`: the grey levels for stochastic binarisation). The learning rate decays
+The network is evaluated (and classifies) on what the up pass sees
+(:meth:`rbmcli.models.markov.MarkovModel.up_input`: the grey levels for stochastic
+binarisation, the mean of the draw) and trained on the rows the DBN was trained on: for
+stochastic binarisation, binary images drawn afresh at every use, a noise that keeps the
+network from fitting the training images exactly. The learning rate decays
 linearly from ``--fine-tune-lr`` to ``lr / E`` over the E fine-tuning epochs; the momentum
 buffers are part of the checkpoint, so a resumed run repeats an uninterrupted one.
 """
@@ -93,8 +96,10 @@ class BackpropTrainer(ArraySnapshots):
         With its ``classifier`` set.
     options : rbmcli.training.dbn.DBNTrainOptions
         ``fine_tune_lr`` (0: :data:`DEFAULT_LR`), ``batch_size``, ``fine_tune_epochs``.
-    train : (X, y)
-        Input rows (N, n_visible) float32 and their output indices (N,).
+    train : (rows, X, y)
+        ``rows(index, rng)``: the training rows at ``index`` (a Binarizer's);
+        ``X`` (N, n_visible): the grey inputs of the evaluation; ``y`` (N,): the output
+        indices.
     valid : (X, y) or None
         Validation rows and indices (``y`` may be None).
     first_epoch : int
@@ -117,8 +122,8 @@ class BackpropTrainer(ArraySnapshots):
             self.velocities.append(self.state[key])
         self.lr = self.base_lr = options.fine_tune_lr or DEFAULT_LR
         eval_rng = np.random.default_rng([options.seed, 7])
-        self.eval_index = np.sort(eval_rng.choice(len(train[0]), min(len(train[0]), 5000),
-                                                  replace=False))
+        n = len(train[1])
+        self.eval_index = np.sort(eval_rng.choice(n, min(n, 5000), replace=False))
 
     def _arrays(self):
         """The parameters and momentum buffers (what a snapshot keeps)."""
@@ -133,16 +138,17 @@ class BackpropTrainer(ArraySnapshots):
     def run_epoch(self, epoch=0, on_batch=None):
         """One pass over the training rows in random order; ``epoch`` is the run's (the
         greedy epochs included). Returns the epoch's metrics."""
-        X, y = self.train
+        rows, _, y = self.train
         size = self.options.batch_size
         self.lr = self.learning_rate(epoch - self.first_epoch)
         with compiling.watch() as clock:
             start = time.perf_counter()
-            order = self.rng.permutation(len(X))
+            order = self.rng.permutation(len(y))
             n_batches = -(-len(order) // size)
             for k in range(n_batches):
                 index = np.sort(order[k * size:(k + 1) * size])
-                step(self.net, X[index], y[index], self.lr, self.velocities)
+                X = rows(index, self.rng).astype(self.net.dtype)
+                step(self.net, X, y[index], self.lr, self.velocities)
                 if on_batch:
                     on_batch(k + 1, n_batches)
             seconds = time.perf_counter() - start - clock.seconds
@@ -154,7 +160,7 @@ class BackpropTrainer(ArraySnapshots):
         """The epoch's metrics: the class error of the network on 5,000 training rows and
         on the validation rows; the generative metrics are NaN (backprop leaves the
         generative model as it was)."""
-        X, y = self.train
+        _, X, y = self.train
         out = {"seconds": seconds, "lr": self.lr, "momentum": MOMENTUM,
                "mser_train": np.nan, "mser_valid": np.nan, "free_energy_gap": np.nan,
                "class_error_train": self._error(X[self.eval_index], y[self.eval_index]),

@@ -361,7 +361,7 @@ class Backprop:
         dbn = run.mf.model
         classes = dbn.classifier.classes
 
-        def rows(images, labels, what):
+        def inputs(images, labels, what):
             index = None
             if labels is not None:
                 index = np.searchsorted(classes, labels)
@@ -372,9 +372,10 @@ class Backprop:
                                      f"classifier's classes {classes.tolist()}")
             return dbn.up_input(images).astype(dbn.dtype), index
 
-        train = rows(run.images, run.labels, "the training data")
+        X, y = inputs(run.images, run.labels, "the training data")
+        train = (Binarizer(run.images, run.opts.binarize).rows, X, y)
         valid = None if run.valid_images is None else \
-            rows(run.valid_images, run.valid_labels, "the validation data")
+            inputs(run.valid_images, run.valid_labels, "the validation data")
         return BackpropTrainer(dbn, run.opts, train, valid, run.greedy_epochs, rng,
                                run.mf.state)
 
