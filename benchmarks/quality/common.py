@@ -93,8 +93,9 @@ class Results:
         RESULTS.mkdir(exist_ok=True)
         OUT.mkdir(exist_ok=True)
         self.path = RESULTS / f"{name}.json"
-        self.records = [] if fresh or not self.path.exists() else \
-            json.loads(self.path.read_text())
+        if fresh and self.path.exists():  # put() re-reads the file: set it aside
+            os.replace(self.path, self.path.with_suffix(".json.old"))
+        self.records = [] if not self.path.exists() else json.loads(self.path.read_text())
 
     def find(self, key):
         return next((r for r in self.records if r["key"] == key), None)
