@@ -28,7 +28,8 @@ from rbmcli.kernels.intrinsics.strips import aligned_matrix, strip_cols, strip_s
 from rbmcli.kernels.intrinsics.tiles import tile_pair_gather
 from rbmcli.kernels.intrinsics.transpose import copy_transposed
 from rbmcli.kernels.rbm.conditionals import hidden_probs_binary, sample_hidden, sample_visible
-from rbmcli.kernels.rbm.free_energy import free_energy_binary, free_energy_from_preactivation
+from rbmcli.kernels.rbm.free_energy import (free_energy_binary, free_energy_from_preactivation,
+                                           label_softplus_sums)
 from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
 from rbmcli.kernels.rbm.gradients import apply_update
 from rbmcli.kernels.rng import step_key, uniform
@@ -697,6 +698,22 @@ def test_free_energy_from_preactivation(dtype):
     free_energy_binary(V, W, b, c, dtype(1.0), o1)
     free_energy_from_preactivation(V.astype(dtype), A, b, dtype(1.0), o2)
     np.testing.assert_allclose(o1, o2, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_label_softplus_sums(dtype):
+    """sum_j softplus(A + U_k) against NumPy's logaddexp in float64, huge inputs included."""
+    rng = np.random.default_rng(21)
+    A = (4 * rng.standard_normal((37, 29))).astype(dtype)
+    A[0, :3] = [800, -800, 0]
+    U = (3 * rng.standard_normal((5, 29))).astype(dtype)
+    out = np.full((37, 5), np.nan)
+    before = snapshot(A, U)
+    label_softplus_sums(A, U, out)
+    assert_unchanged(before, (A, U))
+    want = np.logaddexp(0.0, A.astype(np.float64)[:, None, :]
+                        + U.astype(np.float64)[None]).sum(axis=2)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -48,3 +48,19 @@ def free_energy_from_preactivation(V, A, b, beta, out):
         for j in range(A.shape[1]):
             total -= softplus(beta * np.float64(A[s, j]))
         out[s] = total
+
+
+@numba.njit(**PARALLEL_JIT)
+def label_softplus_sums(A, U, out):
+    """The hidden part of a class RBM's free energies for every label, in one pass:
+    ``out[s, k] = sum_j softplus(A[s, j] + U[k, j])``.
+
+    A: (B, nh) float, the hidden inputs ``c + x W`` without labels; U: (C, nh) float, the
+    label units' weights; out: (B, C) float64 output.
+    """
+    for s in numba.prange(A.shape[0]):
+        for k in range(U.shape[0]):
+            total = 0.0
+            for j in range(A.shape[1]):
+                total += softplus(np.float64(A[s, j]) + np.float64(U[k, j]))
+            out[s, k] = total

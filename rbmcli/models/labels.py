@@ -27,6 +27,7 @@ The NumPy here is one (N, nv) x (nv, nh) product per call plus C broadcasts; no 
 import numpy as np
 
 from rbmcli.errors import InputError, NotSupported
+from rbmcli.kernels.rbm.free_energy import label_softplus_sums
 from rbmcli.models.aligned import aligned
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.sampling.labels import describe_classes
@@ -208,14 +209,16 @@ class LabelledRBM(BernoulliRBM):
         binary or real-valued ``X`` (N, nv), in blocks of :data:`ROWS_PER_CHUNK` rows."""
         X = np.asarray(X)
         out = np.empty((len(X), len(self.labels)), np.float64)
-        U = self.labels.weights.astype(np.float64)
+        U = np.ascontiguousarray(self.labels.weights, self.dtype)
         d = self.labels.bias.astype(np.float64)
         for s in range(0, len(X), ROWS_PER_CHUNK):
             rows = X[s:s + ROWS_PER_CHUNK].astype(self.dtype, copy=False)
-            A = self.hidden_input(rows).astype(np.float64)
+            A = np.ascontiguousarray(self.hidden_input(rows))
             bx = rows @ self.visible_bias.astype(np.float64)
-            for k in range(len(d)):
-                out[s:s + len(rows), k] = -bx - d[k] - np.logaddexp(0.0, A + U[k]).sum(axis=1)
+            block = out[s:s + len(rows)]
+            label_softplus_sums(A, U, block)   # sum_j softplus(A + U_k), (rows, C) float64
+            block *= -1
+            block -= bx[:, None] + d
         return out
 
     def class_probabilities(self, X):
