@@ -18,7 +18,8 @@ test error is measured once per finished model.
 3. **backprop**: another copy fine-tuned as a feed-forward classifier
    (``--fine-tune backprop``);
 4. the test and validation error of each (``rbm score --accuracy``), and ``rbm sample
-   --label all`` of the fine-tuned DBN (a row per class).
+   --label all`` of the pretrained and the up-down DBN (a row per class), by Gibbs
+   sampling and by parallel tempering.
 
 Each step is recorded in ``results/dbn-classify.json`` with its command and wall time and
 skipped when recorded; an interrupted fine-tuning continues from its checkpoint (the copy
@@ -116,12 +117,13 @@ def main():
             step(results, f"{name}-{split}", ["score", f"{rel(SPLIT)}:{split}", "-m",
                                               rel(model), "--accuracy", "--json"],
                  args.threads)
-    for name in ("up-down", "backprop", "pretrained"):
+    for name in ("up-down", "pretrained"):  # backprop leaves the generative DBN as it was
         if name in models:
-            picture = FIGURES / f"dbn-{name}-labels.png"
-            step(results, f"{name}-sample", ["sample", "-m", rel(models[name]), "--label",
-                                             "all", "-n", 100, "-o", rel(picture), "--force"],
-                 args.threads)
+            for method in ("gibbs", "pt"):
+                picture = FIGURES / f"dbn-{name}-labels-{method}.png"
+                step(results, f"{name}-sample-{method}",
+                     ["sample", "-m", rel(models[name]), "--label", "all", "-n", 100,
+                      "--method", method, "-o", rel(picture), "--force"], args.threads)
 
 
 if __name__ == "__main__":

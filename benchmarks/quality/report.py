@@ -303,11 +303,14 @@ def section_dbn_classify(out):
                    + f" | {minutes(train['seconds'])} | "
                    f"{fmt(100 * PUBLISHED_ERRORS[name], '.2f') + '%' if name in PUBLISHED_ERRORS else '-'} |")
     out.append("")
-    for name in ("up-down", "backprop", "pretrained"):
-        picture = HERE / "figures" / f"dbn-{name}-labels.png"
-        if picture.exists():
-            out += [f"`rbm sample --label all` of the {name} DBN (a row per class 0-9, 10 "
-                    f"chains each): ![{name}](figures/dbn-{name}-labels.png)", ""]
+    for name in ("up-down", "pretrained"):
+        for method in ("gibbs", "pt"):
+            picture = f"dbn-{name}-labels-{method}.png"
+            if (HERE / "figures" / picture).exists():
+                out += [f"`rbm sample --label all --method {method}` of the {name} DBN (a row "
+                        f"per class 0-9, 10 chains each, 1,000 sweeps of the top RBM with the "
+                        f"label clamped, then the down pass): ![{name} {method}](figures/"
+                        f"{picture})", ""]
     out += ["<details><summary>commands, in order</summary>", "", "```"]
     for key, r in rec.items():
         out.append(f"{r['seconds']:8.1f} s  {r['command']}")

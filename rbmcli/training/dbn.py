@@ -27,10 +27,8 @@ from rbmcli.io.modelfile import ModelFile, load_model
 from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_training_images
 from rbmcli.training.rbm import Binarizer, TrainOptions, new_model
 from rbmcli.training.batches import MemoryRows
-from rbmcli.training.labels import LabelledData, LabelledTrainer, training_labels, with_labels
-from rbmcli.training.updown import UpDownTrainer
-from rbmcli.training.backprop import BackpropTrainer
-from rbmcli.models.classifier import FeedForwardClassifier
+from rbmcli.training.labels import LabelledTrainer, training_labels, with_labels
+from rbmcli.training.finetune import FINE_TUNERS
 from rbmcli.training.grbm import GaussianTrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.io.datasets import load_dataset
@@ -317,71 +315,6 @@ ROWS_PER_PASS = 4096
 
 def _fine_tune_epochs(opts):
     return opts.fine_tune_epochs if opts.fine_tune else 0
-
-
-class UpDown:
-    """``--fine-tune up-down`` (:mod:`rbmcli.training.updown`)."""
-
-    @staticmethod
-    def prepare(dbn, labels):
-        """Untie the DBN's weights (once); True when that happened now."""
-        if dbn.untied:
-            return False
-        dbn.untie()
-        return True
-
-    @staticmethod
-    def trainer(run, rng):
-        opts, dbn = run.opts, run.mf.model
-        units = dbn.top.labels
-        train = LabelledData(Binarizer(run.images, opts.binarize), units.index(run.labels))
-        valid = None if run.valid_images is None else LabelledData(
-            Binarizer(run.valid_images, opts.binarize),
-            None if run.valid_labels is None else units.index(run.valid_labels))
-        return UpDownTrainer(dbn, opts, train, valid, run.greedy_epochs, rng, run.mf.state)
-
-
-class Backprop:
-    """``--fine-tune backprop`` (:mod:`rbmcli.training.backprop`)."""
-
-    @staticmethod
-    def classes(dbn, labels):
-        return dbn.top.labels.classes if dbn.top.labels is not None else np.unique(labels)
-
-    @staticmethod
-    def prepare(dbn, labels):
-        """Give the DBN its feed-forward classifier (once); True when that happened now."""
-        if dbn.classifier is not None:
-            return False
-        dbn.classifier = FeedForwardClassifier.from_dbn(dbn, Backprop.classes(dbn, labels))
-        return True
-
-    @staticmethod
-    def trainer(run, rng):
-        dbn = run.mf.model
-        classes = dbn.classifier.classes
-
-        def inputs(images, labels, what):
-            index = None
-            if labels is not None:
-                index = np.searchsorted(classes, labels)
-                unknown = (index >= len(classes)) | (classes[np.minimum(
-                    index, len(classes) - 1)] != labels)
-                if unknown.any():
-                    raise InputError(f"{what} has label {labels[unknown][0]}, not one of the "
-                                     f"classifier's classes {classes.tolist()}")
-            return dbn.up_input(images).astype(dbn.dtype), index
-
-        X, y = inputs(run.images, run.labels, "the training data")
-        train = (Binarizer(run.images, run.opts.binarize).rows, X, y)
-        valid = None if run.valid_images is None else \
-            inputs(run.valid_images, run.valid_labels, "the validation data")
-        return BackpropTrainer(dbn, run.opts, train, valid, run.greedy_epochs, rng,
-                               run.mf.state)
-
-
-FINE_TUNERS = {"up-down": UpDown, "backprop": Backprop}
-"""``--fine-tune`` -> how the DBN is prepared for it and its trainer."""
 
 
 EXTRA_SCALE = 1e-3
