@@ -39,3 +39,23 @@ class FakeSampler:
                                      states=np.asarray(V0, np.uint8), method=self.method,
                                      steps=steps,
                                      mean=None if burn_in is None else np.array(V0, float))
+
+
+def write_prototypes(path, flip, n_train, n_test, classes=4, seed=0):
+    """A labelled data file of ``classes`` random 8x8 binary prototypes with a fraction
+    ``flip`` of the pixels flipped: groups ``train`` and ``test`` (uint8 0/255, labels
+    0..classes-1). Returns the test images and labels (for files derived from them)."""
+    from rbmcli.io.datasets import write_dataset
+    rng = np.random.default_rng(seed)
+    protos = rng.random((classes, 64)) < 0.5
+
+    def draw(n):
+        idx = rng.integers(0, classes, n)
+        bits = protos[idx] ^ (rng.random((n, 64)) < flip)
+        return (bits * 255).astype(np.uint8), idx.astype(np.uint8)
+
+    (train, train_labels), (test, test_labels) = draw(n_train), draw(n_test)
+    write_dataset(path, {
+        "train": {"images": train, "labels": train_labels, "image_shape": (8, 8)},
+        "test": {"images": test, "labels": test_labels, "image_shape": (8, 8)}})
+    return test, test_labels

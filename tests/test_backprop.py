@@ -21,7 +21,7 @@ from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training import backprop
 
-from clihelpers import assert_error, assert_ok
+from clihelpers import assert_error, assert_ok, write_prototypes
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
@@ -132,18 +132,7 @@ def data(tmp_path_factory):
     """Four random 8x8 prototypes with 15% of the pixels flipped: 400 training, 200 test
     images (harder than tests/test_cli_labels.py's 3%, so fine-tuning has work to do)."""
     folder = tmp_path_factory.mktemp("backprop")
-    rng = np.random.default_rng(0)
-    protos = rng.random((CLASSES, 64)) < 0.5
-
-    def draw(n):
-        idx = rng.integers(0, CLASSES, n)
-        bits = protos[idx] ^ (rng.random((n, 64)) < 0.15)
-        return (bits * 255).astype(np.uint8), idx.astype(np.uint8)
-
-    (train, train_labels), (test, test_labels) = draw(400), draw(200)
-    write_dataset(folder / "d.h5", {
-        "train": {"images": train, "labels": train_labels, "image_shape": (8, 8)},
-        "test": {"images": test, "labels": test_labels, "image_shape": (8, 8)}})
+    test, test_labels = write_prototypes(folder / "d.h5", 0.15, 400, 200, CLASSES)
     write_dataset(folder / "plain.h5", {"": {"images": test, "image_shape": (8, 8)}})
     return folder
 

@@ -21,7 +21,7 @@ from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training import updown
 
-from clihelpers import assert_error, assert_ok
+from clihelpers import assert_error, assert_ok, write_prototypes
 
 FAST = ["--hidden", "16", "--batch-size", "20", "--lr", "0.1", "--lr-final", "0.1",
         "--no-pictures"]
@@ -46,18 +46,7 @@ def work(tmp_path_factory):
     """A folder with d.h5 (train/test, labelled), plain.h5 (no labels), a class RBM c.h5
     and a DBN d-dbn.h5 with a labelled top, trained once for the module."""
     folder = tmp_path_factory.mktemp("labels")
-    rng = np.random.default_rng(0)
-    protos = rng.random((CLASSES, 64)) < 0.5
-
-    def draw(n):
-        idx = rng.integers(0, CLASSES, n)
-        bits = protos[idx] ^ (rng.random((n, 64)) < 0.03)
-        return (bits * 255).astype(np.uint8), idx.astype(np.uint8)
-
-    (train, train_labels), (test, test_labels) = draw(400), draw(N_TEST)
-    write_dataset(folder / "d.h5", {
-        "train": {"images": train, "labels": train_labels, "image_shape": (8, 8)},
-        "test": {"images": test, "labels": test_labels, "image_shape": (8, 8)}})
+    test, test_labels = write_prototypes(folder / "d.h5", 0.03, 400, N_TEST, CLASSES)
     write_dataset(folder / "plain.h5", {"": {"images": test, "image_shape": (8, 8)}})
     write_dataset(folder / "rotated.h5", {"": {"images": test, "image_shape": (8, 8),
                                                "labels": (test_labels + 1) % CLASSES}})
