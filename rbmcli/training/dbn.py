@@ -3,9 +3,10 @@
 Layer 0 is a Bernoulli RBM on the binarised data (``--binarize``) or a Gaussian RBM on the
 standardised data (``--visible gaussian``); layer k > 0 is a Bernoulli RBM trained on
 samples of the hidden units of layer k - 1, drawn by a stochastic up pass of the data
-afresh at every use (:class:`UpPassRows`). A layer stacked on a Bernoulli RBM with at least as many hidden units
-as that RBM has visible units starts as that RBM turned upside down (:func:`layer_above`),
-so the DBN's bound starts at the log-likelihood of the layers below instead of under it.
+afresh at every use (:class:`UpPassRows`). A layer stacked on a Bernoulli RBM with at
+least as many hidden units as that RBM has visible units starts as that RBM turned upside
+down (:func:`layer_above`), so the DBN's bound starts at the log-likelihood of the layers
+below instead of under it.
 Every layer trains for ``--epochs`` epochs with the same method and options, by the
 trainers of the single RBMs.
 
