@@ -59,3 +59,16 @@ def write_prototypes(path, flip, n_train, n_test, classes=4, seed=0):
         "train": {"images": train, "labels": train_labels, "image_shape": (8, 8)},
         "test": {"images": test, "labels": test_labels, "image_shape": (8, 8)}})
     return test, test_labels
+
+
+def interrupted_at_call(function, n):
+    """``function`` wrapped to raise KeyboardInterrupt (a Ctrl-C) on its ``n``-th call,
+    calling it otherwise: to stop a training run in the middle of an epoch."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return function(*args, **kwargs)
+    return wrapped

@@ -21,7 +21,7 @@ from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training import backprop
 
-from clihelpers import assert_error, assert_ok, write_prototypes
+from clihelpers import assert_error, assert_ok, interrupted_at_call, write_prototypes
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
@@ -176,16 +176,9 @@ def test_backprop_resumes_exactly(data, tmp_path, monkeypatch):
     tune = ["--fine-tune", "backprop", "--fine-tune-epochs", 3, "--fine-tune-lr", 0.2]
     assert_ok(invoke("train", *COMMON, *tune, "-o", tmp_path / "a.h5"))
     assert_ok(invoke("train", *COMMON, "-o", tmp_path / "b.h5"))
-    calls = []
     real = backprop.step
-
-    def interrupt_on_the_30th(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 30:   # 20 steps per epoch
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(backprop, "step", interrupt_on_the_30th)
+    # 20 steps per epoch: the 30th is in the second epoch of fine-tuning
+    monkeypatch.setattr(backprop, "step", interrupted_at_call(real, 30))
     result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 4,
                     *tune, "--no-pictures")
     assert result.exit_code == 130 and "holds 9 complete epochs" in result.output

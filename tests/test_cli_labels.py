@@ -21,7 +21,7 @@ from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training import updown
 
-from clihelpers import assert_error, assert_ok, write_prototypes
+from clihelpers import assert_error, assert_ok, interrupted_at_call, write_prototypes
 
 FAST = ["--hidden", "16", "--batch-size", "20", "--lr", "0.1", "--lr-final", "0.1",
         "--no-pictures"]
@@ -281,16 +281,9 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     assert_ok(result)
     assert "up-down fine-tuning of the DBN, epochs 5-8" in result.stderr
     assert_ok(invoke("train", *common, "-o", tmp_path / "b.h5"))
-    calls = []
-
-    def interrupt_on_the_30th(*args):
-        calls.append(1)
-        if len(calls) == 30:   # 20 updates per epoch: in the second epoch of up-down
-            raise KeyboardInterrupt
-        return real(*args)
-
     real = updown.up_down_update
-    monkeypatch.setattr(updown, "up_down_update", interrupt_on_the_30th)
+    # 20 updates per epoch: the 30th is in the second epoch of up-down
+    monkeypatch.setattr(updown, "up_down_update", interrupted_at_call(real, 30))
     result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
                     *tune, "--no-pictures")
     assert result.exit_code == 130 and "holds 5 complete epochs" in result.output
