@@ -86,19 +86,25 @@ def test_gradients_match_finite_differences():
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
-def test_a_momentum_step():
-    """velocity = 0.9 velocity - lr grad; parameter += velocity, for every array."""
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.5, "l2": 0.1}])
+def test_a_momentum_step(options):
+    """velocity = m velocity - lr (grad + a W); parameter += velocity, for every array:
+    m = 0.9 unless --fine-tune-momentum says otherwise; the decay a (--fine-tune-l2) only
+    on the weight matrices (W_l and V), not on the biases."""
+    m, a = options.get("momentum", 0.9), options.get("l2", 0.0)
     rng = np.random.default_rng(2)
     net = FeedForwardClassifier.from_dbn(DBN([rbm(rng, 6, 5), rbm(rng, 5, 4)]), [0, 1])
     X, y = rng.random((5, 6)), rng.integers(0, 2, 5)
-    before = [a.copy() for a in net.arrays()]
-    velocities = [rng.standard_normal(a.shape) for a in before]
+    before = [x.copy() for x in net.arrays()]
+    velocities = [rng.standard_normal(x.shape) for x in before]
     old_v = [v.copy() for v in velocities]
     _, grads = backprop.gradients(net, X, y)
-    backprop.step(net, X, y, 0.3, velocities)
-    for b, a, v0, v, g in zip(before, net.arrays(), old_v, velocities, grads):
-        np.testing.assert_allclose(v, 0.9 * v0 - 0.3 * g, rtol=1e-12)
-        np.testing.assert_allclose(a, b + v, rtol=1e-12)
+    backprop.step(net, X, y, 0.3, velocities, **options)
+    weights = list(net.weights) + [net.output_weights]
+    for b, after, v0, v, g in zip(before, net.arrays(), old_v, velocities, grads):
+        decay = a * b if any(after is w for w in weights) else 0
+        np.testing.assert_allclose(v, m * v0 - 0.3 * (g + decay), rtol=1e-12)
+        np.testing.assert_allclose(after, b + v, rtol=1e-12)
 
 
 def test_the_model_file_keeps_the_classifier(tmp_path):
@@ -205,3 +211,7 @@ def test_backprop_needs_labelled_data(data, monkeypatch):
                  "plain.h5: has no labels; --fine-tune backprop needs labelled data (DATA)", code=1)
     assert_error(invoke("train", "d.h5", "--fine-tune-lr", "0.1", "-o", "x.h5"),
                  "--fine-tune-lr is for --model dbn", code=2)
+    assert_error(invoke("train", "d.h5", "--model", "dbn", "--hidden", "8,8",
+                        "--fine-tune-momentum", "0.5",
+                        "-o", "x.h5"),
+                 "--fine-tune-momentum needs --fine-tune up-down or backprop", code=2)

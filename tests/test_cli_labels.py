@@ -276,7 +276,8 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     the middle of a fine-tuning epoch and resumed again: the same parameters and history."""
     common = ["d.h5", "--model", "dbn", "--hidden", "16,12", "--labels", "--epochs", 2,
               "--lr", 0.05, "--batch-size", 20, "--no-pictures"]
-    tune = ["--fine-tune", "up-down", "--fine-tune-epochs", 4]
+    tune = ["--fine-tune", "up-down", "--fine-tune-epochs", 4, "--fine-tune-momentum", 0.5,
+            "--fine-tune-l2", 1e-3]
     result = invoke("train", *common, *tune, "-o", tmp_path / "a.h5")
     assert_ok(result)
     assert "up-down fine-tuning of the DBN, epochs 5-8" in result.stderr
@@ -296,6 +297,10 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(a.history["layer"], [0, 0, 1, 1, 2, 2, 2, 2])
     np.testing.assert_array_equal(a.history["cd_steps"], [np.nan] * 4 + [3, 3, 6, 10])
+    np.testing.assert_array_equal(a.history["momentum"][4:], 0.5)
+    assert sum(key.startswith("velocity_updown_") for key in a.state) == 9
+    for key in a.state:
+        np.testing.assert_array_equal(a.state[key], b.state[key], err_msg=key)
     assert a.history.keys() == b.history.keys()
     for key in a.history:
         if key != "seconds":

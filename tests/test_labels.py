@@ -13,7 +13,7 @@ from rbmcli.models.dbn import DBN
 from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training.labels import apply_labelled_update
-from rbmcli.training.updown import cd_steps, up_down_update
+from rbmcli.training.updown import cd_steps, parameters, up_down_update
 
 NV, NH, C = 4, 3, 3
 
@@ -236,36 +236,44 @@ def hinton_up_down(p, data, targets, rng, r, cd_iters):
     p["hidrecbiases"] += r * (sleephidstates - psleephidstates).mean(axis=0)
 
 
-def test_one_up_down_step_equals_the_papers_pseudocode():
-    rng = np.random.default_rng(5)
-    sizes = (6, 5, 4, 7)   # v, hid, pen, top
+def tiny_untied_dbn(rng):
+    """A DBN v(6)-hid(5)-pen(4)-top(7) with C label units, untied: its generative
+    weights differ from the recognition ones."""
     normal = lambda *shape: 0.5 * rng.standard_normal(shape)  # noqa: E731
     layers = [BernoulliRBM(normal(6, 5), normal(6), normal(5)),
               BernoulliRBM(normal(5, 4), normal(5), normal(4)),
               LabelledRBM(normal(4, 7), normal(4), normal(7),
                           LabelUnits(normal(C, 7), normal(C)))]
-    dbn = DBN(layers, [normal(6, 5), normal(5, 4)])   # untied, generative weights differ
-    gen = dbn.generative_layers
-    top = dbn.top
-    p = {"vishid": layers[0].weights, "hidrecbiases": layers[0].hidden_bias,
-         "hidvis": gen[0].weights.T, "visgenbiases": layers[0].visible_bias,
-         "hidpen": layers[1].weights, "penrecbiases": layers[1].hidden_bias,
-         "penhid": gen[1].weights.T, "hidgenbiases": layers[1].visible_bias,
+    return DBN(layers, [normal(6, 5), normal(5, 4)])
+
+
+def papers_names(dbn):
+    """The parameters of :func:`tiny_untied_dbn` under the names of the paper's
+    pseudo-code (copies, float64)."""
+    rec, gen, top = dbn.layers, dbn.generative_layers, dbn.top
+    p = {"vishid": rec[0].weights, "hidrecbiases": rec[0].hidden_bias,
+         "hidvis": gen[0].weights.T, "visgenbiases": gen[0].visible_bias,
+         "hidpen": rec[1].weights, "penrecbiases": rec[1].hidden_bias,
+         "penhid": gen[1].weights.T, "hidgenbiases": gen[1].visible_bias,
          "pentop": top.weights, "pengenbiases": top.visible_bias, "topbiases": top.hidden_bias,
          "labtop": top.labels.weights, "labgenbiases": top.labels.bias}
-    p = {name: np.array(value, np.float64) for name, value in p.items()}
+    return {name: np.array(value, np.float64) for name, value in p.items()}
+
+
+WEIGHTS = ("vishid", "hidvis", "hidpen", "penhid", "pentop", "labtop")
+
+
+def test_one_up_down_step_equals_the_papers_pseudocode():
+    rng = np.random.default_rng(5)
+    dbn = tiny_untied_dbn(rng)
+    gen = dbn.generative_layers
+    p = papers_names(dbn)
     before = {name: value.copy() for name, value in p.items()}
-    data = rng.integers(0, 2, (9, sizes[0])).astype(np.uint8)
+    data = rng.integers(0, 2, (9, 6)).astype(np.uint8)
     y = rng.integers(0, C, 9)
     hinton_up_down(p, data.astype(float), np.eye(C)[y], np.random.default_rng(6), 0.3, 3)
     up_down_update(dbn, data, y, np.random.default_rng(6), 0.3, 3)
-    got = {"vishid": layers[0].weights, "hidrecbiases": layers[0].hidden_bias,
-           "hidvis": gen[0].weights.T, "visgenbiases": gen[0].visible_bias,
-           "hidpen": layers[1].weights, "penrecbiases": layers[1].hidden_bias,
-           "penhid": gen[1].weights.T, "hidgenbiases": gen[1].visible_bias,
-           "pentop": top.weights, "pengenbiases": top.visible_bias,
-           "topbiases": top.hidden_bias, "labtop": top.labels.weights,
-           "labgenbiases": top.labels.bias}
+    got = papers_names(dbn)
     for name, value in p.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-14, err_msg=name)
     # the step changed every parameter (so the comparison means something), and the
@@ -277,7 +285,39 @@ def test_one_up_down_step_equals_the_papers_pseudocode():
     _, states = gen[0].sample_visible(np.eye(5, dtype=np.uint8), np.random.default_rng(0))
     np.testing.assert_array_equal(states, plain.sample_visible(np.eye(5, dtype=np.uint8),
                                                               np.random.default_rng(0))[1])
-    assert gen[1].visible_bias is layers[1].visible_bias
+    assert gen[1].visible_bias is dbn.layers[1].visible_bias
+
+
+def test_up_down_steps_with_momentum_and_weight_decay_follow_the_velocity_rule():
+    """Three steps with momentum m and weight decay a against the pseudo-code's direction
+    g (its step at r = 1): velocity = m velocity + r (g - a W) on the weights (g on the
+    biases), and the parameter moves by the velocity."""
+    rng = np.random.default_rng(8)
+    dbn = tiny_untied_dbn(rng)
+    data = rng.integers(0, 2, (9, 6)).astype(np.uint8)
+    y = rng.integers(0, C, 9)
+    r, m, a = 0.2, 0.7, 0.05
+    p = papers_names(dbn)
+    velocity = {name: np.zeros_like(value) for name, value in p.items()}
+    buffers = [np.zeros_like(getattr(owner, name)) for owner, name, _ in parameters(dbn)]
+    for seed in (6, 7, 8):
+        moved = {name: value.copy() for name, value in p.items()}
+        hinton_up_down(moved, data.astype(float), np.eye(C)[y], np.random.default_rng(seed),
+                       1.0, 3)
+        for name in p:
+            g = moved[name] - p[name] - (a * p[name] if name in WEIGHTS else 0)
+            velocity[name] = m * velocity[name] + r * g
+            p[name] = p[name] + velocity[name]
+        up_down_update(dbn, data, y, np.random.default_rng(seed), r, 3, buffers, m, a)
+    got = papers_names(dbn)
+    for name, value in p.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-10, atol=1e-12, err_msg=name)
+    # momentum and decay changed the result: the plain steps end elsewhere
+    plain = tiny_untied_dbn(np.random.default_rng(8))
+    for seed in (6, 7, 8):
+        up_down_update(plain, data, y, np.random.default_rng(seed), r, 3)
+    for name, value in papers_names(plain).items():
+        assert not np.allclose(got[name], value), name
 
 
 def test_cd_steps_grow_over_the_fine_tuning():

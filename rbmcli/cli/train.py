@@ -175,6 +175,12 @@ FLOWS = MODELS[3:]
 @click.option("--fine-tune-lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Learning rate of --fine-tune [default: up-down --lr; backprop 0.1, "
                    "decayed linearly over the epochs].")
+@click.option("--fine-tune-momentum", type=click.FloatRange(min=0, max=1, max_open=True),
+              default=None, help="Momentum of --fine-tune [default: up-down 0, backprop "
+                                 "0.9].")
+@click.option("--fine-tune-l2", type=click.FloatRange(min=0), default=None,
+              help="Weight decay of --fine-tune: a W is subtracted from each weight's "
+                   "update direction [default: 0].")
 @click.option("--validate", "validate", metavar="DATA",
               help="Validation data (FILE.h5[:GROUP]) for MSER and the free-energy gap.")
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
@@ -196,7 +202,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
           sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
           centering, chains, seed, dtype, binarize, labels, fine_tune, fine_tune_epochs,
-          fine_tune_lr,
+          fine_tune_lr, fine_tune_momentum, fine_tune_l2,
           validate, resume, force, threads, memory, pictures, **network):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).

@@ -31,7 +31,7 @@ from rbmcli.training.rbm import TrainingDiverged
 from rbmcli.training.snapshots import ArraySnapshots
 
 MOMENTUM = 0.9
-"""Momentum of the gradient steps."""
+"""``--fine-tune-momentum`` of backprop when not given."""
 
 DEFAULT_LR = 0.1
 """``--fine-tune-lr`` of backprop when not given."""
@@ -72,13 +72,16 @@ def gradients(net, X, y):
     return loss, out
 
 
-def step(net, X, y, lr, velocities, momentum=MOMENTUM):
-    """One momentum step of :func:`gradients` on ``net`` in place; returns the loss before
-    it. ``velocities`` are updated in place (arrays shaped as ``net.arrays()``)."""
+def step(net, X, y, lr, velocities, momentum=MOMENTUM, l2=0.0):
+    """One momentum step of :func:`gradients` on ``net`` in place, with weight decay ``l2``
+    on the weights (``W_l`` and ``V``, every other array of ``net.arrays()``); returns the
+    loss before it. ``velocities`` are updated in place (arrays shaped as
+    ``net.arrays()``)."""
     loss, grads = gradients(net, X, y)
-    rate = net.dtype.type(lr)
-    m = net.dtype.type(momentum)
-    for param, velocity, grad in zip(net.arrays(), velocities, grads):
+    rate, m, a = (net.dtype.type(x) for x in (lr, momentum, l2))
+    for k, (param, velocity, grad) in enumerate(zip(net.arrays(), velocities, grads)):
+        if a and k % 2 == 0:
+            grad = grad + a * param
         velocity *= m
         velocity -= rate * grad
         param += velocity
@@ -95,7 +98,8 @@ class BackpropTrainer(ArraySnapshots):
     model : rbmcli.models.dbn.DBN
         With its ``classifier`` set.
     options : rbmcli.training.dbn.DBNTrainOptions
-        ``fine_tune_lr`` (0: :data:`DEFAULT_LR`), ``batch_size``, ``fine_tune_epochs``.
+        ``fine_tune_lr`` (0: :data:`DEFAULT_LR`), ``fine_tune_momentum`` (None:
+        :data:`MOMENTUM`), ``fine_tune_l2``, ``batch_size``, ``fine_tune_epochs``.
     train : (rows, X, y)
         ``rows(index, rng)``: the training rows at ``index`` (a Binarizer's);
         ``X`` (N, n_visible): the grey inputs of the evaluation; ``y`` (N,): the output
@@ -121,6 +125,8 @@ class BackpropTrainer(ArraySnapshots):
             self.state[key] = np.asarray(self.state.get(key, np.zeros_like(array)), array.dtype)
             self.velocities.append(self.state[key])
         self.lr = self.base_lr = options.fine_tune_lr or DEFAULT_LR
+        self.momentum = MOMENTUM if options.fine_tune_momentum is None \
+            else options.fine_tune_momentum
         eval_rng = np.random.default_rng([options.seed, 7])
         n = len(train[1])
         self.eval_index = np.sort(eval_rng.choice(n, min(n, 5000), replace=False))
@@ -148,7 +154,8 @@ class BackpropTrainer(ArraySnapshots):
             for k in range(n_batches):
                 index = np.sort(order[k * size:(k + 1) * size])
                 X = rows(index, self.rng).astype(self.net.dtype)
-                step(self.net, X, y[index], self.lr, self.velocities)
+                step(self.net, X, y[index], self.lr, self.velocities, self.momentum,
+                     self.options.fine_tune_l2)
                 if on_batch:
                     on_batch(k + 1, n_batches)
             seconds = time.perf_counter() - start - clock.seconds
@@ -161,7 +168,7 @@ class BackpropTrainer(ArraySnapshots):
         on the validation rows; the generative metrics are NaN (backprop leaves the
         generative model as it was)."""
         _, X, y = self.train
-        out = {"seconds": seconds, "lr": self.lr, "momentum": MOMENTUM,
+        out = {"seconds": seconds, "lr": self.lr, "momentum": self.momentum,
                "mser_train": np.nan, "mser_valid": np.nan, "free_energy_gap": np.nan,
                "class_error_train": self._error(X[self.eval_index], y[self.eval_index]),
                "class_error_valid": np.nan, "cd_steps": np.nan}

@@ -29,7 +29,7 @@ from rbmcli.training.run import KINDS, TrainingRun, _check_resume_options, load_
 from rbmcli.training.rbm import Binarizer, TrainOptions, new_model
 from rbmcli.training.batches import MemoryRows
 from rbmcli.training.labels import LabelledTrainer, training_labels, with_labels
-from rbmcli.training.finetune import FINE_TUNERS
+from rbmcli.training.finetune import FINE_TUNE_OPTIONS, FINE_TUNERS
 from rbmcli.training.grbm import GaussianTrainOptions
 from rbmcli.pixels import as_unit_float
 from rbmcli.io.datasets import load_dataset
@@ -51,12 +51,14 @@ class DBNTrainOptions(GaussianTrainOptions):
     fine_tune: str = ""     # "up-down" or "backprop": after the greedy layers (FINE_TUNERS)
     fine_tune_epochs: int = 0
     fine_tune_lr: float = 0.0  # 0: --lr for up-down, backprop.DEFAULT_LR for backprop
+    fine_tune_momentum: float = None  # None: the method's (FINE_TUNERS[...].MOMENTUM)
+    fine_tune_l2: float = 0.0  # weight decay of the fine-tuned weights
 
     def to_dict(self):
         """As :meth:`TrainOptions.to_dict`; the fine-tuning options only when set."""
         options = super().to_dict()
         if not options.get("fine_tune"):
-            for name in ("fine_tune", "fine_tune_epochs", "fine_tune_lr"):
+            for name in FINE_TUNE_OPTIONS:
                 options.pop(name, None)
         return options
 
@@ -119,7 +121,7 @@ class DBNRun(TrainingRun):
                                  output)
             opts = DBNTrainOptions.from_dict(mf.hyperparameters)
             _check_resume_options(opts, options, given, output)
-            for name in ("fine_tune", "fine_tune_epochs", "fine_tune_lr"):  # added on resume
+            for name in FINE_TUNE_OPTIONS:  # added on resume
                 if name in options:
                     setattr(opts, name, options[name])
             if epochs != opts.epochs:

@@ -12,6 +12,10 @@ from rbmcli.training.labels import LabelledData
 from rbmcli.training.rbm import Binarizer
 from rbmcli.training.updown import UpDownTrainer
 
+FINE_TUNE_OPTIONS = ("fine_tune", "fine_tune_epochs", "fine_tune_lr", "fine_tune_momentum",
+                     "fine_tune_l2")
+"""The options of ``--fine-tune`` (stored only when it is used; may be added on resume)."""
+
 
 class UpDown:
     """``--fine-tune up-down`` (:mod:`rbmcli.training.updown`)."""

@@ -15,6 +15,7 @@ from rbmcli.flows.model import FLOW_TYPES
 from rbmcli.flows.run import FlowTrainingRun
 from rbmcli.memory import default_budget, parse_size
 from rbmcli.training.dbn import DBNRun
+from rbmcli.training.finetune import FINE_TUNE_OPTIONS
 from rbmcli.training.run import TrainingRun
 
 RBM_FAMILY = ("rbm", "grbm", "dbn")
@@ -25,8 +26,7 @@ FLOW_ONLY = ("layers", "hidden_units", "hidden_layers", "warmup", "clip", "weigh
              "patience", "holdout")
 RBM_ONLY = ("hidden", "cd", "pcd", "pt", "momentum", "l2", "l1", "chains", "binarize",
             "lr_final", "momentum_warmup", "centering", "visible", "sigma", "sigma_lr",
-            "sigma_init", "cd_from", "first_layer", "memory", "labels", "fine_tune",
-            "fine_tune_epochs", "fine_tune_lr")
+            "sigma_init", "cd_from", "first_layer", "memory", "labels", *FINE_TUNE_OPTIONS)
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
           "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from", "labels")
@@ -38,7 +38,8 @@ TRAIN_DEFAULTS = dict(
     centering=None, chains=None, seed=0, dtype="float32", binarize=None,
     layers=5, hidden_units=1024, hidden_layers=1, warmup=500, clip=100.0,
     weight_decay=1e-6, patience=10, holdout=10000, memory=None, labels=False,
-    fine_tune=None, fine_tune_epochs=None, fine_tune_lr=None)
+    fine_tune=None, fine_tune_epochs=None, fine_tune_lr=None, fine_tune_momentum=None,
+    fine_tune_l2=None)
 """Every option of ``rbm train`` (beyond the files) and its default; None: the model's
 own default (``RBM_DEFAULTS`` ...). tests/test_api.py checks that the command's options
 agree."""
@@ -192,10 +193,10 @@ def memory_budget(memory):
 
 
 def _fine_tune_options(model_kind, params, given, epochs):
-    """``fine_tune``, ``fine_tune_epochs`` (default: ``epochs``) and ``fine_tune_lr`` (0:
-    the method's default) for a DBN, when typed; NotSupported for another model or for
-    epochs or a rate without a method."""
-    typed = [name for name in ("fine_tune", "fine_tune_epochs", "fine_tune_lr") if name in given]
+    """``fine_tune``, ``fine_tune_epochs`` (default: ``epochs``), ``fine_tune_lr`` (0: the
+    method's default), ``fine_tune_momentum`` (None: the method's) and ``fine_tune_l2`` for a
+    DBN, when typed; NotSupported for another model or for any of them without a method."""
+    typed = [name for name in FINE_TUNE_OPTIONS if name in given]
     if not typed:
         return {}
     if model_kind != "dbn":
@@ -204,7 +205,9 @@ def _fine_tune_options(model_kind, params, given, epochs):
         raise NotSupported("needs --fine-tune up-down or backprop", typed[0])
     return {"fine_tune": params["fine_tune"],
             "fine_tune_epochs": params.get("fine_tune_epochs") or epochs,
-            "fine_tune_lr": params.get("fine_tune_lr") or 0.0}
+            "fine_tune_lr": params.get("fine_tune_lr") or 0.0,
+            "fine_tune_momentum": params.get("fine_tune_momentum"),
+            "fine_tune_l2": params.get("fine_tune_l2") or 0.0}
 
 
 def _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given, resume):

@@ -26,7 +26,10 @@ below the top RBM (weights ``W``, biases ``b`` visible, ``c`` hidden, label unit
      (z_{l+1} - ...)``.
 
 K grows over the fine-tuning epochs as in the paper (3, then 6, then 10 sweeps, a third
-of the epochs each: :func:`cd_steps`). No momentum and no weight decay.
+of the epochs each: :func:`cd_steps`). The paper's pseudo-code has neither momentum nor
+weight decay, but its text tuned both on a validation set: ``--fine-tune-momentum`` m keeps
+a velocity per parameter (``velocity = m velocity + r direction``, the parameter moves by
+the velocity) and ``--fine-tune-l2`` a subtracts ``a W`` from each weight's direction.
 """
 
 import time
@@ -38,6 +41,9 @@ from rbmcli.errors import InputError
 from rbmcli.models.labels import draw_bernoulli, logistic, softmax
 from rbmcli.training.rbm import TrainingDiverged
 from rbmcli.training.snapshots import ArraySnapshots
+
+MOMENTUM = 0.0
+"""``--fine-tune-momentum`` of up-down when not given."""
 
 SCHEDULE = (3, 6, 10)
 """CD sweeps in the top RBM in the first, second and last third of the epochs."""
@@ -52,8 +58,26 @@ def _states(P, rng):
     return draw_bernoulli(P, rng).astype(P.dtype)
 
 
-def up_down_update(dbn, V, y, rng, lr, steps):
-    """One up-down step (the module docstring) of ``dbn`` in place.
+def parameters(dbn):
+    """Every parameter up-down changes, in a fixed order (the order of
+    :func:`up_down_gradients` and of the momentum buffers): ``(owner, attribute,
+    is_weight)``, the generative layers first, then the top RBM and its label units, then
+    the recognition layers. Weights are set through their attribute (which keeps the
+    layers' tiled copies in step), biases are changed in place."""
+    rec, gen, top = dbn.layers[:-1], dbn.generative_layers, dbn.top
+    out = []
+    for layer in gen:
+        out += [(layer, "weights", True), (layer, "visible_bias", False)]
+    out += [(top, "weights", True), (top, "visible_bias", False), (top, "hidden_bias", False),
+            (top.labels, "weights", True), (top.labels, "bias", False)]
+    for layer in rec:
+        out += [(layer, "weights", True), (layer, "hidden_bias", False)]
+    return out
+
+
+def up_down_gradients(dbn, V, y, rng, steps):
+    """The directions of one up-down step (the module docstring, before the rate r) of
+    ``dbn``, every one from the parameters as they are.
 
     Parameters
     ----------
@@ -67,9 +91,13 @@ def up_down_update(dbn, V, y, rng, lr, steps):
     rng : numpy.random.Generator
         Draws, in order: the wake states layer by layer, the top's ``t+``, then per CD
         sweep ``p-`` and ``t-``, then the sleep states from the top down (not ``z_0``).
-    lr : float
     steps : int
         CD sweeps K >= 1.
+
+    Returns
+    -------
+    list of arrays
+        Shaped as the parameters of :func:`parameters`, in its order.
     """
     if steps < 1:
         raise InputError(f"up-down needs at least one CD sweep, found {steps}")
@@ -93,24 +121,39 @@ def up_down_update(dbn, V, y, rng, lr, steps):
     for k in reversed(range(len(rec))):
         probs = logistic(sleep[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
         sleep[k] = probs if k == 0 else _states(probs, rng)
-    gen_pred = [logistic(wake[k + 1] @ gen[k].weights.T + gen[k].visible_bias)
-                for k in range(len(rec))]
-    rec_pred = [logistic(sleep[k] @ rec[k].weights + rec[k].hidden_bias)
-                for k in range(len(rec))]
-    r = dt.type(lr)
+    out = []
     for k, layer in enumerate(gen):
-        miss = wake[k] - gen_pred[k]
-        layer.weights = layer.weights + r * (miss.T @ wake[k + 1]) / n
-        layer.visible_bias += r * miss.mean(axis=0)
-    top.weights = top.weights + r * (pen.T @ top_pos - pen_neg.T @ top_neg) / n
-    top.visible_bias += r * (pen - pen_neg).mean(axis=0)
-    top.hidden_bias += r * (top_pos - top_neg).mean(axis=0)
-    U += r * (Y.T @ top_pos - lab_neg.T @ top_neg) / n
-    d += r * (Y - lab_neg).mean(axis=0)
+        miss = wake[k] - logistic(wake[k + 1] @ layer.weights.T + layer.visible_bias)
+        out += [(miss.T @ wake[k + 1]) / n, miss.mean(axis=0)]
+    out += [(pen.T @ top_pos - pen_neg.T @ top_neg) / n, (pen - pen_neg).mean(axis=0),
+            (top_pos - top_neg).mean(axis=0), (Y.T @ top_pos - lab_neg.T @ top_neg) / n,
+            (Y - lab_neg).mean(axis=0)]
     for k, layer in enumerate(rec):
-        miss = sleep[k + 1] - rec_pred[k]
-        layer.weights = layer.weights + r * (sleep[k].T @ miss) / n
-        layer.hidden_bias += r * miss.mean(axis=0)
+        miss = sleep[k + 1] - logistic(sleep[k] @ layer.weights + layer.hidden_bias)
+        out += [(sleep[k].T @ miss) / n, miss.mean(axis=0)]
+    return out
+
+
+def up_down_update(dbn, V, y, rng, lr, steps, velocities=None, momentum=0.0, l2=0.0):
+    """One up-down step of ``dbn`` in place: :func:`up_down_gradients` (arguments as
+    there), with weight decay ``l2`` on the weights, times ``lr``; with ``velocities`` (the
+    momentum buffers, shaped as :func:`parameters`, updated in place) the step is
+    ``velocity = momentum * velocity + lr * direction``."""
+    r, m, a = (dbn.dtype.type(x) for x in (lr, momentum, l2))
+    grads = up_down_gradients(dbn, V, y, rng, steps)
+    for k, ((owner, name, is_weight), grad) in enumerate(zip(parameters(dbn), grads)):
+        value = getattr(owner, name)
+        if is_weight and a:
+            grad = grad - a * value
+        change = r * grad
+        if velocities is not None:
+            velocities[k] *= m
+            velocities[k] += change
+            change = velocities[k]
+        if is_weight:
+            setattr(owner, name, value + change)
+        else:
+            value += change
 
 
 class UpDownTrainer(ArraySnapshots):
@@ -123,15 +166,16 @@ class UpDownTrainer(ArraySnapshots):
     model : rbmcli.models.dbn.DBN
         Untied, with label units on the top.
     options : rbmcli.training.dbn.DBNTrainOptions
-        ``fine_tune_lr`` (0: ``lr``), ``batch_size``, ``fine_tune_epochs``.
+        ``fine_tune_lr`` (0: ``lr``), ``fine_tune_momentum`` (None: :data:`MOMENTUM`),
+        ``fine_tune_l2``, ``batch_size``, ``fine_tune_epochs``.
     train, valid : rbmcli.training.labels.LabelledData
         Rows of the first layer (binary) and their label units; ``valid`` may be None.
     first_epoch : int
         The run's epoch where fine-tuning starts (the greedy epochs before it).
     rng : numpy.random.Generator
     state : dict, optional
-        Nothing persists between epochs but the parameters and ``rng``; kept for the
-        checkpoint's ``/state`` group.
+        ``velocity_updown_<i>``: the momentum buffers (checkpointed; in the order of
+        :func:`parameters`), when the momentum is not 0.
     """
 
     def __init__(self, model, options, train, valid, first_epoch, rng, state=None):
@@ -139,6 +183,16 @@ class UpDownTrainer(ArraySnapshots):
         self.first_epoch, self.rng = first_epoch, rng
         self.state = dict(state or {})
         self.lr = options.fine_tune_lr or options.lr
+        self.momentum = MOMENTUM if options.fine_tune_momentum is None \
+            else options.fine_tune_momentum
+        self.velocities = None
+        if self.momentum:
+            self.velocities = []
+            for i, (owner, name, _) in enumerate(parameters(model)):
+                key, value = f"velocity_updown_{i}", getattr(owner, name)
+                self.state[key] = np.asarray(self.state.get(key, np.zeros_like(value)),
+                                             value.dtype)
+                self.velocities.append(self.state[key])
         eval_rng = np.random.default_rng([options.seed, 7])
         self.eval_index = np.sort(eval_rng.choice(len(train), min(len(train), 1000),
                                                   replace=False))
@@ -153,7 +207,7 @@ class UpDownTrainer(ArraySnapshots):
         for layer in self._objects():
             out += [layer._weights, layer.visible_bias, layer.hidden_bias]
         labels = self.model.top.labels
-        return out + [labels.weights, labels.bias]
+        return out + [labels.weights, labels.bias] + (self.velocities or [])
 
     def _restored(self):
         for layer in self._objects():
@@ -171,7 +225,8 @@ class UpDownTrainer(ArraySnapshots):
             for k in range(n_batches):
                 index = np.sort(order[k * opts.batch_size:(k + 1) * opts.batch_size])
                 up_down_update(self.model, self.train.rows(index, self.rng),
-                               self.train.labels[index], self.rng, self.lr, steps)
+                               self.train.labels[index], self.rng, self.lr, steps,
+                               self.velocities, self.momentum, opts.fine_tune_l2)
                 if on_batch:
                     on_batch(k + 1, n_batches)
             seconds = time.perf_counter() - start - clock.seconds
@@ -183,7 +238,7 @@ class UpDownTrainer(ArraySnapshots):
         """The metrics of a greedy epoch, for the history: ``mser_*`` is the mean-field
         reconstruction through the first layer's recognition and generative weights,
         ``class_error_*`` the classifier's error; ``cd_steps`` the sweeps used."""
-        out = {"seconds": seconds, "lr": self.lr, "momentum": 0.0,
+        out = {"seconds": seconds, "lr": self.lr, "momentum": self.momentum,
                "mser_train": self._mser(self.eval_train), "mser_valid": np.nan,
                "free_energy_gap": np.nan,
                "class_error_train": self._error(self.eval_train,
