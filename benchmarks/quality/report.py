@@ -328,6 +328,10 @@ def section_dbn_classify(out):
             "mostly their class but the strokes are blurrier and the 2s and 4s blotchy. "
             "Backprop leaves the generative DBN as it was, so its grid is the pretrained "
             "one.", ""]
+    if finetune_curves(rec):
+        out += ["The validation error (the trainer's, on one binarisation of the 10,000 "
+                "validation digits) after each fine-tuning epoch: "
+                "![fine-tuning curves](figures/dbn-finetune-curves.png)", ""]
     for name in ("up-down", "pretrained"):
         for method in ("gibbs", "pt"):
             picture = f"dbn-{name}-labels-{method}.png"
@@ -343,6 +347,26 @@ def section_dbn_classify(out):
 
 
 PUBLISHED_ERRORS = {"up-down": 0.0125, "backprop": 0.012}
+
+
+def finetune_curves(rec):
+    """figures/dbn-finetune-curves.png: the validation error of each fine-tuning epoch of
+    the recorded fine-tuned DBNs (their epochs after the pretrained ones); False when
+    there is none."""
+    from rbmcli.sweep.report import line_chart
+    start = rec.get("pretrain", {}).get("epochs")
+    lines = {}
+    for name in ("up-down", "backprop"):
+        curve = rec.get(name, {}).get("class_error_valid_curve", [])[start or 0:]
+        if start and curve:
+            lines[name] = [(k + 1, 100 * err, 0.0) for k, err in enumerate(curve)]
+    if not lines:
+        return False
+    line_chart(lines, "fine-tuning epoch", "validation error (%)",
+               "DBN 784-500-500-2000 + labels: validation error while fine-tuning",
+               log_x=False).save(
+        HERE / "figures" / "dbn-finetune-curves.png")
+    return True
 """Test errors: Hinton, Osindero & Teh (2006); Hinton & Salakhutdinov (2006)."""
 
 

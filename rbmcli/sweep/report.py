@@ -215,13 +215,15 @@ def curves(all_cells, metric, x_axis, varying, title):
         if not math.isnan(mean):
             point = (numeric_value(cell.options.get(x_axis)), mean, 0.0 if math.isnan(sd) else sd)
             lines.setdefault(_combination(cell.options, others), []).append(point)
-    return _draw_curves({k: sorted(v) for k, v in lines.items()}, x_axis, metric,
-                        f"{title} against {x_axis} (error bars: 1 sd over seeds)")
+    return line_chart({k: sorted(v) for k, v in lines.items()}, x_axis, metric,
+                      f"{title} against {x_axis} (error bars: 1 sd over seeds)")
 
 
-def _draw_curves(lines, x_axis, metric, title):
-    """The image of :func:`curves`: ``lines`` maps a legend label to its points
-    (x, mean, sd), sorted by x."""
+def line_chart(lines, x_axis, metric, title, log_x=None):
+    """A chart (a Pillow image) of the lines in ``lines``, a legend label -> its points
+    (x, mean, sd) sorted by x, with an error bar of sd at each point (0: none). The x axis
+    is logarithmic when ``log_x``, or when it is None and x spans two decades or more; a
+    linear axis has a tick at every x, or round ticks when there are more than 12."""
     f = font()
     legend_w = int(max(text_width(k, f) for k in lines) + 40) if len(lines) > 1 else 0
     left, top, bottom = 70, 2 * LINE + 6, 2 * LINE + 10
@@ -233,12 +235,15 @@ def _draw_curves(lines, x_axis, metric, title):
     draw.rectangle((left, top, left + PLOT[0], top + PLOT[1]), outline=INK)
     points = [p for line in lines.values() for p in line]
     xs = sorted({p[0] for p in points})
-    log_x = bool(xs) and xs[0] > 0 and xs[-1] / xs[0] >= 100
+    if log_x is None:
+        log_x = bool(xs) and xs[0] > 0 and xs[-1] / xs[0] >= 100
     x_of = _scale([math.log10(x) if log_x else x for x in xs], left + 10, left + PLOT[0] - 10)
     to_x = lambda x: x_of(math.log10(x) if log_x else x)  # noqa: E731
     to_y = _y_axis(draw, f, [p[1] - p[2] for p in points] + [p[1] + p[2] for p in points],
                    left, top)
-    _x_axis(draw, f, xs, to_x, f"{x_axis} (log scale)" if log_x else x_axis, log_x, left,
+    ticks = xs if log_x or len(xs) <= 12 else \
+        [t for t in nice_ticks(xs[0], xs[-1]) if xs[0] <= t <= xs[-1]]
+    _x_axis(draw, f, ticks, to_x, f"{x_axis} (log scale)" if log_x else x_axis, log_x, left,
             top + PLOT[1])
     for k, (label, line) in enumerate(lines.items()):
         colour = PALETTE[k % len(PALETTE)]
@@ -286,10 +291,11 @@ def _legend_entry(draw, f, label, colour, x, y):
 
 
 def _draw_line(draw, points, colour):
-    """A polyline through (x, y) with an error bar (y_low, y_high) and a dot at each."""
+    """A polyline through (x, y) with an error bar (y_low, y_high) and a dot at each (no
+    dots or bars on a line of more than 40 points: a curve over epochs)."""
     if len(points) > 1:
         draw.line([(x, y) for x, y, _, _ in points], fill=colour, width=2)
-    for x, y, low, high in points:
+    for x, y, low, high in points if len(points) <= 40 else ():
         draw.line((x, low, x, high), fill=colour, width=1)
         draw.line((x - 4, low, x + 4, low), fill=colour)
         draw.line((x - 4, high, x + 4, high), fill=colour)
