@@ -12,8 +12,16 @@ and must not load NumPy or Numba.
 """
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# OpenBLAS's threads spin for ~2^28 cycles after each product before they sleep; between
+# products run the Numba kernels, whose OpenMP threads then share the cores with them. On
+# 2 cores a class RBM's epoch (NumPy products beside Numba kernels) took 3.7 s at 2
+# threads against 1.4 s at 1; sleeping at once (2^4 cycles) made it 1.1 s. Read when
+# OpenBLAS loads, so this must come before NumPy; a value the user set is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 __all__ = ["BernoulliRBM", "DBN", "FlowModel", "GaussianRBM", "Model", "NotSupported",
            "InputError", "load", "save", "train", "as_dataset", "__version__"]

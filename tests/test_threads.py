@@ -1,5 +1,9 @@
 """The thread-count policy (rbmcli/threads.py)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from rbmcli import threads
@@ -83,3 +87,17 @@ def test_cpu_times_reads_all_cores(tmp_path):
     stat = tmp_path / "stat"
     stat.write_text("cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 50 2 25 400 10 0 1 1 0 0\n")
     assert threads._cpu_times(str(stat)) == (820, 981)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "4"), ("12", "12")])
+def test_openblas_threads_sleep_after_each_product_unless_the_user_says(preset, expected):
+    """``import rbmcli`` sets OPENBLAS_THREAD_TIMEOUT=4 before NumPy loads OpenBLAS (its
+    spinning threads slowed mixed NumPy/Numba epochs 2.6x on 2 cores), and keeps a value
+    already in the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    out = subprocess.run([sys.executable, "-c", "import rbmcli, os, sys; "
+                          "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], 'numpy' in sys.modules)"],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == [expected, "False"]
