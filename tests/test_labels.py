@@ -13,7 +13,12 @@ from rbmcli.models.dbn import DBN
 from rbmcli.models.labels import LabelledRBM, LabelUnits
 from rbmcli.models.rbm import BernoulliRBM
 from rbmcli.training.labels import apply_labelled_update
-from rbmcli.training.updown import cd_steps, parameters, up_down_update
+from rbmcli.models.rbm import transposed_tiles
+from rbmcli.training.dbn import DBNTrainOptions
+from rbmcli.training.labels import LabelledData
+from rbmcli.training.rbm import Binarizer
+from rbmcli.training.updown import (UpDownTrainer, all_layers, cd_steps, parameters,
+                                    up_down_update)
 
 NV, NH, C = 4, 3, 3
 
@@ -318,6 +323,24 @@ def test_up_down_steps_with_momentum_and_weight_decay_follow_the_velocity_rule()
         up_down_update(plain, data, y, np.random.default_rng(seed), r, 3)
     for name, value in papers_names(plain).items():
         assert not np.allclose(got[name], value), name
+
+
+def test_an_up_down_epoch_leaves_the_kernels_tiles_in_step_with_the_weights():
+    """The trainer skips the tiled copies' rewrite at each step and rewrites them once at
+    the end of the epoch: every layer's tiles then equal those of its weights (and
+    differ from the tiles before the epoch)."""
+    rng = np.random.default_rng(9)
+    dbn = tiny_untied_dbn(rng)
+    images = rng.integers(0, 2, (40, 6)).astype(np.uint8)
+    train = LabelledData(Binarizer(images, "threshold"), rng.integers(0, C, 40))
+    opts = DBNTrainOptions(hidden_sizes=[5, 4, 7], labels=True, fine_tune="up-down",
+                           fine_tune_epochs=2, fine_tune_lr=0.5, batch_size=10)
+    trainer = UpDownTrainer(dbn, opts, train, None, 0, np.random.default_rng(1))
+    before = [layer._weights_tiles.copy() for layer in all_layers(dbn)]
+    trainer.run_epoch(0)
+    for layer, old in zip(all_layers(dbn), before):
+        np.testing.assert_array_equal(layer._weights_tiles, transposed_tiles(layer._weights))
+        assert not np.array_equal(layer._weights_tiles, old)
 
 
 def test_cd_steps_grow_over_the_fine_tuning():

@@ -38,7 +38,7 @@ import numpy as np
 
 from rbmcli import compiling
 from rbmcli.errors import InputError
-from rbmcli.models.labels import draw_bernoulli, logistic, softmax
+from rbmcli.models.labels import logistic, softmax
 from rbmcli.training.rbm import TrainingDiverged
 from rbmcli.training.snapshots import ArraySnapshots
 
@@ -55,7 +55,10 @@ def cd_steps(epoch, epochs):
 
 
 def _states(P, rng):
-    return draw_bernoulli(P, rng).astype(P.dtype)
+    """Binary states drawn from ``P`` (N, n), in the dtype of ``P``, from uniforms of that
+    dtype (float32 uniforms take half the time of float64 ones)."""
+    out = rng.random(P.shape, dtype=P.dtype) < P
+    return out.astype(P.dtype)
 
 
 def parameters(dbn):
@@ -134,26 +137,44 @@ def up_down_gradients(dbn, V, y, rng, steps):
     return out
 
 
-def up_down_update(dbn, V, y, rng, lr, steps, velocities=None, momentum=0.0, l2=0.0):
+def up_down_update(dbn, V, y, rng, lr, steps, velocities=None, momentum=0.0, l2=0.0,
+                   refresh_tiles=True):
     """One up-down step of ``dbn`` in place: :func:`up_down_gradients` (arguments as
     there), with weight decay ``l2`` on the weights, times ``lr``; with ``velocities`` (the
     momentum buffers, shaped as :func:`parameters`, updated in place) the step is
-    ``velocity = momentum * velocity + lr * direction``."""
+    ``velocity = momentum * velocity + lr * direction``.
+
+    The layers' tiled copies of their weights (what the Numba kernels read; up-down does
+    not use them) are rewritten at the end, unless ``refresh_tiles`` is False: then the
+    caller must call :func:`refresh_tiles_of` before a kernel reads them."""
     r, m, a = (dbn.dtype.type(x) for x in (lr, momentum, l2))
     grads = up_down_gradients(dbn, V, y, rng, steps)
     for k, ((owner, name, is_weight), grad) in enumerate(zip(parameters(dbn), grads)):
-        value = getattr(owner, name)
+        # the weights of an RBM layer are a read-only view: change the array behind it
+        value = owner._weights if (is_weight and name == "weights"
+                                   and hasattr(owner, "_weights")) else getattr(owner, name)
         if is_weight and a:
-            grad = grad - a * value
-        change = r * grad
+            grad -= a * value
+        grad *= r
         if velocities is not None:
             velocities[k] *= m
-            velocities[k] += change
-            change = velocities[k]
-        if is_weight:
-            setattr(owner, name, value + change)
-        else:
-            value += change
+            velocities[k] += grad
+            grad = velocities[k]
+        value += grad
+    if refresh_tiles:
+        refresh_tiles_of(dbn)
+
+
+def all_layers(dbn):
+    """Every RBM layer object of the untied ``dbn``: the recognition layers and the top,
+    then the generative layers."""
+    return list(dbn.layers) + [g for g in dbn.generative_layers if g not in dbn.layers]
+
+
+def refresh_tiles_of(dbn):
+    """Rewrite the tiled weights of every layer of ``dbn`` from their weights."""
+    for layer in all_layers(dbn):
+        layer._refresh_tiles()
 
 
 class UpDownTrainer(ArraySnapshots):
@@ -198,20 +219,15 @@ class UpDownTrainer(ArraySnapshots):
                                                   replace=False))
         self.eval_train = train.rows(self.eval_index, eval_rng)
 
-    def _objects(self):
-        dbn = self.model
-        return list(dbn.layers) + [g for g in dbn.generative_layers if g not in dbn.layers]
-
     def _arrays(self):
         out = []
-        for layer in self._objects():
+        for layer in all_layers(self.model):
             out += [layer._weights, layer.visible_bias, layer.hidden_bias]
         labels = self.model.top.labels
         return out + [labels.weights, labels.bias] + (self.velocities or [])
 
     def _restored(self):
-        for layer in self._objects():
-            layer._refresh_tiles()
+        refresh_tiles_of(self.model)
 
     def run_epoch(self, epoch=0, on_batch=None):
         """One pass of up-down steps over the training rows in random order; ``epoch`` is
@@ -226,9 +242,11 @@ class UpDownTrainer(ArraySnapshots):
                 index = np.sort(order[k * opts.batch_size:(k + 1) * opts.batch_size])
                 up_down_update(self.model, self.train.rows(index, self.rng),
                                self.train.labels[index], self.rng, self.lr, steps,
-                               self.velocities, self.momentum, opts.fine_tune_l2)
+                               self.velocities, self.momentum, opts.fine_tune_l2,
+                               refresh_tiles=False)
                 if on_batch:
                     on_batch(k + 1, n_batches)
+            refresh_tiles_of(self.model)
             seconds = time.perf_counter() - start - clock.seconds
         if not self.model.is_finite():
             raise TrainingDiverged("weights or biases became NaN or infinite")
