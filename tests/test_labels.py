@@ -71,6 +71,29 @@ def test_free_energies_and_class_probabilities_are_exact():
     np.testing.assert_array_equal(labels, P.argmax(axis=1))
 
 
+def test_remembered_class_free_energies_are_computed_once_per_array(monkeypatch):
+    """Inside the block the class error, free energy and reconstruction of the same rows
+    share one computation of the C free energies, with the same results as outside it."""
+    model = tiny(4)
+    X = np.random.default_rng(1).integers(0, 2, (50, NV)).astype(np.uint8)
+    plain = (model.class_probabilities(X), model.free_energy(X),
+             model.reconstruction_error(X, np.random.default_rng(2)))
+    calls = []
+    real = model._class_free_energies
+    monkeypatch.setattr(model, "_class_free_energies", lambda rows: calls.append(1) or real(rows))
+    with model.remembering_class_free_energies():
+        remembered = (model.class_probabilities(X), model.free_energy(X),
+                      model.reconstruction_error(X, np.random.default_rng(2)))
+        assert len(calls) == 1
+        model.class_free_energies(X.copy())     # another array: computed again
+        assert len(calls) == 2
+    for a, b in zip(plain, remembered):
+        np.testing.assert_array_equal(a, b)
+    model.class_free_energies(X)
+    model.class_free_energies(X)
+    assert len(calls) == 4                      # forgotten after the block
+
+
 def test_conditionals_are_exact():
     m = tiny(1)
     p, _ = joint(m)

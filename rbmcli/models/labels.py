@@ -24,6 +24,8 @@ plain RBM on it. Without a clamp, Gibbs sampling draws the label too
 The NumPy here is one (N, nv) x (nv, nh) product per call plus C broadcasts; no kernel.
 """
 
+import contextlib
+
 import numpy as np
 
 from rbmcli.errors import InputError, NotSupported
@@ -204,9 +206,33 @@ class LabelledRBM(BernoulliRBM):
         """``P(h = 1 | x, y)`` (N, nh) for ``X`` (N, nv) and unit indices ``y`` (N,)."""
         return logistic(self.hidden_input(X) + self.labels.weights[np.asarray(y)])
 
+    @contextlib.contextmanager
+    def remembering_class_free_energies(self):
+        """Within the block, :meth:`class_free_energies` of the same array object is
+        computed once (the parameters must not change inside). The per-epoch evaluation
+        asks for the class error, the free energy and a reconstruction of the same rows,
+        each of which needs all C free energies."""
+        self._remembered = {}
+        try:
+            yield self
+        finally:
+            self._remembered = None
+
     def class_free_energies(self, X):
         """``F(x, y)`` (N, C) float64 for every label ``y`` (module docstring), for
-        binary or real-valued ``X`` (N, nv), in blocks of :data:`ROWS_PER_CHUNK` rows."""
+        binary or real-valued ``X`` (N, nv), in blocks of :data:`ROWS_PER_CHUNK` rows
+        (read-only when remembered: :meth:`remembering_class_free_energies`)."""
+        memo = getattr(self, "_remembered", None)
+        if memo is not None:
+            seen = memo.get(id(X))
+            if seen is None or seen[0] is not X:
+                F = self._class_free_energies(X)
+                F.flags.writeable = False
+                memo[id(X)] = seen = (X, F)
+            return seen[1]
+        return self._class_free_energies(X)
+
+    def _class_free_energies(self, X):
         X = np.asarray(X)
         out = np.empty((len(X), len(self.labels)), np.float64)
         U = np.ascontiguousarray(self.labels.weights, self.dtype)

@@ -241,11 +241,12 @@ class LabelledTrainer(Trainer):
     def evaluate(self, seconds):
         """The metrics of :meth:`Trainer.evaluate` plus ``class_error_train`` and
         ``class_error_valid`` (NaN without labelled validation data)."""
-        out = super().evaluate(seconds)
-        out["class_error_train"] = self._error(self.eval_train, self.eval_labels)
-        out["class_error_valid"] = np.nan
-        if self.eval_valid is not None and self.valid.labels is not None:
-            out["class_error_valid"] = self._error(self.eval_valid, self.valid.labels)
+        with self.model.remembering_class_free_energies():
+            out = super().evaluate(seconds)
+            out["class_error_train"] = self._error(self.eval_train, self.eval_labels)
+            out["class_error_valid"] = np.nan
+            if self.eval_valid is not None and self.valid.labels is not None:
+                out["class_error_valid"] = self._error(self.eval_valid, self.valid.labels)
         return out
 
     def _error(self, rows, labels):
