@@ -288,6 +288,8 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
                     *tune, "--no-pictures")
     assert result.exit_code == 130 and "holds 5 complete epochs" in result.output
+    assert ("fine-tuning\tup-down, 1 of 4 epochs done, lr default, momentum 0.5, l2 0.001"
+            in invoke("info", tmp_path / "b.h5").output)
     monkeypatch.setattr(updown, "up_down_update", real)
     assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
                      "--no-pictures"))

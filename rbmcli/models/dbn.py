@@ -158,6 +158,14 @@ class DBN(MarkovModel):
 
     def describe(self, file):
         lines = super().describe(file)
+        hp = file.hyperparameters
+        if hp.get("fine_tune"):
+            greedy = hp.get("epochs", 0) * len(hp.get("hidden_sizes", []))
+            done = min(max(0, file.epoch - greedy), hp.get("fine_tune_epochs", 0))
+            lr, m = hp.get("fine_tune_lr") or "default", hp.get("fine_tune_momentum")
+            lines.append(f"fine-tuning\t{hp['fine_tune']}, {done} of "
+                         f"{hp.get('fine_tune_epochs')} epochs done, lr {lr}, momentum "
+                         f"{'default' if m is None else m}, l2 {hp.get('fine_tune_l2', 0.0)}")
         if self.untied:
             std = ", ".join(f"{g.weights.std():.4f}" for g in self.generative_layers)
             lines.append(f"generative weights\tuntied by up-down fine-tuning (std {std})")
