@@ -327,7 +327,7 @@ def test_up_down_steps_with_momentum_and_weight_decay_follow_the_velocity_rule()
     r, m, a = 0.2, 0.7, 0.05
     p = papers_names(dbn)
     velocity = {name: np.zeros_like(value) for name, value in p.items()}
-    buffers = [np.zeros_like(getattr(owner, name)) for owner, name, _ in parameters(dbn)]
+    buffers = [np.zeros_like(array) for array, _ in parameters(dbn)]
     for seed in (6, 7, 8):
         moved = {name: value.copy() for name, value in p.items()}
         hinton_up_down(moved, data.astype(float), np.eye(C)[y], np.random.default_rng(seed),

@@ -62,19 +62,19 @@ def _states(P, rng):
 
 
 def parameters(dbn):
-    """Every parameter up-down changes, in a fixed order (the order of
-    :func:`up_down_gradients` and of the momentum buffers): ``(owner, attribute,
-    is_weight)``, the generative layers first, then the top RBM and its label units, then
-    the recognition layers. Weights are set through their attribute (which keeps the
-    layers' tiled copies in step), biases are changed in place."""
+    """Every parameter array up-down changes, ``(array, is_weight)``, in a fixed order
+    (the order of :func:`up_down_gradients` and of the momentum buffers): the generative
+    layers first, then the top RBM and its label units, then the recognition layers. The
+    arrays are the live ones (an RBM layer's weights behind their read-only view), changed
+    in place; the layers' tiled copies must then be rewritten (:func:`refresh_tiles_of`)."""
     rec, gen, top = dbn.layers[:-1], dbn.generative_layers, dbn.top
     out = []
     for layer in gen:
-        out += [(layer, "weights", True), (layer, "visible_bias", False)]
-    out += [(top, "weights", True), (top, "visible_bias", False), (top, "hidden_bias", False),
-            (top.labels, "weights", True), (top.labels, "bias", False)]
+        out += [(layer._weights, True), (layer.visible_bias, False)]
+    out += [(top._weights, True), (top.visible_bias, False), (top.hidden_bias, False),
+            (top.labels.weights, True), (top.labels.bias, False)]
     for layer in rec:
-        out += [(layer, "weights", True), (layer, "hidden_bias", False)]
+        out += [(layer._weights, True), (layer.hidden_bias, False)]
     return out
 
 
@@ -149,10 +149,7 @@ def up_down_update(dbn, V, y, rng, lr, steps, velocities=None, momentum=0.0, l2=
     caller must call :func:`refresh_tiles_of` before a kernel reads them."""
     r, m, a = (dbn.dtype.type(x) for x in (lr, momentum, l2))
     grads = up_down_gradients(dbn, V, y, rng, steps)
-    for k, ((owner, name, is_weight), grad) in enumerate(zip(parameters(dbn), grads)):
-        # the weights of an RBM layer are a read-only view: change the array behind it
-        value = owner._weights if (is_weight and name == "weights"
-                                   and hasattr(owner, "_weights")) else getattr(owner, name)
+    for k, ((value, is_weight), grad) in enumerate(zip(parameters(dbn), grads)):
         if is_weight and a:
             grad -= a * value
         grad *= r
@@ -209,8 +206,8 @@ class UpDownTrainer(ArraySnapshots):
         self.velocities = None
         if self.momentum:
             self.velocities = []
-            for i, (owner, name, _) in enumerate(parameters(model)):
-                key, value = f"velocity_updown_{i}", getattr(owner, name)
+            for i, (value, _) in enumerate(parameters(model)):
+                key = f"velocity_updown_{i}"
                 self.state[key] = np.asarray(self.state.get(key, np.zeros_like(value)),
                                              value.dtype)
                 self.velocities.append(self.state[key])
@@ -220,11 +217,8 @@ class UpDownTrainer(ArraySnapshots):
         self.eval_train = train.rows(self.eval_index, eval_rng)
 
     def _arrays(self):
-        out = []
-        for layer in all_layers(self.model):
-            out += [layer._weights, layer.visible_bias, layer.hidden_bias]
-        labels = self.model.top.labels
-        return out + [labels.weights, labels.bias] + (self.velocities or [])
+        """Every array an epoch changes: the parameters and the momentum buffers."""
+        return [array for array, _ in parameters(self.model)] + (self.velocities or [])
 
     def _restored(self):
         refresh_tiles_of(self.model)
