@@ -291,8 +291,9 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     assert ("fine-tuning\tup-down, 1 of 4 epochs done, lr default, momentum 0.5, l2 0.001"
             in invoke("info", tmp_path / "b.h5").output)
     monkeypatch.setattr(updown, "up_down_update", real)
+    # the method named again without its momentum and decay: the run keeps its own
     assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
-                     "--no-pictures"))
+                     *tune[:4], "--no-pictures"))
     a, b = load_model(tmp_path / "a.h5"), load_model(tmp_path / "b.h5")
     assert a.model.untied and a.epoch == b.epoch == 8
     for x, y in zip(a.model.parameter_arrays(), b.model.parameter_arrays()):

@@ -51,7 +51,7 @@ class DBNTrainOptions(GaussianTrainOptions):
     fine_tune: str = ""     # "up-down" or "backprop": after the greedy layers (FINE_TUNERS)
     fine_tune_epochs: int = 0
     fine_tune_lr: float = 0.0  # 0: --lr for up-down, backprop.DEFAULT_LR for backprop
-    fine_tune_momentum: float = None  # None: the method's (FINE_TUNERS[...].MOMENTUM)
+    fine_tune_momentum: float = None  # None: the method's (updown/backprop.MOMENTUM)
     fine_tune_l2: float = 0.0  # weight decay of the fine-tuned weights
 
     def to_dict(self):

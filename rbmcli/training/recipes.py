@@ -193,9 +193,10 @@ def memory_budget(memory):
 
 
 def _fine_tune_options(model_kind, params, given, epochs):
-    """``fine_tune``, ``fine_tune_epochs`` (default: ``epochs``), ``fine_tune_lr`` (0: the
-    method's default), ``fine_tune_momentum`` (None: the method's) and ``fine_tune_l2`` for a
-    DBN, when typed; NotSupported for another model or for any of them without a method."""
+    """``fine_tune`` and ``fine_tune_epochs`` (default: ``epochs``) for a DBN, and
+    ``fine_tune_lr``, ``fine_tune_momentum``, ``fine_tune_l2`` when typed (otherwise the
+    options' defaults, or on --resume the run's own); all only when any of them was typed;
+    NotSupported for another model or for any of them without a method."""
     typed = [name for name in FINE_TUNE_OPTIONS if name in given]
     if not typed:
         return {}
@@ -203,11 +204,12 @@ def _fine_tune_options(model_kind, params, given, epochs):
         raise NotSupported("is for --model dbn", typed[0])
     if not params.get("fine_tune"):
         raise NotSupported("needs --fine-tune up-down or backprop", typed[0])
-    return {"fine_tune": params["fine_tune"],
-            "fine_tune_epochs": params.get("fine_tune_epochs") or epochs,
-            "fine_tune_lr": params.get("fine_tune_lr") or 0.0,
-            "fine_tune_momentum": params.get("fine_tune_momentum"),
-            "fine_tune_l2": params.get("fine_tune_l2") or 0.0}
+    out = {"fine_tune": params["fine_tune"],
+           "fine_tune_epochs": params.get("fine_tune_epochs") or epochs}
+    for name in ("fine_tune_lr", "fine_tune_momentum", "fine_tune_l2"):
+        if name in given:   # only what was typed: a resumed run keeps its other settings
+            out[name] = params[name]
+    return out
 
 
 def _model_options(model_kind, hidden, visible, sigma, sigma_lr, sigma_init, given, resume):
