@@ -28,7 +28,7 @@ import numpy as np
 
 from rbmcli import compiling
 from rbmcli.training.rbm import TrainingDiverged
-from rbmcli.training.snapshots import ArraySnapshots
+from rbmcli.training.snapshots import ArraySnapshots, momentum_buffers
 
 MOMENTUM = 0.9
 """``--fine-tune-momentum`` of backprop when not given."""
@@ -119,14 +119,10 @@ class BackpropTrainer(ArraySnapshots):
         self.net = model.classifier
         self.first_epoch, self.rng = first_epoch, rng
         self.state = dict(state or {})
-        self.velocities = []
-        for i, array in enumerate(self.net.arrays()):
-            key = f"velocity_classifier_{i}"
-            self.state[key] = np.asarray(self.state.get(key, np.zeros_like(array)), array.dtype)
-            self.velocities.append(self.state[key])
+        self.velocities = momentum_buffers(self.state, "velocity_classifier",
+                                           self.net.arrays())
         self.lr = self.base_lr = options.fine_tune_lr or DEFAULT_LR
-        self.momentum = MOMENTUM if options.fine_tune_momentum is None \
-            else options.fine_tune_momentum
+        self.momentum = options.fine_tune_momentum_or(MOMENTUM)
         eval_rng = np.random.default_rng([options.seed, 7])
         n = len(train[1])
         self.eval_index = np.sort(eval_rng.choice(n, min(n, 5000), replace=False))

@@ -62,6 +62,10 @@ class DBNTrainOptions(GaussianTrainOptions):
                 options.pop(name, None)
         return options
 
+    def fine_tune_momentum_or(self, default):
+        """``fine_tune_momentum``, or the method's ``default`` when it was not given."""
+        return default if self.fine_tune_momentum is None else self.fine_tune_momentum
+
     def layer_options(self, k):
         """The options of layer ``k`` as a single RBM's options."""
         base = {**self.to_dict(), "n_hidden": int(self.hidden_sizes[k]),

@@ -25,3 +25,15 @@ class ArraySnapshots:
             np.copyto(dst, src)
         self._restored()
         self.rng.bit_generator.state = rng_state
+
+
+def momentum_buffers(state, prefix, arrays):
+    """The momentum buffers of ``arrays``, one per array: ``state[f"{prefix}_{i}"]`` (from a
+    checkpoint's state, in the array's dtype) or zeros, put back into ``state`` so that
+    the checkpoint keeps them."""
+    buffers = []
+    for i, array in enumerate(arrays):
+        key = f"{prefix}_{i}"
+        state[key] = np.asarray(state.get(key, np.zeros_like(array)), array.dtype)
+        buffers.append(state[key])
+    return buffers

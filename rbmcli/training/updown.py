@@ -40,7 +40,7 @@ from rbmcli import compiling
 from rbmcli.errors import InputError
 from rbmcli.models.labels import logistic, softmax
 from rbmcli.training.rbm import TrainingDiverged
-from rbmcli.training.snapshots import ArraySnapshots
+from rbmcli.training.snapshots import ArraySnapshots, momentum_buffers
 
 MOMENTUM = 0.0
 """``--fine-tune-momentum`` of up-down when not given."""
@@ -201,16 +201,10 @@ class UpDownTrainer(ArraySnapshots):
         self.first_epoch, self.rng = first_epoch, rng
         self.state = dict(state or {})
         self.lr = options.fine_tune_lr or options.lr
-        self.momentum = MOMENTUM if options.fine_tune_momentum is None \
-            else options.fine_tune_momentum
-        self.velocities = None
-        if self.momentum:
-            self.velocities = []
-            for i, (value, _) in enumerate(parameters(model)):
-                key = f"velocity_updown_{i}"
-                self.state[key] = np.asarray(self.state.get(key, np.zeros_like(value)),
-                                             value.dtype)
-                self.velocities.append(self.state[key])
+        self.momentum = options.fine_tune_momentum_or(MOMENTUM)
+        self.velocities = momentum_buffers(
+            self.state, "velocity_updown", [a for a, _ in parameters(model)]) \
+            if self.momentum else None
         eval_rng = np.random.default_rng([options.seed, 7])
         self.eval_index = np.sort(eval_rng.choice(len(train), min(len(train), 1000),
                                                   replace=False))
