@@ -261,6 +261,12 @@ def test_resume_of_label_training_equals_a_straight_run(here, tmp_path):
     (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels",
       "--fine-tune-epochs", "3", "-o", "x.h5"],
      "--fine-tune-epochs needs --fine-tune up-down or backprop", 2),
+    (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--fine-tune",
+      "backprop", "--fine-tune-cd", "3", "-o", "x.h5"],
+     "--fine-tune-cd is for --fine-tune up-down", 2),
+    (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--fine-tune",
+      "up-down", "--fine-tune-cd", "3,0", "-o", "x.h5"],
+     "Invalid value for '--fine-tune-cd': 0 is not in the range x>=1.", 2),
     (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--visible",
       "gaussian", "--fine-tune", "up-down", "-o", "x.h5"],
      "--fine-tune up-down is for binary visible units, not --visible gaussian", 2),
@@ -277,7 +283,7 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     common = ["d.h5", "--model", "dbn", "--hidden", "16,12", "--labels", "--epochs", 2,
               "--lr", 0.05, "--batch-size", 20, "--no-pictures"]
     tune = ["--fine-tune", "up-down", "--fine-tune-epochs", 4, "--fine-tune-momentum", 0.5,
-            "--fine-tune-l2", 1e-3]
+            "--fine-tune-l2", 1e-3, "--fine-tune-cd", "2,5"]
     result = invoke("train", *common, *tune, "-o", tmp_path / "a.h5")
     assert_ok(result)
     assert "up-down fine-tuning of the DBN, epochs 5-8" in result.stderr
@@ -288,10 +294,10 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     result = invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
                     *tune, "--no-pictures")
     assert result.exit_code == 130 and "holds 5 complete epochs" in result.output
-    assert ("fine-tuning\tup-down, 1 of 4 epochs done, lr default, momentum 0.5, l2 0.001"
-            in invoke("info", tmp_path / "b.h5").output)
+    assert ("fine-tuning\tup-down, 1 of 4 epochs done, lr default, momentum 0.5, l2 0.001, "
+            "CD 2,5" in invoke("info", tmp_path / "b.h5").output)
     monkeypatch.setattr(updown, "up_down_update", real)
-    # the method named again without its momentum and decay: the run keeps its own
+    # the method named again without its momentum, decay and CD steps: the run keeps its own
     assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
                      *tune[:4], "--no-pictures"))
     a, b = load_model(tmp_path / "a.h5"), load_model(tmp_path / "b.h5")
@@ -299,7 +305,7 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     for x, y in zip(a.model.parameter_arrays(), b.model.parameter_arrays()):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(a.history["layer"], [0, 0, 1, 1, 2, 2, 2, 2])
-    np.testing.assert_array_equal(a.history["cd_steps"], [np.nan] * 4 + [3, 3, 6, 10])
+    np.testing.assert_array_equal(a.history["cd_steps"], [np.nan] * 4 + [2, 2, 5, 5])
     np.testing.assert_array_equal(a.history["momentum"][4:], 0.5)
     assert sum(key.startswith("velocity_updown_") for key in a.state) == 9
     for key in a.state:

@@ -369,6 +369,9 @@ def test_an_up_down_epoch_leaves_the_kernels_tiles_in_step_with_the_weights():
 def test_cd_steps_grow_over_the_fine_tuning():
     assert [cd_steps(e, 9) for e in range(9)] == [3, 3, 3, 6, 6, 6, 10, 10, 10]
     assert [cd_steps(e, 2) for e in range(2)] == [3, 6]
+    # --fine-tune-cd: its steps in turn, each for an equal part of the epochs
+    assert [cd_steps(e, 5, [20]) for e in range(5)] == [20] * 5
+    assert [cd_steps(e, 6, [1, 2]) for e in range(6)] == [1, 1, 1, 2, 2, 2]
 
 
 # ------------------------------------------------------------------ log-likelihoods

@@ -165,7 +165,10 @@ class DBN(MarkovModel):
             lr, m = hp.get("fine_tune_lr") or "default", hp.get("fine_tune_momentum")
             lines.append(f"fine-tuning\t{hp['fine_tune']}, {done} of "
                          f"{hp.get('fine_tune_epochs')} epochs done, lr {lr}, momentum "
-                         f"{'default' if m is None else m}, l2 {hp.get('fine_tune_l2', 0.0)}")
+                         f"{'default' if m is None else m}, l2 {hp.get('fine_tune_l2', 0.0)}"
+                         + (f", CD {','.join(map(str, hp['fine_tune_cd']))}"
+                            if hp.get("fine_tune_cd") and hp["fine_tune"] == "up-down"
+                            else ""))
         if self.untied:
             std = ", ".join(f"{g.weights.std():.4f}" for g in self.generative_layers)
             lines.append(f"generative weights\tuntied by up-down fine-tuning (std {std})")

@@ -13,7 +13,7 @@ from rbmcli.training.rbm import Binarizer
 from rbmcli.training.updown import UpDownTrainer
 
 FINE_TUNE_OPTIONS = ("fine_tune", "fine_tune_epochs", "fine_tune_lr", "fine_tune_momentum",
-                     "fine_tune_l2")
+                     "fine_tune_l2", "fine_tune_cd")
 """The options of ``--fine-tune`` (stored only when it is used; may be added on resume)."""
 
 

@@ -26,7 +26,7 @@ below the top RBM (weights ``W``, biases ``b`` visible, ``c`` hidden, label unit
      (z_{l+1} - ...)``.
 
 K grows over the fine-tuning epochs as in the paper (3, then 6, then 10 sweeps, a third
-of the epochs each: :func:`cd_steps`). The paper's pseudo-code has neither momentum nor
+of the epochs each: :func:`cd_steps`); ``--fine-tune-cd K1,K2,...`` sets other steps. The paper's pseudo-code has neither momentum nor
 weight decay, but its text tuned both on a validation set: ``--fine-tune-momentum`` m keeps
 a velocity per parameter (``velocity = m velocity + r direction``, the parameter moves by
 the velocity) and ``--fine-tune-l2`` a subtracts ``a W`` from each weight's direction.
@@ -49,9 +49,11 @@ SCHEDULE = (3, 6, 10)
 """CD sweeps in the top RBM in the first, second and last third of the epochs."""
 
 
-def cd_steps(epoch, epochs):
-    """Sweeps of CD in the top RBM in the 0-based fine-tuning ``epoch`` of ``epochs``."""
-    return SCHEDULE[min(len(SCHEDULE) - 1, len(SCHEDULE) * epoch // max(1, epochs))]
+def cd_steps(epoch, epochs, schedule=SCHEDULE):
+    """Sweeps of CD in the top RBM in the 0-based fine-tuning ``epoch`` of ``epochs``: the
+    ``schedule``'s K in turn, each for an equal part of the epochs (``--fine-tune-cd``)."""
+    schedule = schedule or SCHEDULE
+    return int(schedule[min(len(schedule) - 1, len(schedule) * epoch // max(1, epochs))])
 
 
 def _states(P, rng):
@@ -185,7 +187,8 @@ class UpDownTrainer(ArraySnapshots):
         Untied, with label units on the top.
     options : rbmcli.training.dbn.DBNTrainOptions
         ``fine_tune_lr`` (0: ``lr``), ``fine_tune_momentum`` (None: :data:`MOMENTUM`),
-        ``fine_tune_l2``, ``batch_size``, ``fine_tune_epochs``.
+        ``fine_tune_l2``, ``fine_tune_cd`` (None: :data:`SCHEDULE`), ``batch_size``,
+        ``fine_tune_epochs``.
     train, valid : rbmcli.training.labels.LabelledData
         Rows of the first layer (binary) and their label units; ``valid`` may be None.
     first_epoch : int
@@ -221,7 +224,7 @@ class UpDownTrainer(ArraySnapshots):
         """One pass of up-down steps over the training rows in random order; ``epoch`` is
         the run's (the greedy epochs included). Returns the epoch's metrics."""
         opts = self.options
-        steps = cd_steps(epoch - self.first_epoch, opts.fine_tune_epochs)
+        steps = cd_steps(epoch - self.first_epoch, opts.fine_tune_epochs, opts.fine_tune_cd)
         with compiling.watch() as clock:
             start = time.perf_counter()
             order = self.rng.permutation(len(self.train))
