@@ -6,6 +6,7 @@ several tests; a second one, on one worker, checks that the results of a seed do
 depend on the workers (nor on a run resumed from a checkpoint).
 """
 
+import datetime
 import io
 import json
 import os
@@ -366,6 +367,19 @@ def test_summary_statistics_of_records():
     assert "| 8 | 2/3 | -11.0 ± 1.4 | 1.0 | **best** |" in text
     assert "- `hidden-8_seed-2`: boom" in text
     assert json.loads(json.dumps(found)) == found  # records are plain JSON
+
+
+def test_busy_seconds_leave_out_the_pauses():
+    t = lambda s: datetime.datetime(2026, 1, 1) + datetime.timedelta(seconds=s)  # noqa: E731
+    # two workers overlapping 0-10 and 5-12, a pause, then one run 100-103
+    spans = [(t(100), t(103)), (t(5), t(12)), (t(0), t(10))]
+    assert results.busy_seconds(spans) == 15.0
+    assert results.busy_seconds([(t(0), t(10)), (t(2), t(4))]) == 10.0  # nested
+    records = [dict(started=t(a).isoformat(), finished=t(b).isoformat(), seconds=b - a)
+               for a, b in ((0, 10), (5, 12), (100, 103))]
+    assert results._timing(records)[0].startswith(
+        "Wall time 15 s while runs were under way")
+    assert "add up to 20 s (1.3 runs at a time on average)" in results._timing(records)[0]
 
 
 def test_nice_ticks():

@@ -181,20 +181,33 @@ def summary_text(records):
 
 
 def _timing(records):
-    """A line on the wall time from the first run's start to the last one's end, and the
-    sum of the runs' own times (what one worker would need, roughly)."""
-    spans = [(r["started"], r["finished"]) for r in records
+    """A line on the wall time while runs were under way, and the sum of the runs' own
+    times (what one worker would need, roughly)."""
+    spans = [(datetime.datetime.fromisoformat(r["started"]),
+              datetime.datetime.fromisoformat(r["finished"])) for r in records
              if r.get("started") and r.get("finished")]
     if not spans:
         return []
-    first = min(datetime.datetime.fromisoformat(s) for s, _ in spans)
-    last = max(datetime.datetime.fromisoformat(f) for _, f in spans)
-    wall = (last - first).total_seconds()
+    wall = busy_seconds(spans)
     total = sum(r["seconds"] for r in records if r.get("seconds"))
     ratio = f" ({total / wall:.1f} runs at a time on average)" if wall > 0 else ""
-    return [f"Wall time {wall:.0f} s from the first run's start to the last run's end; the "
-            f"runs' own times add up to {total:.0f} s{ratio}. A sweep continued later "
-            "counts the pause too.", ""]
+    return [f"Wall time {wall:.0f} s while runs were under way (a sweep stopped and "
+            f"continued later does not count the pause); the runs' own times add up to "
+            f"{total:.0f} s{ratio}.", ""]
+
+
+def busy_seconds(spans):
+    """Seconds covered by at least one of the ``(start, end)`` datetime ``spans``: the
+    length of their union."""
+    total, end = 0.0, None
+    for start, finish in sorted(spans):
+        if end is None or start > end:
+            total += (finish - start).total_seconds()
+            end = finish
+        elif finish > end:
+            total += (finish - end).total_seconds()
+            end = finish
+    return total
 
 
 def _shared_options(records, axes):
