@@ -502,3 +502,21 @@ def test_info_says_the_chains_start_from_noise(work, tmp_path):
                      "noise", "--epochs", 1, "-o", out, *FAST))
     assert "training\tcd (2 steps, from noise), lr" in invoke("info", out).output
     assert "training\tcd (1 steps), lr" in invoke("info", "g.h5").output
+
+
+def test_a_run_that_learned_nothing_says_so(work, tmp_path):
+    """A GRBM at a learning rate far too high stays finite but reconstructs worse than
+    the mean image: the run ends with a warning naming the rate (exit 0, the file kept);
+    the module's GRBM, trained at a sane rate, ended without it."""
+    result = invoke("train", "d.h5", "--model", "grbm", "--hidden", 16, "--epochs", 2,
+                    "--cd", 1, "--lr", 50, "-o", tmp_path / "bad.h5", *FAST)
+    assert_ok(result)
+    mf = load_model(tmp_path / "bad.h5")
+    assert np.isfinite(mf.model.weights).all()
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "that of the mean row in place of every row" in warning[0]
+    assert warning[0].endswith("if more epochs do not help, try a smaller --lr (now 50.0)")
+    result = invoke("train", "d.h5", "--model", "grbm", "--hidden", 16, "--epochs", 2,
+                    "--cd", 1, "--lr", 0.005, "-o", tmp_path / "good.h5", *FAST)
+    assert_ok(result)
+    assert "warning:" not in result.stderr

@@ -291,6 +291,24 @@ class TrainingRun:
                     self.log(f"{COMPILING}: {clock.seconds - compiled:.1f} s")
                 self.epoch_done(metrics)
             self._check_stop()
+        self.warn_if_worse_than_the_mean()
+
+    def warn_if_worse_than_the_mean(self):
+        """Say so on stderr when the last epoch's reconstruction error is above that of
+        reconstructing every training row as their mean: parameters that stayed finite
+        but do not fit the data (most often a learning rate far too high), which would
+        otherwise end like a good run."""
+        rows = getattr(self.trainer, "eval_train", None)
+        errors = self.mf.history.get("mser_train")
+        if rows is None or errors is None or not len(errors):
+            return
+        x = np.asarray(rows, np.float64)
+        baseline = float(np.mean((x - x.mean(axis=0)) ** 2))
+        if errors[-1] > baseline:
+            self.log(f"warning: the reconstruction error {errors[-1]:.4g} is above "
+                     f"{baseline:.4g}, that of the mean row in place of every row: the "
+                     f"model does not fit the data; if more epochs do not help, "
+                     f"{self.diverged_hint()}")
 
     def _compiling_starts(self):
         """Said when Numba starts compiling kernels (a cold cache) during the epochs."""
