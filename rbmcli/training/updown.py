@@ -26,10 +26,11 @@ below the top RBM (weights ``W``, biases ``b`` visible, ``c`` hidden, label unit
      (z_{l+1} - ...)``.
 
 K grows over the fine-tuning epochs as in the paper (3, then 6, then 10 sweeps, a third
-of the epochs each: :func:`cd_steps`); ``--fine-tune-cd K1,K2,...`` sets other steps. The paper's pseudo-code has neither momentum nor
-weight decay, but its text tuned both on a validation set: ``--fine-tune-momentum`` m keeps
-a velocity per parameter (``velocity = m velocity + r direction``, the parameter moves by
-the velocity) and ``--fine-tune-l2`` a subtracts ``a W`` from each weight's direction.
+of the epochs each: :func:`cd_steps`; ``--fine-tune-cd K1,K2,...`` sets others). The
+paper's pseudo-code has neither momentum nor weight decay, but its text tuned both on a
+validation set: ``--fine-tune-momentum`` m keeps a velocity per parameter (``velocity =
+m velocity + r direction``, the parameter moves by the velocity) and ``--fine-tune-l2`` a
+subtracts ``a W`` from each weight's direction.
 """
 
 import time
