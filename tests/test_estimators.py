@@ -31,23 +31,12 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import reference as ref  # noqa: E402
-from rbmcli.kernels.rng import step_key, uniform  # noqa: E402
+from kernel_uniforms import step_uniforms  # noqa: E402
 from rbmcli import estimators  # noqa: E402
 from rbmcli.estimators import BernoulliRBM  # noqa: E402
 
 DIGITS = load_digits().data / 16.0          # (1797, 64) grey levels in [0, 1]
 DIGITS_BINARY = (DIGITS >= 0.5).astype(np.float64)
-
-
-@numba.njit(cache=True)
-def uniforms(keys, step, n):
-    """The uniforms the kernels draw: ``U[s, j] = uniform(step_key(keys[s], step), j)``."""
-    out = np.empty((keys.shape[0], n))
-    for s in range(keys.shape[0]):
-        key = step_key(keys[s], step)
-        for j in range(n):
-            out[s, j] = uniform(key, j)
-    return out
 
 
 # --------------------------------------------------------------------------- sklearn checks
@@ -83,13 +72,13 @@ def sklearn_update(W, b, c, h_samples, v_pos, lr, keys):
     ``v-`` from step 1, ``h_samples`` from step 2."""
     W, b, c = (np.array(a, np.float64) for a in (W, b, c))
     h_pos = ref.sigmoid(v_pos @ W.T + c)
-    v_neg = (uniforms(keys, 1, W.shape[1]) < ref.sigmoid(h_samples @ W + b)).astype(float)
+    v_neg = (step_uniforms(keys, 1, W.shape[1]) < ref.sigmoid(h_samples @ W + b)).astype(float)
     h_neg = ref.sigmoid(v_neg @ W.T + c)
     rate = lr / v_pos.shape[0]
     W += rate * (v_pos.T @ h_pos - v_neg.T @ h_neg).T
     c += rate * (h_pos.sum(0) - h_neg.sum(0))
     b += rate * (v_pos.sum(0) - v_neg.sum(0))
-    h_new = (uniforms(keys, 2, W.shape[0]) < h_neg).astype(float)
+    h_new = (step_uniforms(keys, 2, W.shape[0]) < h_neg).astype(float)
     return W, b, c, h_new
 
 

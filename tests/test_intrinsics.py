@@ -394,7 +394,8 @@ def test_write_kernel_outputs():
 KERNEL_TESTS = ("test_pair_lists or test_active_and_changed or test_unit_masks "
                 "or test_sigmoid or (test_hidden_step and float32) "
                 "or (test_sample_visible and float32) "
-                "or (test_apply_update and 25-19-0.0-float32)")
+                "or (test_apply_update and 25-19-0.0-float32) "
+                "or (test_top_step and float32) or (test_tile_top_weights and float32)")
 # (test_exact's Gibbs tests would compile gibbs_sweeps too: ~3 more minutes here)
 EXACT_TESTS = "(test_free_energy_and_log_partition and float32)"
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import reference as ref
+from kernel_uniforms import step_uniforms
 from rbmcli.kernels.intrinsics.masks import active_units, changed_units
 from rbmcli.kernels.rbm.rowops import softplus as nb_softplus
 from rbmcli.kernels.intrinsics.sigmoid import sigmoid as nb_sigmoid
@@ -32,7 +33,9 @@ from rbmcli.kernels.rbm.free_energy import (free_energy_binary, free_energy_from
                                            label_softplus_sums)
 from rbmcli.kernels.rbm.gibbs import gibbs_sweeps
 from rbmcli.kernels.rbm.gradients import apply_update
-from rbmcli.kernels.rng import step_key, uniform
+from rbmcli.kernels.rbm.velocity import velocity_step
+from rbmcli.kernels.rbm.labeltop import label_probs, tile_top_weights, top_step
+from rbmcli.kernels.rng import uniform
 from rbmcli.kernels.rbm.tempering import pt_swap_pass, pt_sweep
 from rbmcli.models.rbm import transposed_tiles, untiled
 
@@ -44,18 +47,6 @@ F32_PROB_ATOL = 2e-6
 
 
 # --------------------------------------------------------------------------- njit wrappers
-
-@numba.njit
-def _step_uniforms(keys, step, n):
-    """U[s, j] = uniform(step_key(keys[s], step), j): the uniforms a kernel draws for
-    unit j of chain s at step ``step`` (the documented counter-based schedule)."""
-    out = np.empty((keys.shape[0], n))
-    for s in range(keys.shape[0]):
-        k = step_key(keys[s], step)
-        for j in range(n):
-            out[s, j] = uniform(k, j)
-    return out
-
 
 @numba.njit
 def _uniforms_at(key, counters):
@@ -229,7 +220,7 @@ def test_sample_hidden_probabilities_and_key_schedule(dtype):
                                **TOL[dtype])
     np.testing.assert_array_equal(HP[betas == 0], 0.5)
     # The draw is H = (u < HP) with u = uniform(step_key(key, 0), j).
-    U = _step_uniforms(keys, 0, nh)
+    U = step_uniforms(keys, 0, nh)
     np.testing.assert_array_equal(H, (U < HP).astype(np.uint8))
 
 
@@ -248,8 +239,71 @@ def test_sample_visible_probabilities_and_key_schedule(dtype):
     assert_unchanged(before, (H, WT, b, betas, keys))
     expected = np.stack([ref.visible_probs(H[s:s + 1], W, b, betas[s])[0] for s in range(B)])
     np.testing.assert_allclose(VP, expected, **TOL[dtype])
-    U = _step_uniforms(keys, 1, nv)
+    U = step_uniforms(keys, 1, nv)
     np.testing.assert_array_equal(V, (U < VP).astype(np.uint8))
+
+
+def states_agree_where_no_rounding_can_flip(states, U, P, dtype):
+    """``states == (U < P)`` wherever ``|U - P|`` exceeds the dtype's rounding margin, and
+    such near-ties are rare (so the check covers nearly every draw)."""
+    margin = 1e-5 if dtype == np.float32 else 1e-10
+    safe = np.abs(U - P) > margin
+    assert safe.mean() > 0.999
+    np.testing.assert_array_equal(states[safe], (U < P)[safe].astype(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B", [1, 7, 40])
+def test_top_step_draws_the_label_top_conditional_with_its_keys(dtype, B):
+    """T ~ Bernoulli(sigmoid(c + P W + L U)) with the uniforms of step_key(keys[s], step),
+    for real label probabilities and one-hot labels, odd and even batches (chains go in
+    pairs), 37 top units (a tile and a part)."""
+    rng = np.random.default_rng(21)
+    nv, nh, C = 29, 37, 4
+    W, _, _, c = make_model(22, nv, nh, dtype)
+    U = rng.normal(size=(C, nh)).astype(dtype)
+    P = binary(rng, (B, nv), 0.3)
+    keys = keys_for(rng, B)
+    L = rng.dirichlet(np.ones(C), size=B).astype(dtype)
+    for labels in (L, np.eye(C, dtype=dtype)[rng.integers(0, C, B)]):
+        by_top = transposed_tiles(np.ascontiguousarray(W.T))
+        T = np.full((B, nh), 7, np.uint8)
+        before = snapshot(P, by_top, c, U, labels, keys)
+        top_step(P, by_top, c, U, labels, keys, 3, T)
+        assert_unchanged(before, (P, by_top, c, U, labels, keys))
+        expected = ref.sigmoid(c.astype(np.float64) + P @ W.astype(np.float64)
+                               + labels.astype(np.float64) @ U.astype(np.float64))
+        states_agree_where_no_rounding_can_flip(T, step_uniforms(keys, 3, nh), expected,
+                                                dtype)
+    assert 0.2 < T.mean() < 0.8  # the draws are not all one value
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nv, nh", [(29, 37), (32, 48), (5, 3)])
+def test_tile_top_weights_writes_both_tiled_copies(dtype, nv, nh):
+    """Exactly the NumPy tiled transposes of W and of W^T, zero past the last unit, into
+    buffers that held garbage."""
+    W = make_model(24, nv, nh, dtype)[0]
+    by_pen = np.full(transposed_tiles(W).shape, np.nan, dtype)
+    by_top = np.full(transposed_tiles(np.ascontiguousarray(W.T)).shape, np.nan, dtype)
+    tile_top_weights(W, by_pen, by_top)
+    np.testing.assert_array_equal(by_pen, transposed_tiles(W))
+    np.testing.assert_array_equal(by_top, transposed_tiles(np.ascontiguousarray(W.T)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_label_probs_are_the_softmax_given_the_top(dtype):
+    rng = np.random.default_rng(23)
+    B, nh, C = 9, 37, 10
+    T = binary(rng, (B, nh), 0.2)
+    U = (2 * rng.normal(size=(C, nh))).astype(dtype)
+    d = rng.normal(size=C).astype(dtype)
+    L = np.empty((B, C), dtype)
+    label_probs(T, U, d, L)
+    z = d.astype(np.float64) + T @ U.T.astype(np.float64)
+    expected = np.exp(z - ref.logsumexp(z, axis=1)[:, None])
+    np.testing.assert_allclose(L, expected, **TOL[dtype])
+    np.testing.assert_allclose(L.sum(axis=1), 1, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -297,10 +351,10 @@ def gibbs_reference(V, W, b, c, betas, keys, n_steps, clamp=None):
     ties = []
     for t in range(n_steps):
         hp = ref.sigmoid(beta * (c + V @ W.astype(np.float64)))
-        Uh = _step_uniforms(keys, 2 * t, nh)
+        Uh = step_uniforms(keys, 2 * t, nh)
         H = (Uh < hp).astype(np.uint8)
         vp = ref.sigmoid(beta * (b + H @ W.T.astype(np.float64)))
-        Uv = _step_uniforms(keys, 2 * t + 1, nv)
+        Uv = step_uniforms(keys, 2 * t + 1, nv)
         new = (Uv < vp).astype(np.uint8)
         ties += [no_flip_risk(Uh, hp), no_flip_risk(Uv, vp)]
         V = new if clamp is None else np.where(clamp != 0, V, new)
@@ -748,11 +802,11 @@ def test_pt_sweep(dtype):
     beta = betas[:, None].astype(np.float64)
     # v first, from step_key(key, 0); then h from step_key(key, 1)
     vp = ref.sigmoid(beta * (b + H0 @ W.T.astype(np.float64)))
-    Uv = _step_uniforms(keys, 0, nv)
+    Uv = step_uniforms(keys, 0, nv)
     assert no_flip_risk(Uv, vp)
     np.testing.assert_array_equal(V, (Uv < vp).astype(np.uint8))
     np.testing.assert_allclose(HP, ref.sigmoid(beta * (c + V @ W.astype(np.float64))), **TOL[dtype])
-    Uh = _step_uniforms(keys, 1, nh)
+    Uh = step_uniforms(keys, 1, nh)
     np.testing.assert_array_equal(H, (Uh < HP).astype(np.uint8))
     # E is the *untempered* energy of the new joint state
     np.testing.assert_allclose(E, ref.energy(V, H, W, b, c), **TOL[dtype])
@@ -1052,7 +1106,25 @@ def test_float32_agrees_with_float64():
     HP64, H64, F64 = res[np.float64]
     np.testing.assert_allclose(HP32, HP64, rtol=0, atol=F32_PROB_ATOL)
     np.testing.assert_allclose(F32, F64, rtol=1e-5, atol=1e-5)
-    U = _step_uniforms(keys, 0, nh)
+    U = step_uniforms(keys, 0, nh)
     differ = H32 != H64
     assert np.all(np.abs(U[differ] - HP64[differ]) < 1e-5)
     assert differ.mean() < 1e-3
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_momentum", [True, False])
+def test_velocity_step_is_the_momentum_rule(dtype, with_momentum):
+    rng = np.random.default_rng(31)
+    value, direction, velocity = (rng.normal(size=1001).astype(dtype) for _ in range(3))
+    lr, momentum, decay = dtype(0.1), dtype(0.9), dtype(0.01)
+    step = lr * (direction.astype(np.float64) - decay * value.astype(np.float64))
+    if with_momentum:
+        expected_velocity = momentum * velocity.astype(np.float64) + step
+        expected = value + expected_velocity
+        velocity_step(value, direction, velocity, lr, momentum, decay)
+        np.testing.assert_allclose(velocity, expected_velocity, **TOL[dtype])
+    else:
+        expected = value + step
+        velocity_step(value, direction, np.zeros(0, dtype), lr, momentum, decay)
+    np.testing.assert_allclose(value, expected, **TOL[dtype])

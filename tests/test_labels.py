@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from kernel_uniforms import step_uniforms
 from rbmcli.errors import InputError, NotSupported
 from rbmcli.kernels.rbm.gradients import apply_update
 from rbmcli.models.dbn import DBN
@@ -17,6 +18,7 @@ from rbmcli.models.rbm import transposed_tiles
 from rbmcli.training.dbn import DBNTrainOptions
 from rbmcli.training.labels import LabelledData
 from rbmcli.training.rbm import Binarizer
+from rbmcli.sampling.keys import draw_keys
 from rbmcli.training.updown import (UpDownTrainer, all_layers, cd_steps, parameters,
                                     up_down_update)
 
@@ -229,17 +231,25 @@ def hinton_up_down(p, data, targets, rng, r, cd_iters):
     n = len(data)
     wakehidstates = sample(logistic(data @ p["vishid"] + p["hidrecbiases"]))
     wakepenstates = sample(logistic(wakehidstates @ p["hidpen"] + p["penrecbiases"]))
-    postopstates = sample(logistic(wakepenstates @ p["pentop"] + targets @ p["labtop"]
-                                   + p["topbiases"]))
+    # the top RBM's half-steps (k = 0, 1, ...) draw the kernels' counter-based uniforms
+    keys = draw_keys(rng, n)
+    half_step = iter(range(2 * cd_iters + 1))
+
+    def sample_top(probs):
+        return (step_uniforms(keys, next(half_step), probs.shape[1]) < probs).astype(float)
+
+    postopstates = sample_top(logistic(wakepenstates @ p["pentop"] + targets @ p["labtop"]
+                                       + p["topbiases"]))
     poslabtopstatistics = targets.T @ postopstates
     pospentopstatistics = wakepenstates.T @ postopstates
     negtopstates = postopstates
     for _ in range(cd_iters):
-        negpenstates = sample(logistic(negtopstates @ p["pentop"].T + p["pengenbiases"]))
+        negpenstates = sample_top(logistic(negtopstates @ p["pentop"].T
+                                           + p["pengenbiases"]))
         e = np.exp(negtopstates @ p["labtop"].T + p["labgenbiases"])
         neglabprobs = e / e.sum(axis=1, keepdims=True)
-        negtopstates = sample(logistic(negpenstates @ p["pentop"] + neglabprobs @ p["labtop"]
-                                       + p["topbiases"]))
+        negtopstates = sample_top(logistic(negpenstates @ p["pentop"]
+                                           + neglabprobs @ p["labtop"] + p["topbiases"]))
     negpentopstatistics = negpenstates.T @ negtopstates
     neglabtopstatistics = neglabprobs.T @ negtopstates
     sleeppenstates = negpenstates

@@ -95,6 +95,33 @@ def pair_lists(H, lists, counts):
 
 
 @numba.njit(**PARALLEL_JIT)
+def tiled_pair_sums(H, WTt, b):
+    """``b + H W^T`` for every chain, by tiles of 16 output units, chains in pairs
+    (:func:`pair_lists`; see :func:`visible_step`).
+
+    H: (B, nh) uint8 states; WTt: (ceil(nv / 16), nh, 16) the tiled transpose of W (nv,
+    nh); b: (nv,). Returns (2 ceil(B / 2), ceil(nv / 16) 16) in the dtype of ``WTt``:
+    row ``s < B`` holds chain s's sums in its first nv entries (with B odd the last row
+    is scratch, and entries past nv are sums of the zero padding).
+    """
+    nv = b.shape[0]
+    n_t = WTt.shape[0]
+    n_pairs = (H.shape[0] + 1) // 2
+    lists = np.empty((n_pairs, 3, H.shape[1] + 64), np.int32)
+    counts = np.empty((n_pairs, 3), np.int64)
+    pair_lists(H, lists, counts)
+    b_padded = np.zeros(n_t * TILE, WTt.dtype)  # the tile gather reads 16 biases at a time
+    b_padded[:nv] = b
+    pre = np.empty((2 * n_pairs, n_t * TILE), WTt.dtype)
+    for t in numba.prange(n_t):  # the sums, tile by tile
+        tile = WTt[t]
+        for p in range(n_pairs):
+            tile_pair_gather(tile, lists[p], counts[p], b_padded, t * TILE, pre[2 * p],
+                             pre[2 * p + 1])
+    return pre
+
+
+@numba.njit(**PARALLEL_JIT)
 def visible_step(H, WTt, b, betas, keys, step, clamp, V, VP, V_prev):
     """``V ~ P_beta(v | h)`` for every chain, from its hidden states.
 
@@ -119,19 +146,7 @@ def visible_step(H, WTt, b, betas, keys, step, clamp, V, VP, V_prev):
     use_clamp = clamp.shape[0] > 0
     keep_probs = VP.shape[0] > 0
     keep_prev = V_prev.shape[0] > 0
-    n_t = WTt.shape[0]
-    n_pairs = (B + 1) // 2
-    lists = np.empty((n_pairs, 3, H.shape[1] + 64), np.int32)
-    counts = np.empty((n_pairs, 3), np.int64)
-    pair_lists(H, lists, counts)
-    b_padded = np.zeros(n_t * TILE, WTt.dtype)  # the tile gather reads 16 biases at a time
-    b_padded[:nv] = b
-    pre = np.empty((2 * n_pairs, n_t * TILE), WTt.dtype)  # B odd: one row of scratch
-    for t in numba.prange(n_t):  # the sums, tile by tile
-        tile = WTt[t]
-        for p in range(n_pairs):
-            tile_pair_gather(tile, lists[p], counts[p], b_padded, t * TILE, pre[2 * p],
-                             pre[2 * p + 1])
+    pre = tiled_pair_sums(H, WTt, b)
     for s in numba.prange(B):  # the draws, chain by chain (whole rows vectorise)
         if keep_prev:
             V_prev[s, :] = V[s]
