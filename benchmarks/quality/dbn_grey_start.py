@@ -13,7 +13,7 @@ a layer, batches of 100, lr 0.1, momentum 0.5 for 5 epochs then 0.9, weight deca
 free energy of the top RBM after a deterministic up pass, as ``rbm score --accuracy``
 does, and records the error in ``results/dbn-grey-start.json``.
 
-Run: ``python benchmarks/quality/dbn_grey_start.py [--epochs N] [--threads T]``
+Run: ``python benchmarks/quality/dbn_grey_start.py [--epochs N] [--seed S] [--threads T]``
 (needs ``out/mnist-split.h5`` from ``dbn_classify.py``).
 """
 
@@ -24,18 +24,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from common import OUT, Results, parse_args
+from rbmcli.models.labels import logistic, softmax
 
 SPLIT = OUT / "mnist-split.h5"
-
-
-def logistic(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def train_rbm(data, n_hidden, epochs, rng, labels=None, n_classes=10):
@@ -68,7 +59,7 @@ def train_rbm(data, n_hidden, epochs, rng, labels=None, n_classes=10):
             v_neg = logistic(h @ W.T + b)
             a_neg = v_neg @ W + c
             if labels is not None:
-                y_neg = softmax(h @ U.T + d)
+                y_neg = softmax(h @ U.T + d).astype(np.float32)
                 a_neg += y_neg @ U
             hp_neg = logistic(a_neg)
             m = len(index)
@@ -96,7 +87,11 @@ def class_errors(x, labels, W, b, c, U, d):
 
 
 def main():
-    args = parse_args(__doc__, lambda p: p.add_argument("--epochs", type=int, default=30))
+    def options(parser):
+        parser.add_argument("--epochs", type=int, default=30)
+        parser.add_argument("--seed", type=int, default=0)
+
+    args = parse_args(__doc__, options)
     if not SPLIT.exists():
         print(f"skipped: {SPLIT} is missing (run dbn_classify.py first)")
         return
@@ -105,7 +100,7 @@ def main():
                 f["train/labels"][()].astype(np.int64))
         xv, yv = (f["valid/images"][()].reshape(-1, 784).astype(np.float32) / 255,
                   f["valid/labels"][()].astype(np.int64))
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     with threadpool_limits(args.threads):
         for n_hidden in (500, 500):
@@ -113,8 +108,9 @@ def main():
             x, xv = logistic(x @ W + c), logistic(xv @ W + c)   # mean-field up pass
         top = train_rbm(x, 2000, args.epochs, rng, labels=y)
     seconds = time.perf_counter() - start
-    record = {"key": f"grey-start-{args.epochs}",
-              "command": f"python benchmarks/quality/dbn_grey_start.py --epochs {args.epochs}",
+    record = {"key": f"grey-start-{args.epochs}-seed{args.seed}",
+              "command": "python benchmarks/quality/dbn_grey_start.py "
+                         f"--epochs {args.epochs} --seed {args.seed}",
               "seconds": round(seconds, 1), "valid_error": class_errors(xv, yv, *top),
               "train_error_first_10000": class_errors(x[:10000], y[:10000], *top)}
     Results("dbn-grey-start").put(record)

@@ -1,0 +1,46 @@
+"""How much does one greedy start of the labelled DBN vary from seed to seed? The
+784-500-500-2000 DBN with 10 label units of ``dbn_classify.py``, pretrained by
+``rbm train``'s recipe (``dbn_classify.PRETRAIN``, binarised digits) with ``--seed S``,
+and its validation error by ``rbm score --accuracy``; the grey-level recipe of
+``dbn_grey_start.py`` takes ``--seed`` itself.
+
+Each seed is recorded in ``results/dbn-start-spread.json`` (skipped when recorded with
+the same command); the models are deleted after scoring. Run: ``python
+benchmarks/quality/dbn_start_spread.py --seeds 0,1,2,3 [--threads T]`` (needs
+``out/mnist-split.h5`` from ``dbn_classify.py``).
+"""
+
+import json
+
+from common import OUT, Results, command_text, parse_args, rel, run_rbm
+from dbn_classify import PRETRAIN, SPLIT
+
+
+def main():
+    args = parse_args(__doc__, lambda p: p.add_argument("--seeds", default="0,1,2,3"))
+    if not SPLIT.exists():
+        print(f"skipped: {SPLIT} is missing (run dbn_classify.py first)")
+        return
+    results = Results("dbn-start-spread", fresh=args.fresh)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        model = OUT / f"dbn-labels-seed{seed}.h5"
+        train = ["train", rel(SPLIT), *PRETRAIN, "--seed", seed, "-o", rel(model), "--force",
+                 "--no-pictures"]
+        key = f"binarised-seed{seed}"
+        old = results.find(key)
+        if old and old["command"] == command_text(train):
+            print(f"{key}: recorded, skipped")
+            continue
+        print(f"{key}: {command_text(train)}", flush=True)
+        _, seconds = run_rbm(train, args.threads)
+        out, _ = run_rbm(["score", f"{rel(SPLIT)}:valid", "-m", rel(model), "--accuracy",
+                          "--json"], args.threads)
+        error = 1 - json.loads(out)["accuracy"]
+        results.put({"key": key, "command": command_text(train), "seconds": round(seconds, 1),
+                     "valid_error": round(error, 4)})
+        model.unlink()
+        print(f"{key}: validation error {error:.4f}, {seconds / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
