@@ -265,6 +265,9 @@ def test_resume_of_label_training_equals_a_straight_run(here, tmp_path):
       "backprop", "--fine-tune-cd", "3", "-o", "x.h5"],
      "--fine-tune-cd is for --fine-tune up-down", 2),
     (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--fine-tune",
+      "backprop", "--fine-tune-input", "grey", "-o", "x.h5"],
+     "--fine-tune-input is for --fine-tune up-down", 2),
+    (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--fine-tune",
       "up-down", "--fine-tune-cd", "3,0", "-o", "x.h5"],
      "Invalid value for '--fine-tune-cd': 0 is not in the range x>=1.", 2),
     (["train", "d.h5", "--model", "dbn", "--hidden", "8,8", "--labels", "--visible",
@@ -283,7 +286,7 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     common = ["d.h5", "--model", "dbn", "--hidden", "16,12", "--labels", "--epochs", 2,
               "--lr", 0.05, "--batch-size", 20, "--no-pictures"]
     tune = ["--fine-tune", "up-down", "--fine-tune-epochs", 4, "--fine-tune-momentum", 0.5,
-            "--fine-tune-l2", 1e-3, "--fine-tune-cd", "2,5"]
+            "--fine-tune-l2", 1e-3, "--fine-tune-cd", "2,5", "--fine-tune-input", "grey"]
     result = invoke("train", *common, *tune, "-o", tmp_path / "a.h5")
     assert_ok(result)
     assert "up-down fine-tuning of the DBN, epochs 5-8" in result.stderr
@@ -295,9 +298,10 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
                     *tune, "--no-pictures")
     assert result.exit_code == 130 and "holds 5 complete epochs" in result.output
     assert ("fine-tuning\tup-down, 1 of 4 epochs done, lr default, momentum 0.5, l2 0.001, "
-            "CD 2,5" in invoke("info", tmp_path / "b.h5").output)
+            "CD 2,5, grey input" in invoke("info", tmp_path / "b.h5").output)
     monkeypatch.setattr(updown, "up_down_update", real)
-    # the method named again without its momentum, decay and CD steps: the run keeps its own
+    # the method named again without its momentum, decay, CD steps and input: the run
+    # keeps its own
     assert_ok(invoke("train", "d.h5", "-o", tmp_path / "b.h5", "--resume", "--epochs", 2,
                      *tune[:4], "--no-pictures"))
     a, b = load_model(tmp_path / "a.h5"), load_model(tmp_path / "b.h5")
@@ -320,3 +324,33 @@ def test_up_down_fine_tuning_resumes_exactly(here, tmp_path, monkeypatch):
     result = invoke("classify", "d.h5:test", "-m", tmp_path / "a.h5")
     assert_ok(result)
     assert "accuracy" in result.stderr
+
+
+def test_up_down_with_grey_input_steps_on_the_grey_levels(here, tmp_path, monkeypatch):
+    """--fine-tune-input grey: every up-down step sees its rows' grey levels in [0, 1],
+    not binary rows; the per-epoch figures still use binary rows."""
+    seen = []
+    real = updown.up_down_update
+
+    def spy(dbn, V, y, *args, **kwargs):
+        seen.append(np.array(V))
+        return real(dbn, V, y, *args, **kwargs)
+
+    monkeypatch.setattr(updown, "up_down_update", spy)
+    from rbmcli.io.datasets import write_dataset
+    with h5py.File(here / "d.h5") as f:
+        binary, labels = f["train/images"][()], f["train/labels"][()]
+    rng = np.random.default_rng(3)
+    grey = (0.6 * binary + rng.integers(0, 100, binary.shape)).astype(np.uint8)  # 0..252
+    write_dataset(tmp_path / "grey.h5", {"train": {"images": grey, "labels": labels,
+                                                   "image_shape": (8, 8)}})
+    assert_ok(invoke("train", tmp_path / "grey.h5", "--model", "dbn", "--hidden", "16,12",
+                     "--labels", "--epochs", 1, "--batch-size", 20, "--no-pictures",
+                     "--fine-tune", "up-down", "--fine-tune-epochs", 1, "--fine-tune-input",
+                     "grey", "-o", tmp_path / "g.h5"))
+    levels = grey.reshape(len(grey), -1) / np.float32(255)
+    assert len(seen) == len(grey) // 20 and all(V.dtype == np.float32 for V in seen)
+    for V in seen:  # each batch: 20 of the training images' grey levels, none repeated
+        distance = np.abs(V[:, None, :] - levels[None]).max(axis=2)
+        assert distance.min(axis=1).max() < 1e-6
+        assert len(set(distance.argmin(axis=1))) == len(V)

@@ -3,7 +3,8 @@ not close the gap"); the options no released command has:
 
 * ``grey``: the up-down steps see the grey levels of the training digits in [0, 1] (the
   paper's ``data``) instead of a stochastic binarisation; the trainer's evaluation is
-  unchanged (binarised rows);
+  unchanged (binarised rows). Since the probes, ``rbm train --fine-tune-input grey`` does
+  the same; this variant stays for the runs made with it;
 * ``balanced``: every batch of 100 holds 10 digits of each class, as the paper's did; each
   epoch cuts every class to the smallest class's count (about 45,000 of the 50,000
   digits).
@@ -20,19 +21,7 @@ import sys
 import numpy as np
 
 import rbmcli.training.updown as updown
-
-
-class GreyRows:
-    """The training rows as grey levels (B, D) float32 in [0, 1], with their labels."""
-
-    def __init__(self, data):
-        self.data, self.labels, self.images = data, data.labels, data.images
-
-    def __len__(self):
-        return len(self.data)
-
-    def rows(self, index, rng):
-        return np.asarray(self.images[index], np.float32) * np.float32(1 / 255)
+from rbmcli.training.finetune import GreyLevels
 
 
 class BalancedOrder:
@@ -57,7 +46,7 @@ def grey():
 
     def patched(self, *args, **kwargs):
         init(self, *args, **kwargs)  # the evaluation rows are drawn here, binarised
-        self.train = GreyRows(self.train)
+        self.train = GreyLevels(self.train)
     updown.UpDownTrainer.__init__ = patched
 
 

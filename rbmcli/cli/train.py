@@ -184,6 +184,10 @@ FLOWS = MODELS[3:]
 @click.option("--fine-tune-cd", type=HiddenSizes(), default=None, metavar="K|K1,K2,...",
               help="up-down: CD sweeps in the top RBM, one K per equal part of the "
                    "fine-tuning epochs [default: 3,6,10, the paper's].")
+@click.option("--fine-tune-input", type=click.Choice(["binary", "grey"]), default=None,
+              help="up-down: the images its wake and generative steps see: binary (as "
+                   "--binarize makes them) or grey (the grey levels in [0, 1], the "
+                   "paper's) [default: binary].")
 @click.option("--validate", "validate", metavar="DATA",
               help="Validation data (FILE.h5[:GROUP]) for MSER and the free-energy gap.")
 @click.option("--resume", is_flag=True, help="Continue the run checkpointed in --output.")
@@ -205,7 +209,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, si
           sigma_init, cd, pcd,
           pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
           centering, chains, seed, dtype, binarize, labels, fine_tune, fine_tune_epochs,
-          fine_tune_lr, fine_tune_momentum, fine_tune_l2, fine_tune_cd,
+          fine_tune_lr, fine_tune_momentum, fine_tune_l2, fine_tune_cd, fine_tune_input,
           validate, resume, force, threads, memory, pictures, **network):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).

@@ -167,7 +167,9 @@ class DBN(MarkovModel):
                          f"{hp.get('fine_tune_epochs')} epochs done, lr {lr}, momentum "
                          f"{'default' if m is None else m}, l2 {hp.get('fine_tune_l2', 0.0)}"
                          + (f", CD {','.join(map(str, hp['fine_tune_cd']))}"
-                            if hp.get("fine_tune_cd") else ""))
+                            if hp.get("fine_tune_cd") else "")
+                         + (f", {hp['fine_tune_input']} input"
+                            if hp.get("fine_tune_input") else ""))
         if self.untied:
             std = ", ".join(f"{g.weights.std():.4f}" for g in self.generative_layers)
             lines.append(f"generative weights\tuntied by up-down fine-tuning (std {std})")

@@ -54,6 +54,7 @@ class DBNTrainOptions(GaussianTrainOptions):
     fine_tune_momentum: float = None  # None: the method's (updown/backprop.MOMENTUM)
     fine_tune_l2: float = 0.0  # weight decay of the fine-tuned weights
     fine_tune_cd: list = None  # up-down's CD sweeps per part of the epochs (updown.SCHEDULE)
+    fine_tune_input: str = None  # up-down's images: "binary" (None) or "grey" (the paper's)
 
     def to_dict(self):
         """As :meth:`TrainOptions.to_dict`; the fine-tuning options only when set."""

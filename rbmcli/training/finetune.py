@@ -13,7 +13,7 @@ from rbmcli.training.rbm import Binarizer
 from rbmcli.training.updown import UpDownTrainer
 
 FINE_TUNE_OPTIONS = ("fine_tune", "fine_tune_epochs", "fine_tune_lr", "fine_tune_momentum",
-                     "fine_tune_l2", "fine_tune_cd")
+                     "fine_tune_l2", "fine_tune_cd", "fine_tune_input")
 """The options of ``--fine-tune`` (stored only when it is used; may be added on resume)."""
 
 
@@ -32,11 +32,29 @@ class UpDown:
     def trainer(run, rng):
         opts, dbn = run.opts, run.mf.model
         units = dbn.top.labels
-        train = LabelledData(Binarizer(run.images, opts.binarize), units.index(run.labels))
+        rows = LabelledData(Binarizer(run.images, opts.binarize), units.index(run.labels))
+        train = GreyLevels(rows) if opts.fine_tune_input == "grey" else rows
         valid = None if run.valid_images is None else LabelledData(
             Binarizer(run.valid_images, opts.binarize),
             None if run.valid_labels is None else units.index(run.valid_labels))
-        return UpDownTrainer(dbn, opts, train, valid, run.greedy_epochs, rng, run.mf.state)
+        return UpDownTrainer(dbn, opts, train, valid, run.greedy_epochs, rng, run.mf.state,
+                             eval_rows=rows)
+
+
+class GreyLevels:
+    """Labelled training rows (a :class:`LabelledData`) as their grey levels: ``rows``
+    gives (len(index), D) float32 in [0, 1] instead of binary rows (``--fine-tune-input
+    grey``); ``labels``, ``images`` and ``len`` are those of the rows."""
+
+    def __init__(self, rows):
+        self.binary, self.labels, self.images = rows, rows.labels, rows.images
+        self.scale = np.float32(rows.source.scale)  # uint8 pixels: 1/255; floats: 1
+
+    def __len__(self):
+        return len(self.binary)
+
+    def rows(self, index, rng):
+        return np.asarray(self.images[index], np.float32) * self.scale
 
 
 class Backprop:

@@ -39,7 +39,7 @@ TRAIN_DEFAULTS = dict(
     layers=5, hidden_units=1024, hidden_layers=1, warmup=500, clip=100.0,
     weight_decay=1e-6, patience=10, holdout=10000, memory=None, labels=False,
     fine_tune=None, fine_tune_epochs=None, fine_tune_lr=None, fine_tune_momentum=None,
-    fine_tune_l2=None, fine_tune_cd=None)
+    fine_tune_l2=None, fine_tune_cd=None, fine_tune_input=None)
 """Every option of ``rbm train`` (beyond the files) and its default; None: the model's
 own default (``RBM_DEFAULTS`` ...). tests/test_api.py checks that the command's options
 agree."""
@@ -194,10 +194,11 @@ def memory_budget(memory):
 
 def _fine_tune_options(model_kind, params, given, epochs):
     """``fine_tune`` and ``fine_tune_epochs`` (default: ``epochs``) for a DBN, and
-    ``fine_tune_lr``, ``fine_tune_momentum``, ``fine_tune_l2``, ``fine_tune_cd`` when typed
-    (otherwise the options' defaults, or on --resume the run's own); all only when any of
-    them was typed; NotSupported for another model, for any of them without a method and
-    for ``fine_tune_cd`` without up-down."""
+    ``fine_tune_lr``, ``fine_tune_momentum``, ``fine_tune_l2``, ``fine_tune_cd``,
+    ``fine_tune_input`` when typed (otherwise the options' defaults, or on --resume the
+    run's own); all only when any of them was typed; NotSupported for another model, for
+    any of them without a method and for ``fine_tune_cd`` or ``fine_tune_input`` without
+    up-down."""
     typed = [name for name in FINE_TUNE_OPTIONS if name in given]
     if not typed:
         return {}
@@ -207,9 +208,11 @@ def _fine_tune_options(model_kind, params, given, epochs):
         raise NotSupported("needs --fine-tune up-down or backprop", typed[0])
     out = {"fine_tune": params["fine_tune"],
            "fine_tune_epochs": params.get("fine_tune_epochs") or epochs}
-    if "fine_tune_cd" in given and params["fine_tune"] != "up-down":
-        raise NotSupported("is for --fine-tune up-down", "fine_tune_cd")
-    for name in ("fine_tune_lr", "fine_tune_momentum", "fine_tune_l2", "fine_tune_cd"):
+    for name in ("fine_tune_cd", "fine_tune_input"):
+        if name in given and params["fine_tune"] != "up-down":
+            raise NotSupported("is for --fine-tune up-down", name)
+    for name in ("fine_tune_lr", "fine_tune_momentum", "fine_tune_l2", "fine_tune_cd",
+                 "fine_tune_input"):
         if name in given:   # only what was typed: a resumed run keeps its other settings
             out[name] = list(params[name]) if name == "fine_tune_cd" else params[name]
     return out

@@ -244,16 +244,22 @@ class UpDownTrainer(ArraySnapshots):
         ``fine_tune_l2``, ``fine_tune_cd`` (None: :data:`SCHEDULE`), ``batch_size``,
         ``fine_tune_epochs``.
     train, valid : rbmcli.training.labels.LabelledData
-        Rows of the first layer (binary) and their label units; ``valid`` may be None.
+        Rows of the first layer and their label units (``train`` binary, or grey levels
+        with ``--fine-tune-input grey``: :class:`rbmcli.training.finetune.GreyLevels`);
+        ``valid`` may be None.
     first_epoch : int
         The run's epoch where fine-tuning starts (the greedy epochs before it).
     rng : numpy.random.Generator
     state : dict, optional
         ``velocity_updown_<i>``: the momentum buffers (checkpointed; in the order of
         :func:`parameters`), when the momentum is not 0.
+    eval_rows : rbmcli.training.labels.LabelledData, optional
+        The binary rows the per-epoch figures use (default ``train``): the same figures
+        whichever input the steps see.
     """
 
-    def __init__(self, model, options, train, valid, first_epoch, rng, state=None):
+    def __init__(self, model, options, train, valid, first_epoch, rng, state=None,
+                 eval_rows=None):
         self.model, self.options, self.train, self.valid = model, options, train, valid
         self.first_epoch, self.rng = first_epoch, rng
         self.state = dict(state or {})
@@ -265,7 +271,7 @@ class UpDownTrainer(ArraySnapshots):
         eval_rng = np.random.default_rng([options.seed, 7])
         self.eval_index = np.sort(eval_rng.choice(len(train), min(len(train), 1000),
                                                   replace=False))
-        self.eval_train = train.rows(self.eval_index, eval_rng)
+        self.eval_train = (eval_rows or train).rows(self.eval_index, eval_rng)
 
     def _arrays(self):
         """Every array an epoch changes: the parameters and the momentum buffers."""
