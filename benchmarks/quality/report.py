@@ -286,7 +286,7 @@ def section_dbn(out):
 
 
 def section_dbn_classify(out):
-    rec = load("dbn-classify")
+    rec = {**load("dbn-classify"), **load("dbn-updown-runs")}
     out += ["## The labelled DBN as a classifier (Hinton, Osindero & Teh 2006)", "",
             "784-500-500-2000 with 10 label units joined to the top RBM, pretrained greedily "
             "as Hinton's code trains RBMs (30 epochs a layer, CD-1, lr 0.1, momentum 0.5 for "
@@ -305,6 +305,10 @@ def section_dbn_classify(out):
     for name, label in (("pretrained", "pretrained (greedy only)"),
                         ("up-down", "up-down fine-tuned"),
                         ("up-down-all", "up-down, then on all 60,000 digits"),
+                        ("up-down-binary", "up-down, the paper's CD schedule"),
+                        ("up-down-binary-all", "the same, then on all 60,000 digits"),
+                        ("up-down-grey", "up-down, the paper's CD schedule, grey input"),
+                        ("up-down-grey-all", "the same, then on all 60,000 digits"),
                         ("backprop", "backprop fine-tuned")):
         train = rec.get("pretrain" if name == "pretrained" else name)
         test, valid = rec.get(f"{name}-test"), rec.get(f"{name}-valid")
@@ -314,14 +318,14 @@ def section_dbn_classify(out):
         secs = train.get("epoch_seconds", {})
         tuned = {k: v for k, v in secs.items() if name == "pretrained" or
                  int(k) >= len(secs) - 1}
-        if name == "up-down-all" and rec.get("up-down"):  # only its own epochs
-            before = rec["up-down"].get("epoch_seconds", {})
+        if name.endswith("-all") and rec.get(name[:-4]):  # only its own epochs
+            before = rec[name[:-4]].get("epoch_seconds", {})
             tuned = {k: v - before.get(k, 0.0) for k, v in tuned.items()}
         out.append(f"| {label} | {err(test)} | {err(valid)} | {train.get('epochs', '-')} | "
                    + ", ".join(f"layer {k}: {minutes(v)}" if name == "pretrained" else
                                minutes(v) for k, v in tuned.items())
                    + f" | {minutes(train['seconds'])} | "
-                   f"{fmt(100 * PUBLISHED_ERRORS[name], '.2f') + '%' if name in PUBLISHED_ERRORS else '-'} |")
+                   f"{fmt(100 * PUBLISHED_ERRORS[published(name)], '.2f') + '%' if published(name) in PUBLISHED_ERRORS else '-'} |")
     updown = rec.get("up-down", {})
     tuned = updown.get("epochs", 0) - rec["pretrain"].get("epochs", 0)
     out += ["", "**The greedy start, seed by seed.** Validation errors of the pretrained DBN "
@@ -453,6 +457,15 @@ def all_digits_text(rec):
 
 
 PUBLISHED_ERRORS = {"up-down": 0.0139, "up-down-all": 0.0125, "backprop": 0.012}
+"""Test errors: Hinton, Osindero & Teh (2006); Hinton & Salakhutdinov (2006)."""
+
+
+def published(name):
+    """The key of ``PUBLISHED_ERRORS`` for a row: the up-down runs of ``updown_runs.py``
+    (``up-down-binary``, ``up-down-grey-all``, ...) as ``up-down`` and ``up-down-all``."""
+    for variant in ("-binary", "-grey"):
+        name = name.replace(variant, "")
+    return name
 
 
 def finetune_curves(rec):
@@ -462,7 +475,7 @@ def finetune_curves(rec):
     from rbmcli.sweep.report import line_chart
     start = rec.get("pretrain", {}).get("epochs")
     lines = {}
-    for name in ("up-down", "backprop"):
+    for name in ("up-down", "up-down-binary", "up-down-grey", "backprop"):
         curve = rec.get(name, {}).get("class_error_valid_curve", [])[start or 0:]
         if start and curve:
             lines[name] = [(k + 1, 100 * err, 0.0) for k, err in enumerate(curve)]
@@ -473,7 +486,6 @@ def finetune_curves(rec):
                log_x=False).save(
         HERE / "figures" / "dbn-finetune-curves.png")
     return True
-"""Test errors: Hinton, Osindero & Teh (2006); Hinton & Salakhutdinov (2006)."""
 
 
 def section_grbm(out):
