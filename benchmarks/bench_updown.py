@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import rbmcli  # noqa: F401  (first: it tells OpenBLAS's threads not to spin; see there)
+import h5py
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -77,7 +78,6 @@ def main():
         print(f"skipped: {MODEL.name} or {SPLIT.name} is missing from {MODEL.parent} "
               "(run quality/dbn_classify.py)")
         return
-    import h5py
     model = load_model(MODEL)
     dbn = getattr(model, "model", model)
     top = dbn.top

@@ -39,6 +39,9 @@ import numpy as np
 
 from rbmcli import compiling
 from rbmcli.errors import InputError
+from rbmcli.kernels.rbm.halfsteps import visible_step
+from rbmcli.kernels.rbm.labeltop import label_probs, tile_top_weights, top_step
+from rbmcli.kernels.rbm.velocity import velocity_step
 from rbmcli.models.labels import logistic
 from rbmcli.models.rbm import TILE
 from rbmcli.sampling.keys import draw_keys
@@ -163,9 +166,6 @@ def top_sweeps(top, pen, Y, steps, rng):
         The wake top states ``t+``, and the last sweep's pen states ``p-``, label
         probabilities ``y-`` and top states ``t-``, in the top's dtype.
     """
-    from rbmcli.kernels.rbm.halfsteps import visible_step
-    from rbmcli.kernels.rbm.labeltop import label_probs, tile_top_weights, top_step
-
     dt = top.dtype
     n, nv, nh = len(pen), top.n_visible, top.n_hidden
     keys = draw_keys(rng, n)
@@ -198,8 +198,6 @@ def up_down_update(dbn, V, y, rng, lr, steps, velocities=None, momentum=0.0, l2=
     The layers' tiled copies of their weights (what the Numba kernels read; up-down
     tiles the top's weights itself, in :func:`top_sweeps`) are rewritten at the end, unless ``refresh_tiles`` is False: then the
     caller must call :func:`refresh_tiles_of` before a kernel reads them."""
-    from rbmcli.kernels.rbm.velocity import velocity_step
-
     r, m, a = (dbn.dtype.type(x) for x in (lr, momentum, l2))
     none = np.zeros(0, dbn.dtype)
     grads = up_down_gradients(dbn, V, y, rng, steps)
