@@ -59,7 +59,7 @@ def main():
         copied(model, every)
     step(results, f"{key}-all", ["train", rel(ALL), "-o", rel(every), "--resume", "--epochs",
                                  30, "--fine-tune", "up-down", "--fine-tune-epochs",
-                                 EPOCHS + ALL_DATA_EPOCHS, "--no-pictures"],
+                                 EPOCHS + ALL_DATA_EPOCHS, *extra, "--no-pictures"],
          args.threads, output=every)
     step(results, f"{key}-all-test", ["score", f"{rel(SPLIT)}:test", "-m", rel(every),
                                       "--accuracy", "--json"], args.threads)
