@@ -373,6 +373,7 @@ def section_dbn_classify(out):
             "epoch 24, lr 0.01 rose from 2.37% to about 2.6% in 22 epochs while lr 0.001 "
             "held 2.3%.", "",
             all_digits_text(rec), "",
+            paper_schedule_text(rec), "",
             "Backprop from the same start reaches 1.31%, 0.11 points short of its published "
             "figure.", "",
             "Looked at, the clamped-label grids of the 300-epoch DBN (a row per class 0-9): "
@@ -391,11 +392,12 @@ def section_dbn_classify(out):
         out += ["The validation error (the trainer's, on one binarisation of the 10,000 "
                 "validation digits) after each fine-tuning epoch: "
                 "![fine-tuning curves](figures/dbn-finetune-curves.png)", ""]
-    for name in ("up-down", "pretrained"):
+    for name, title in (("up-down-grey", "grey-input up-down (the paper's schedule)"),
+                        ("up-down", "up-down"), ("pretrained", "pretrained")):
         for method in ("gibbs", "pt"):
             picture = f"dbn-{name}-labels-{method}.png"
             if (HERE / "figures" / picture).exists():
-                out += [f"`rbm sample --label all --method {method}` of the {name} DBN (a row "
+                out += [f"`rbm sample --label all --method {method}` of the {title} DBN (a row "
                         f"per class 0-9, 10 chains each, 1,000 sweeps of the top RBM with the "
                         f"label clamped, then the down pass): ![{name} {method}](figures/"
                         f"{picture})", ""]
@@ -435,6 +437,42 @@ def start_spread_text():
             "scores 3.17%: rounding alone moves it as much as a new seed.) Commands: `python benchmarks/quality/"
             "dbn_start_spread.py --seeds 0,1,2,3,4 --threads 1` and `python benchmarks/"
             "quality/dbn_grey_start.py --seed S --threads 1`.")
+
+
+def paper_schedule_text(rec):
+    """The paragraph on ``updown_runs.py``: up-down with the paper's CD schedule, on
+    binarised and on grey-level input."""
+    runs = {kind: rec.get(f"up-down-{kind}") for kind in ("binary", "grey")}
+    if not all(runs.values()):
+        return ("**The paper's schedule, binarised or grey input** "
+                "(`benchmarks/quality/updown_runs.py`): *not run*.")
+    start = rec["pretrain"]["epochs"]
+
+    def stage_means(run):
+        curve = run["class_error_valid_curve"][start:]
+        return [100 * statistics.mean(curve[k - 20:k]) for k in (100, 200, 300)]
+
+    def err(key):
+        r = rec.get(key)
+        return "-" if not r else f"{100 * (1 - r['scores']['accuracy']):.2f}%"
+
+    means = {kind: stage_means(run) for kind, run in runs.items()}
+    stages = "; ".join(f"CD-{k}: {b:.2f}% binarised, {g:.2f}% grey"
+                       for k, b, g in zip((3, 6, 10), means["binary"], means["grey"]))
+    hours = {kind: run["seconds"] / 3600 for kind, run in runs.items()}
+    return ("**The paper's schedule, binarised or grey input.** `python benchmarks/quality/"
+            "updown_runs.py --input binary|grey --threads 1` runs the up-down step above "
+            "from start to end, so that its schedule is the paper's (CD-3, CD-6 and CD-10 "
+            "for 100 epochs each), once on binarised digits and once on the grey levels "
+            "(`--fine-tune-input grey`: the paper's `data` in the wake phase and the "
+            "generative updates), side by side at one thread each, with the sparse "
+            "top-level kernels (`benchmarks/bench_updown.py`: a CD-10 step 1.9x faster at "
+            f"one thread). They took {hours['binary']:.1f} h and {hours['grey']:.1f} h. The "
+            "trainer's validation figure over the last 20 epochs of each stage: "
+            f"{stages}. By `rbm score`: validation {err('up-down-binary-valid')} binarised, "
+            f"{err('up-down-grey-valid')} grey; test {err('up-down-binary-test')} and "
+            f"{err('up-down-grey-test')}; after the 59 epochs on all 60,000 digits, test "
+            f"{err('up-down-binary-all-test')} and {err('up-down-grey-all-test')}.")
 
 
 def all_digits_text(rec):

@@ -9,7 +9,8 @@ CD schedule is the paper's: CD-3, CD-6 and CD-10 for 100 epochs each (the run of
 ``dbn_classify.py`` was extended from 200 to 300 epochs on resume, and ran 67, 67 and
 166). Then the paper's last phase, as ``dbn_classify.py``: a copy trains 59 more epochs on
 all 60,000 training digits. Each model is scored by ``rbm score --accuracy`` (validation
-and test; test only after the last phase).
+and test; test only after the last phase), and ``rbm sample --label all`` draws a row
+per class from the 300-epoch DBN, by Gibbs sampling and by parallel tempering.
 
 Recorded in ``results/dbn-updown-runs.json`` (a step is skipped when recorded with the
 same command; an interrupted run continues from its checkpoint). Run: ``python
@@ -20,7 +21,7 @@ mostly BLAS products that do not scale past one thread).
 
 import shutil
 
-from common import OUT, Results, parse_args, rel
+from common import FIGURES, OUT, Results, parse_args, rel
 from dbn_classify import ALL, PRETRAINED, SPLIT, step
 
 EPOCHS, LR, MOMENTUM, L2, ALL_DATA_EPOCHS = 300, 0.001, 0.9, 0.0002, 59
@@ -33,6 +34,19 @@ def copied(source, model):
     return model
 
 
+def up_down_step(kind):
+    """``(key, model file, extra options, rbm arguments)`` of the up-down run on input
+    ``kind`` ("binary" or "grey")."""
+    extra = ["--fine-tune-input", "grey"] if kind == "grey" else []
+    key = f"up-down-{kind}"
+    model = OUT / f"dbn-{key}.h5"
+    train = ["train", rel(SPLIT), "-o", rel(model), "--resume", "--epochs", 30,
+             "--fine-tune", "up-down", "--fine-tune-epochs", EPOCHS, "--fine-tune-lr", LR,
+             "--fine-tune-momentum", MOMENTUM, "--fine-tune-l2", L2, *extra,
+             "--validate", f"{rel(SPLIT)}:valid", "--no-pictures"]
+    return key, model, extra, train
+
+
 def main():
     args = parse_args(__doc__, lambda p: p.add_argument("--input", choices=["binary", "grey"],
                                                         required=True))
@@ -41,13 +55,7 @@ def main():
               f"{OUT} (run dbn_classify.py first)")
         return
     results = Results("dbn-updown-runs", args.fresh)
-    extra = ["--fine-tune-input", "grey"] if args.input == "grey" else []
-    key = f"up-down-{args.input}"
-    model = OUT / f"dbn-{key}.h5"
-    train = ["train", rel(SPLIT), "-o", rel(model), "--resume", "--epochs", 30,
-             "--fine-tune", "up-down", "--fine-tune-epochs", EPOCHS, "--fine-tune-lr", LR,
-             "--fine-tune-momentum", MOMENTUM, "--fine-tune-l2", L2, *extra,
-             "--validate", f"{rel(SPLIT)}:valid", "--no-pictures"]
+    key, model, extra, train = up_down_step(args.input)
     if not results.find(key):
         copied(PRETRAINED, model)
     step(results, key, train, args.threads, output=model)
@@ -63,6 +71,11 @@ def main():
          args.threads, output=every)
     step(results, f"{key}-all-test", ["score", f"{rel(SPLIT)}:test", "-m", rel(every),
                                       "--accuracy", "--json"], args.threads)
+    for method in ("gibbs", "pt"):
+        picture = FIGURES / f"dbn-{key}-labels-{method}.png"
+        step(results, f"{key}-sample-{method}", ["sample", "-m", rel(model), "--label", "all",
+                                                 "-n", 100, "--method", method, "-o",
+                                                 rel(picture), "--force"], args.threads)
 
 
 if __name__ == "__main__":
