@@ -196,8 +196,9 @@ def up_down_update(dbn, V, y, rng, lr, steps, velocities=None, momentum=0.0, l2=
     ``velocity = momentum * velocity + lr * direction``.
 
     The layers' tiled copies of their weights (what the Numba kernels read; up-down
-    tiles the top's weights itself, in :func:`top_sweeps`) are rewritten at the end, unless ``refresh_tiles`` is False: then the
-    caller must call :func:`refresh_tiles_of` before a kernel reads them."""
+    tiles the top's weights itself, in :func:`top_sweeps`) are rewritten at the end,
+    unless ``refresh_tiles`` is False: then the caller must call :func:`refresh_tiles_of`
+    before a kernel reads them."""
     r, m, a = (dbn.dtype.type(x) for x in (lr, momentum, l2))
     none = np.zeros(0, dbn.dtype)
     grads = up_down_gradients(dbn, V, y, rng, steps)
