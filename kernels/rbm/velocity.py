@@ -1,6 +1,6 @@
 """A gradient step with momentum and weight decay over one flat parameter array, in one
-pass (up-down fine-tuning's update of its 1.9 million parameters: the five NumPy passes
-it replaced took a third of a CD-10 step)."""
+pass (up-down fine-tuning's update of its 1.9 million parameters: 0.8 ms at one thread
+where the five NumPy passes it replaced took 1.8 ms, about 3% of a CD-10 step)."""
 
 import numba
 

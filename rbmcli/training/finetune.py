@@ -47,11 +47,11 @@ class GreyLevels:
     grey``); ``labels``, ``images`` and ``len`` are those of the rows."""
 
     def __init__(self, rows):
-        self.binary, self.labels, self.images = rows, rows.labels, rows.images
+        self.labels, self.images = rows.labels, rows.images
         self.scale = np.float32(rows.source.scale)  # uint8 pixels: 1/255; floats: 1
 
     def __len__(self):
-        return len(self.binary)
+        return len(self.labels)
 
     def rows(self, index, rng):
         return np.asarray(self.images[index], np.float32) * self.scale
