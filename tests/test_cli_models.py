@@ -521,3 +521,34 @@ def test_a_run_that_learned_nothing_says_so(work, tmp_path):
                     "--cd", 1, "--lr", 0.005, "-o", tmp_path / "good.h5", *FAST)
     assert_ok(result)
     assert "warning:" not in result.stderr
+
+
+@pytest.mark.parametrize("args, start", [([], "flipped"), (["--labels"], "random"),
+                                         (["--stack-start", "flipped", "--labels"], "flipped"),
+                                         (["--stack-start", "random"], "random")])
+def test_dbn_stack_start(work, tmp_path, args, start):
+    """--stack-start: layer 2 (20 hidden units over layer 1's 8, whose own visible layer
+    has 16 units) starts as layer 1 turned upside down (flipped) or from random weights;
+    the default is random with --labels, flipped without. A tiny rate keeps each layer
+    near its start."""
+    out = tmp_path / "s.h5"
+    assert_ok(invoke("train", "d.h5", "--model", "dbn", "--hidden", "16,8,20", "--epochs", 1,
+                     "--lr", 1e-6, "--momentum", 0, "-o", out, *args, *FAST))
+    mf = load_model(out)
+    assert mf.hyperparameters["stack_start"] == start
+    below, top = mf.model.layers[1], mf.model.layers[2]
+    copied = np.abs(top.weights[:, :16] - below.weights.T).max()
+    if start == "flipped":
+        assert copied < 1e-4
+    else:
+        assert copied > 1e-3
+    assert f"stack start\t{start} (" in invoke("info", out).output
+    other = "flipped" if start == "random" else "random"
+    resumed = invoke("train", "d.h5", "-o", out, "--resume", "--epochs", 1, "--stack-start",
+                     other, *FAST)
+    assert_error(resumed, f"{out}: checkpoint has --stack-start {start}, not {other}")
+
+
+def test_stack_start_is_for_dbn(work, tmp_path):
+    result = invoke("train", "d.h5", "--stack-start", "random", "-o", tmp_path / "x.h5", *FAST)
+    assert_error(result, "--stack-start is for --model dbn", code=2)

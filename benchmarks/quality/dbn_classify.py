@@ -50,9 +50,14 @@ from common import (FIGURES, MNIST_DIR, OUT, Results, command_text, parse_args, 
 SPLIT = OUT / "mnist-split.h5"
 ALL = OUT / "mnist-all.h5"
 PRETRAINED = OUT / "dbn-labels.h5"
-PRETRAIN = ["--model", "dbn", "--hidden", "500,500,2000", "--labels", "--binarize",
-            "stochastic", "--cd", 1, "--no-centering", "--lr", 0.1, "--momentum", 0.9,
-            "--momentum-warmup", 5, "--l2", 0.0002, "--epochs", 30]
+GREEDY = ["--model", "dbn", "--hidden", "500,500,2000", "--labels", "--binarize",
+          "stochastic", "--cd", 1, "--no-centering", "--lr", 0.1, "--momentum", 0.9,
+          "--momentum-warmup", 5, "--l2", 0.0002, "--epochs", 30]
+"""The greedy recipe of the labelled DBN, without its ``--stack-start``."""
+PRETRAIN = [*GREEDY, "--stack-start", "flipped"]
+"""The greedy recipe of this script's recorded run: its top RBM started as the layer below
+turned upside down (``rbm train``'s only start then; ``--labels`` now defaults to random,
+see ``updown_runs.py --start random``)."""
 PUBLISHED = {"up-down": 0.0125, "backprop": 0.012}
 
 

@@ -415,7 +415,7 @@ def start_spread_text():
                       key=lambda r: r["key"])
         return [100 * r["valid_error"] for r in recs], [r["seconds"] for r in recs]
 
-    binarised, b_secs = errors("dbn-start-spread", "binarised-seed")
+    binarised, b_secs = errors("dbn-start-spread", "flipped-seed")
     grey, g_secs = errors("dbn-grey-start", "grey-start-30-seed")
     if not binarised or not grey:
         return "*The seeds are not run.*"

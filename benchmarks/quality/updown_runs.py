@@ -2,8 +2,11 @@
 binarised images (``rbm train``'s default) or the grey levels (``--fine-tune-input grey``,
 the paper's ``data``).
 
-Each run starts from a copy of ``dbn_classify.py``'s pretrained DBN (``out/dbn-labels.h5``)
-and is ``dbn_classify.py``'s up-down step (300 epochs at lr 0.001, momentum 0.9, weight
+Each run starts from a copy of a pretrained DBN: ``dbn_classify.py``'s
+(``out/dbn-labels.h5``, whose top RBM started as the layer below turned upside down), or
+with ``--start random --seed S`` the one ``dbn_start_spread.py --stack-start random``
+trained with that seed (``out/dbn-labels-random-seedS.h5``, the top RBM from random
+weights, ``rbm train``'s default with ``--labels``). A run is ``dbn_classify.py``'s up-down step (300 epochs at lr 0.001, momentum 0.9, weight
 decay 0.0002, ``--validate`` on the validation digits) run from start to end, so that its
 CD schedule is the paper's: CD-3, CD-6 and CD-10 for 100 epochs each (the run of
 ``dbn_classify.py`` was extended from 200 to 300 epochs on resume, and ran 67, 67 and
@@ -14,7 +17,8 @@ per class from the 300-epoch DBN, by Gibbs sampling and by parallel tempering.
 
 Recorded in ``results/dbn-updown-runs.json`` (a step is skipped when recorded with the
 same command; an interrupted run continues from its checkpoint). Run: ``python
-benchmarks/quality/updown_runs.py --input binary|grey [--threads T]``; the two inputs
+benchmarks/quality/updown_runs.py --input binary|grey [--start random --seed S]
+[--threads T]``; the two inputs
 can run side by side at one thread each (that is how they were measured: the step is
 mostly BLAS products that do not scale past one thread).
 """
@@ -23,6 +27,13 @@ import shutil
 
 from common import FIGURES, OUT, Results, parse_args, rel
 from dbn_classify import ALL, PRETRAINED, SPLIT, step
+
+
+def pretrained(start, seed):
+    """The pretrained DBN a run starts from, and the suffix of its keys."""
+    if start == "flipped":
+        return PRETRAINED, ""
+    return OUT / f"dbn-labels-random-seed{seed}.h5", f"-random-seed{seed}"
 
 EPOCHS, LR, MOMENTUM, L2, ALL_DATA_EPOCHS = 300, 0.001, 0.9, 0.0002, 59
 
@@ -34,11 +45,11 @@ def copied(source, model):
     return model
 
 
-def up_down_step(kind):
+def up_down_step(kind, suffix=""):
     """``(key, model file, extra options, rbm arguments)`` of the up-down run on input
-    ``kind`` ("binary" or "grey")."""
+    ``kind`` ("binary" or "grey") from the start named by ``suffix``."""
     extra = ["--fine-tune-input", "grey"] if kind == "grey" else []
-    key = f"up-down-{kind}"
+    key = f"up-down-{kind}{suffix}"
     model = OUT / f"dbn-{key}.h5"
     train = ["train", rel(SPLIT), "-o", rel(model), "--resume", "--epochs", 30,
              "--fine-tune", "up-down", "--fine-tune-epochs", EPOCHS, "--fine-tune-lr", LR,
@@ -48,16 +59,20 @@ def up_down_step(kind):
 
 
 def main():
-    args = parse_args(__doc__, lambda p: p.add_argument("--input", choices=["binary", "grey"],
-                                                        required=True))
-    if not (PRETRAINED.exists() and SPLIT.exists() and ALL.exists()):
-        print(f"skipped: {PRETRAINED.name}, {SPLIT.name} or {ALL.name} is missing from "
-              f"{OUT} (run dbn_classify.py first)")
+    args = parse_args(__doc__, lambda p: (
+        p.add_argument("--input", choices=["binary", "grey"], required=True),
+        p.add_argument("--start", choices=["flipped", "random"], default="flipped"),
+        p.add_argument("--seed", type=int, default=0)))
+    start, suffix = pretrained(args.start, args.seed)
+    if not (start.exists() and SPLIT.exists() and ALL.exists()):
+        print(f"skipped: {start.name}, {SPLIT.name} or {ALL.name} is missing from {OUT} "
+              f"(run dbn_classify.py and, for --start random, dbn_start_spread.py "
+              f"--stack-start random first)")
         return
     results = Results("dbn-updown-runs", args.fresh)
-    key, model, extra, train = up_down_step(args.input)
+    key, model, extra, train = up_down_step(args.input, suffix)
     if not results.find(key):
-        copied(PRETRAINED, model)
+        copied(start, model)
     step(results, key, train, args.threads, output=model)
     for split in ("valid", "test"):
         step(results, f"{key}-{split}", ["score", f"{rel(SPLIT)}:{split}", "-m", rel(model),

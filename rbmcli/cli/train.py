@@ -113,6 +113,12 @@ FLOWS = MODELS[3:]
 @click.option("--first-layer", type=click.Path(dir_okay=False), default=None, metavar="MODEL",
               help="dbn: use the RBM (or, with --visible gaussian, the Gaussian RBM) in MODEL "
                    "as layer 0 and train only the layers above it.")
+@click.option("--stack-start", type=click.Choice(["flipped", "random"]), default=None,
+              help="dbn: how each layer above the first starts. flipped: as the layer below "
+                   "turned upside down when it has at least as many hidden units as that "
+                   "layer has visible ones (the DBN's bound starts at the layers below); "
+                   "random: small random weights, as Hinton et al. 2006 [default: random "
+                   "with --labels, which classifies better, else flipped].")
 @click.option("--sigma", type=click.Choice(["learn", "fixed"]), default=None,
               help="grbm: learn per-pixel sigma, or keep it at --sigma-init [default: grbm "
                    "fixed, dbn --visible gaussian learn].")
@@ -205,12 +211,12 @@ FLOWS = MODELS[3:]
 @network_options
 @click.pass_context
 @model_errors
-def train(ctx, data, output, model_kind, hidden, visible, first_layer, sigma, sigma_lr,
-          sigma_init, cd, pcd,
-          pt, cd_from, epochs, batch_size, lr, lr_final, momentum, momentum_warmup, l2, l1,
-          centering, chains, seed, dtype, binarize, labels, fine_tune, fine_tune_epochs,
-          fine_tune_lr, fine_tune_momentum, fine_tune_l2, fine_tune_cd, fine_tune_input,
-          validate, resume, force, threads, memory, pictures, **network):
+def train(ctx, data, output, model_kind, hidden, visible, first_layer, stack_start, sigma,
+          sigma_lr, sigma_init, cd, pcd, pt, cd_from, epochs, batch_size, lr, lr_final,
+          momentum, momentum_warmup, l2, l1, centering, chains, seed, dtype, binarize, labels,
+          fine_tune, fine_tune_epochs, fine_tune_lr, fine_tune_momentum, fine_tune_l2,
+          fine_tune_cd, fine_tune_input, validate, resume, force, threads, memory, pictures,
+          **network):
     """Train an RBM, a Gaussian RBM, a deep belief network or a normalizing flow on DATA
     (FILE.h5, FILE.h5:GROUP or -).
 

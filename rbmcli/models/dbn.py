@@ -32,6 +32,13 @@ from rbmcli.sampling.layered import DBN_SAMPLERS
 from rbmcli.scoring import layered as scoring
 
 
+STACK_STARTS = {
+    "flipped": "flipped (a layer at least as wide as the visible layer below started as "
+               "that layer turned upside down)",
+    "random": "random (every layer above the first started from small random weights)"}
+"""``rbm info``'s words for ``rbm train --stack-start``."""
+
+
 class DBN(MarkovModel):
     """A stack of RBMs (see the module docstring).
 
@@ -159,6 +166,8 @@ class DBN(MarkovModel):
     def describe(self, file):
         lines = super().describe(file)
         hp = file.hyperparameters
+        if hp.get("stack_start"):
+            lines.append("stack start\t" + STACK_STARTS[hp["stack_start"]])
         if hp.get("fine_tune"):
             greedy = hp.get("epochs", 0) * len(hp.get("hidden_sizes", []))
             done = min(max(0, file.epoch - greedy), hp.get("fine_tune_epochs", 0))

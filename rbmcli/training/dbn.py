@@ -3,10 +3,13 @@
 Layer 0 is a Bernoulli RBM on the binarised data (``--binarize``) or a Gaussian RBM on the
 standardised data (``--visible gaussian``); layer k > 0 is a Bernoulli RBM trained on
 samples of the hidden units of layer k - 1, drawn by a stochastic up pass of the data
-afresh at every use (:class:`UpPassRows`). A layer stacked on a Bernoulli RBM with at
-least as many hidden units as that RBM has visible units starts as that RBM turned upside
-down (:func:`layer_above`), so the DBN's bound starts at the log-likelihood of the layers
-below instead of under it.
+afresh at every use (:class:`UpPassRows`). With ``--stack-start flipped`` (the default
+without ``--labels``), a layer stacked on a Bernoulli RBM with at least as many hidden
+units as that RBM has visible units starts as that RBM turned upside down
+(:func:`layer_above`), so the DBN's bound starts at the log-likelihood of the layers below
+instead of under it; with ``random`` (the default with ``--labels``) every layer starts
+from small random weights, as in Hinton, Osindero & Teh (2006), which gave the labelled
+784-500-500-2000 DBN a better classifier (``benchmarks/quality/dbn_start_spread.py``).
 Every layer trains for ``--epochs`` epochs with the same method and options, by the
 trainers of the single RBMs.
 
@@ -48,6 +51,7 @@ class DBNTrainOptions(GaussianTrainOptions):
     lr: float = 0.05
     binarize: str = "threshold"
     first_layer: str = ""   # a model file whose RBM became layer 0 (not trained here)
+    stack_start: str = "flipped"  # layers k > 0: "flipped" (layer_above) or "random"
     fine_tune: str = ""     # "up-down" or "backprop": after the greedy layers (FINE_TUNERS)
     fine_tune_epochs: int = 0
     fine_tune_lr: float = 0.0  # 0: --lr for up-down, backprop.DEFAULT_LR for backprop
@@ -209,8 +213,10 @@ class DBNRun(TrainingRun):
                 valid = None if self.valid_images is None else UpPassRows(
                     first_layer_rows(self.valid_images, opts, layers[0])[0], layers[:k],
                     np.random.default_rng([opts.seed, 5, k]))
-                above = layers[k] if len(layers) > k else layer_above(
-                    layers[k - 1], lopts.n_hidden, np.random.default_rng([opts.seed, 3, k]))
+                above = layers[k] if len(layers) > k else None
+                if above is None and opts.stack_start == "flipped":
+                    above = layer_above(layers[k - 1], lopts.n_hidden,
+                                        np.random.default_rng([opts.seed, 3, k]))
                 if len(layers) <= k and above is not None:
                     self.log(f"layer {k}: starts as layer {k - 1} turned upside down "
                              f"(weights transposed, {above.n_hidden - layers[k - 1].n_visible} "

@@ -26,13 +26,15 @@ FLOW_ONLY = ("layers", "hidden_units", "hidden_layers", "warmup", "clip", "weigh
              "patience", "holdout")
 RBM_ONLY = ("hidden", "cd", "pcd", "pt", "momentum", "l2", "l1", "chains", "binarize",
             "lr_final", "momentum_warmup", "centering", "visible", "sigma", "sigma_lr",
-            "sigma_init", "cd_from", "first_layer", "memory", "labels", *FINE_TUNE_OPTIONS)
+            "sigma_init", "cd_from", "first_layer", "stack_start", "memory", "labels",
+            *FINE_TUNE_OPTIONS)
 _HYPER = ("hidden", "cd", "pcd", "pt", "batch_size", "lr", "lr_final", "momentum",
           "momentum_warmup", "l2", "l1", "seed", "dtype", "binarize", "chains", "centering",
-          "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from", "labels")
+          "model", "visible", "sigma", "sigma_lr", "sigma_init", "cd_from", "labels",
+          "stack_start")
 
 TRAIN_DEFAULTS = dict(
-    hidden=(500,), visible="binary", first_layer=None, sigma=None, sigma_init=None,
+    hidden=(500,), visible="binary", first_layer=None, stack_start=None, sigma=None, sigma_init=None,
     sigma_lr=0.1, cd=None, pcd=None, pt=None, cd_from=None, epochs=None, batch_size=100,
     lr=None, lr_final=None, momentum=0.5, momentum_warmup=0, l2=0.0, l1=0.0,
     centering=None, chains=None, seed=0, dtype="float32", binarize=None,
@@ -172,6 +174,7 @@ def _start_rbm_family(model_kind, params, given, data, output, resume, validate,
             raise NotSupported("trains by --cd or --pcd, not --pt", "labels")
     if "labels" in hyper or (params.get("labels") and not resume):
         options["labels"] = bool(params.get("labels"))
+    options.update(_stack_start(model_kind, params, hyper, resume))
     options.update(_fine_tune_options(model_kind, params, given, epochs))
     run_class = DBNRun if model_kind == "dbn" else TrainingRun
     run = run_class.start(data=data, output=output, resume=resume, given=hyper,
@@ -179,6 +182,20 @@ def _start_rbm_family(model_kind, params, given, data, output, resume, validate,
                           memory=memory_budget(params.get("memory")))
     run.resume_command = resume_command(model_kind, data, output, epochs)
     return run
+
+
+def _stack_start(model_kind, params, given, resume):
+    """``stack_start`` of a DBN: as typed, else for a new run ``random`` with --labels
+    (the start that classifies better) and ``flipped`` without (the start of the
+    likelihood bound); on --resume the checkpoint's unless typed."""
+    start = params.get("stack_start")
+    if model_kind != "dbn":
+        if start is not None:
+            raise NotSupported("is for --model dbn", "stack_start")
+        return {}
+    if resume:
+        return {"stack_start": start} if "stack_start" in given else {}
+    return {"stack_start": start or ("random" if params.get("labels") else "flipped")}
 
 
 def memory_budget(memory):
