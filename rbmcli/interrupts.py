@@ -123,3 +123,18 @@ def _quiet_swallowed_interrupts(trap, hook):
         if not (issubclass(info.exc_type, KeyboardInterrupt) and trap.stopped):
             hook(info)
     return unraisable
+
+
+def quiet_half_built_compilers():
+    """Drop, from now on, the errors that llvmlite's finalizers raise for an object whose
+    construction a signal cut short (``'PassBuilder' object has no attribute
+    '_as_parameter_'``, printed as ``Exception ignored in ...`` when Python exits): called
+    when a command stops on a signal before its work began, so that its one line is the
+    whole message. Every other unraisable exception still reaches the previous hook."""
+    hook = sys.unraisablehook
+
+    def unraisable(info):
+        if not type(info.object).__module__.startswith("llvmlite") and \
+                not getattr(info.object, "__module__", "").startswith("llvmlite"):
+            hook(info)
+    sys.unraisablehook = unraisable

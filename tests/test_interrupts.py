@@ -208,3 +208,20 @@ def test_a_swallowed_interrupt_is_not_reported_while_a_trap_is_set(monkeypatch):
     del thing
     gc.collect()
     assert seen == [ZeroDivisionError, KeyboardInterrupt] and ref_c() is None
+
+
+def test_quiet_half_built_compilers_drops_only_llvmlite_finalizer_errors(monkeypatch):
+    """After a signal cut start-up short, llvmlite's finalizer errors are dropped; every
+    other unraisable exception still reaches the previous hook."""
+    import types
+    from llvmlite.binding import ffi
+    from rbmcli import interrupts
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    interrupts.quiet_half_built_compilers()
+    sys.unraisablehook(types.SimpleNamespace(object=ffi.ObjectRef.__del__,
+                                             exc_type=AttributeError))
+    assert seen == []
+    other = types.SimpleNamespace(object=loaded, exc_type=AttributeError)
+    sys.unraisablehook(other)
+    assert seen == [other]

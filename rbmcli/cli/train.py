@@ -255,6 +255,7 @@ def train(ctx, data, output, model_kind, hidden, visible, first_layer, stack_sta
                        f"training started: nothing was saved"
                        + (f" ({output} is unchanged)" if os.path.exists(output) else ""),
                        err=True)
+            interrupts.quiet_half_built_compilers()  # the signal may have cut one short
             sys.exit(130)
         with lazy.blas_threads(threads_used):
             run_to_the_end(run, run.resume_command, pictures, stop)
