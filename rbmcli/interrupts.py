@@ -134,7 +134,6 @@ def quiet_half_built_compilers():
     hook = sys.unraisablehook
 
     def unraisable(info):
-        if not type(info.object).__module__.startswith("llvmlite") and \
-                not getattr(info.object, "__module__", "").startswith("llvmlite"):
+        if not (getattr(info.object, "__module__", None) or "").startswith("llvmlite"):
             hook(info)
     sys.unraisablehook = unraisable

@@ -7,10 +7,10 @@ validation error by ``rbm score --accuracy``; the grey-level recipe of
 ``dbn_grey_start.py`` takes ``--seed`` itself.
 
 Each seed is recorded in ``results/dbn-start-spread.json`` (skipped when recorded with
-the same command); the models are deleted after scoring. Run: ``python
+the same command); the flipped starts are deleted after scoring, the random ones kept as
+``out/dbn-labels-random-seedS.h5`` for ``updown_runs.py --start random``. Run: ``python
 benchmarks/quality/dbn_start_spread.py --seeds 0,1,2,3 [--stack-start random]
-[--threads T]`` (needs
-``out/mnist-split.h5`` from ``dbn_classify.py``).
+[--threads T]`` (needs ``out/mnist-split.h5`` from ``dbn_classify.py``).
 """
 
 import json

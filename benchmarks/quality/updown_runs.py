@@ -6,21 +6,21 @@ Each run starts from a copy of a pretrained DBN: ``dbn_classify.py``'s
 (``out/dbn-labels.h5``, whose top RBM started as the layer below turned upside down), or
 with ``--start random --seed S`` the one ``dbn_start_spread.py --stack-start random``
 trained with that seed (``out/dbn-labels-random-seedS.h5``, the top RBM from random
-weights, ``rbm train``'s default with ``--labels``). A run is ``dbn_classify.py``'s up-down step (300 epochs at lr 0.001, momentum 0.9, weight
-decay 0.0002, ``--validate`` on the validation digits) run from start to end, so that its
-CD schedule is the paper's: CD-3, CD-6 and CD-10 for 100 epochs each (the run of
-``dbn_classify.py`` was extended from 200 to 300 epochs on resume, and ran 67, 67 and
-166). Then the paper's last phase, as ``dbn_classify.py``: a copy trains 59 more epochs on
-all 60,000 training digits. Each model is scored by ``rbm score --accuracy`` (validation
-and test; test only after the last phase), and ``rbm sample --label all`` draws a row
-per class from the 300-epoch DBN, by Gibbs sampling and by parallel tempering.
+weights, ``rbm train``'s default with ``--labels``). A run is ``dbn_classify.py``'s
+up-down step (300 epochs at lr 0.001, momentum 0.9, weight decay 0.0002, ``--validate`` on
+the validation digits) run from start to end, so that its CD schedule is the paper's:
+CD-3, CD-6 and CD-10 for 100 epochs each (the run of ``dbn_classify.py`` was extended from
+200 to 300 epochs on resume, and ran 67, 67 and 166). Then the paper's last phase, as
+``dbn_classify.py``: a copy trains 59 more epochs on all 60,000 training digits. Each
+model is scored by ``rbm score --accuracy`` (validation and test; test only after the last
+phase), and ``rbm sample --label all`` draws a row per class from the 300-epoch DBN, by
+Gibbs sampling and by parallel tempering.
 
 Recorded in ``results/dbn-updown-runs.json`` (a step is skipped when recorded with the
 same command; an interrupted run continues from its checkpoint). Run: ``python
 benchmarks/quality/updown_runs.py --input binary|grey [--start random --seed S]
-[--threads T]``; the two inputs
-can run side by side at one thread each (that is how they were measured: the step is
-mostly BLAS products that do not scale past one thread).
+[--threads T]``; the two inputs can run side by side at one thread each (that is how they
+were measured: the step is mostly BLAS products that do not scale past one thread).
 """
 
 import shutil
@@ -28,14 +28,14 @@ import shutil
 from common import FIGURES, OUT, Results, parse_args, rel
 from dbn_classify import ALL, PRETRAINED, SPLIT, step
 
+EPOCHS, LR, MOMENTUM, L2, ALL_DATA_EPOCHS = 300, 0.001, 0.9, 0.0002, 59
+
 
 def pretrained(start, seed):
     """The pretrained DBN a run starts from, and the suffix of its keys."""
     if start == "flipped":
         return PRETRAINED, ""
     return OUT / f"dbn-labels-random-seed{seed}.h5", f"-random-seed{seed}"
-
-EPOCHS, LR, MOMENTUM, L2, ALL_DATA_EPOCHS = 300, 0.001, 0.9, 0.0002, 59
 
 
 def copied(source, model):
