@@ -287,7 +287,7 @@ def section_dbn(out):
 
 
 def section_dbn_classify(out):
-    rec = {**load("dbn-classify"), **load("dbn-updown-runs")}
+    rec = {**load("dbn-classify"), **load("dbn-updown-runs"), **load("dbn-backprop-runs")}
     out += ["## The labelled DBN as a classifier (Hinton, Osindero & Teh 2006)", "",
             "784-500-500-2000 with 10 label units joined to the top RBM, pretrained greedily "
             "as Hinton's code trains RBMs (30 epochs a layer, CD-1, lr 0.1, momentum 0.5 for "
@@ -315,7 +315,13 @@ def section_dbn_classify(out):
                               ("", "up-down, grey input, top RBM from random weights "
                                    "(seed {})"),
                               ("-all", "the same, then on all 60,000 digits"))],
-                        ("backprop", "backprop fine-tuned")):
+                        *[(f"up-down-grey-random-seed{seed}-to{n}{tail}", label.format(seed, n))
+                          for seed, n in continued_runs(rec) for tail, label in (
+                              ("", "seed {}'s run continued to {} epochs"),
+                              ("-all", "the same, then on all 60,000 digits"))],
+                        ("backprop", "backprop fine-tuned"),
+                        *[(f"backprop-random-seed{seed}", f"backprop fine-tuned, top RBM from "
+                           f"random weights (seed {seed})") for seed in backprop_seeds(rec)]):
         train = rec.get("pretrain" if name == "pretrained" else name)
         test, valid = rec.get(f"{name}-test"), rec.get(f"{name}-valid")
         if not train:
@@ -324,8 +330,9 @@ def section_dbn_classify(out):
         secs = train.get("epoch_seconds", {})
         tuned = {k: v for k, v in secs.items() if name == "pretrained" or
                  int(k) >= len(secs) - 1}
-        if name.endswith("-all") and rec.get(name[:-4]):  # only its own epochs
-            before = rec[name[:-4]].get("epoch_seconds", {})
+        parent = name[:-4] if name.endswith("-all") else re.sub(r"-to\d+$", "", name)
+        if parent != name and rec.get(parent):  # only its own epochs
+            before = rec[parent].get("epoch_seconds", {})
             tuned = {k: v - before.get(k, 0.0) for k, v in tuned.items()}
         out.append(f"| {label} | {err(test)} | {err(valid)} | {train.get('epochs', '-')} | "
                    + ", ".join(f"layer {k}: {minutes(v)}" if name == "pretrained" else
@@ -506,6 +513,18 @@ def random_seeds(rec):
                   if (m := re.fullmatch(r"up-down-grey-random-seed(\d+)", key)))
 
 
+def continued_runs(rec):
+    """``(seed, epochs)`` of the recorded ``updown_runs.py --continue-to N`` runs."""
+    return sorted((int(m.group(1)), int(m.group(2))) for key in rec
+                  if (m := re.fullmatch(r"up-down-grey-random-seed(\d+)-to(\d+)", key)))
+
+
+def backprop_seeds(rec):
+    """The seeds of the recorded ``backprop_runs.py`` runs."""
+    return sorted(int(m.group(1)) for key in rec
+                  if (m := re.fullmatch(r"backprop-random-seed(\d+)", key)))
+
+
 def random_start_text(rec):
     """The paragraph on the top RBM's start: ``dbn_start_spread.py --stack-start
     flipped|random`` (the pretrained DBNs) and ``updown_runs.py --input grey --start
@@ -601,7 +620,7 @@ def published(name):
     (``up-down-binary``, ``up-down-grey-all``, ...) as ``up-down`` and ``up-down-all``."""
     for variant in ("-binary", "-grey"):
         name = name.replace(variant, "")
-    return re.sub(r"-random-seed\d+", "", name)
+    return re.sub(r"-random-seed\d+(-to\d+)?", "", name)
 
 
 def finetune_curves(rec):
