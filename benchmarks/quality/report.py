@@ -559,13 +559,25 @@ def random_start_text(rec):
                       f"{err(name(seed) + '-test')}, then {err(name(seed) + '-all-test')} on "
                       f"test after the 59 epochs on all digits ({minutes(run['seconds'])} of "
                       f"up-down)" for seed, run in runs.items())
-    scored = {seed: error(name(seed) + "-valid") for seed in runs
-              if error(name(seed) + "-valid") is not None}
+    candidates = {f"seed {seed}": name(seed) for seed in runs}
+    candidates.update({f"seed {seed} continued to {n} epochs": f"{name(seed)}-to{n}"
+                       for seed, n in continued_runs(rec)})
+    scored = {label: error(key + "-valid") for label, key in candidates.items()
+              if error(key + "-valid") is not None}
     pick = min(scored, key=scored.get) if scored else None
     picked = "" if pick is None else (
-        f" Picked on validation, as the paper picked its network: seed {pick} "
-        f"({scored[pick]:.2f}%), {err(name(pick) + '-test')} on test, "
-        f"{err(name(pick) + '-all-test')} after the phase on all digits.")
+        " Picked on validation alone, among every run of this paragraph: "
+        f"{pick} ({scored[pick]:.2f}%), {err(candidates[pick] + '-test')} on test, "
+        f"{err(candidates[pick] + '-all-test')} after the phase on all digits.")
+    longer = "; ".join(
+        f"seed {seed}'s 300-epoch run continued to {n} epochs under CD-10 (`updown_runs.py "
+        f"--input grey --start random --seed {seed} --continue-to {n} --threads 1`, "
+        f"{minutes(rec[f'{name(seed)}-to{n}']['seconds'])}): validation "
+        f"{err(f'{name(seed)}-to{n}-valid')} (the trainer's figure over its last 20 epochs "
+        f"{last20(rec[f'{name(seed)}-to{n}']):.2f}%), test {err(f'{name(seed)}-to{n}-test')}, "
+        f"then {err(f'{name(seed)}-to{n}-all-test')} after the phase on all digits"
+        for seed, n in continued_runs(rec) if rec.get(f"{name(seed)}-to{n}-valid"))
+    longer = f" Longer up-down: {longer}." if longer else ""
     return ("**The top RBM's start.** `rbm train` started the labelled DBN's top RBM (500 "
             "→ 2,000) as layer 1 turned upside down, the start that keeps the likelihood "
             "bound at the layers below. For classification it cripples the associative "
@@ -589,7 +601,7 @@ def random_start_text(rec):
             f"{', '.join(str(seed) for seed in runs)}), against {last20(rec['up-down-grey']):.2f}% "
             "from the flipped start. (Seeds 0 and 1 were fine-tuned from the same "
             "pretrained DBNs, trained by a probe before `--stack-start` existed; "
-            "`dbn_start_spread.py` reproduced them bit for bit.)")
+            "`dbn_start_spread.py` reproduced them bit for bit.)" + longer)
 
 
 def all_digits_text(rec):
