@@ -16,8 +16,8 @@ CD-3, CD-6 and CD-10 for 100 epochs each (the run of ``dbn_classify.py`` was ext
 epochs (keys ``...-toN``; CD-10 for N up to 450, as the schedule's thirds are of N), then
 takes the same last phase. Each model is scored by ``rbm score --accuracy`` (validation
 and test; test only after the last phase), and ``rbm sample --label all`` draws a row per
-class from the fine-tuned DBN before the last phase, by Gibbs sampling and by parallel
-tempering.
+class from the fine-tuned DBN before and after the last phase, by Gibbs sampling and by
+parallel tempering.
 
 Recorded in ``results/dbn-updown-runs.json`` (a step is skipped when recorded with the
 same command; an interrupted run continues from its checkpoint). Run: ``python
@@ -93,11 +93,13 @@ def main():
          args.threads, output=every)
     step(results, f"{key}-all-test", ["score", f"{rel(SPLIT)}:test", "-m", rel(every),
                                       "--accuracy", "--json"], args.threads)
-    for method in ("gibbs", "pt"):
-        picture = FIGURES / f"dbn-{key}-labels-{method}.png"
-        step(results, f"{key}-sample-{method}", ["sample", "-m", rel(model), "--label", "all",
-                                                 "-n", 100, "--method", method, "-o",
-                                                 rel(picture), "--force"], args.threads)
+    for name, dbn in ((key, model), (f"{key}-all", every)):
+        for method in ("gibbs", "pt"):
+            picture = FIGURES / f"dbn-{name}-labels-{method}.png"
+            step(results, f"{name}-sample-{method}", ["sample", "-m", rel(dbn), "--label",
+                                                      "all", "-n", 100, "--method", method,
+                                                      "-o", rel(picture), "--force"],
+                 args.threads)
 
 
 if __name__ == "__main__":
