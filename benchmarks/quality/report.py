@@ -31,6 +31,19 @@ def minutes(seconds):
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def class_error(rec, key):
+    """The classification error in % of the ``rbm score --accuracy`` record ``key`` of
+    ``rec``, or None when it is not recorded."""
+    r = rec.get(key)
+    return None if not r else 100 * (1 - r["scores"]["accuracy"])
+
+
+def class_error_text(rec, key):
+    """:func:`class_error` as "1.23%", or "-"."""
+    e = class_error(rec, key)
+    return "-" if e is None else f"{e:.2f}%"
+
+
 def ll_row(key, r, anchor=True):
     s = r["scores"]
     rev = s.get("ll_reverse")
@@ -470,8 +483,7 @@ def paper_schedule_text(rec):
         return [100 * statistics.mean(curve[k - 20:k]) for k in (100, 200, 300)]
 
     def err(key):
-        r = rec.get(key)
-        return "-" if not r else f"{100 * (1 - r['scores']['accuracy']):.2f}%"
+        return class_error_text(rec, key)
 
     means = {kind: stage_means(run) for kind, run in runs.items()}
     stages = "; ".join(f"CD-{k}: {b:.2f}% binarised, {g:.2f}% grey"
@@ -547,12 +559,10 @@ def random_start_text(rec):
     start = rec["pretrain"]["epochs"]
 
     def error(key):
-        r = rec.get(key)
-        return None if not r else 100 * (1 - r["scores"]["accuracy"])
+        return class_error(rec, key)
 
     def err(key):
-        e = error(key)
-        return "-" if e is None else f"{e:.2f}%"
+        return class_error_text(rec, key)
 
     def last20(run):
         return 100 * statistics.mean(run["class_error_valid_curve"][start:][-20:])
@@ -617,8 +627,7 @@ def random_start_text(rec):
 def backprop_text(rec):
     """The sentences on backprop fine-tuning from either top start."""
     def err(key):
-        r = rec.get(key)
-        return None if not r else 100 * (1 - r["scores"]["accuracy"])
+        return class_error(rec, key)
 
     out = (f"Backprop from the flipped start reaches {err('backprop-test'):.2f}% on test "
            f"({err('backprop-valid'):.2f}% validation)" if err("backprop-test") else
