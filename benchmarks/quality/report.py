@@ -14,6 +14,7 @@ import re
 import shutil
 import statistics
 from datetime import datetime, timezone
+from functools import partial
 
 from common import HERE, RESULTS
 
@@ -482,9 +483,7 @@ def paper_schedule_text(rec):
         curve = run["class_error_valid_curve"][start:]
         return [100 * statistics.mean(curve[k - 20:k]) for k in (100, 200, 300)]
 
-    def err(key):
-        return class_error_text(rec, key)
-
+    err = partial(class_error_text, rec)
     means = {kind: stage_means(run) for kind, run in runs.items()}
     stages = "; ".join(f"CD-{k}: {b:.2f}% binarised, {g:.2f}% grey"
                        for k, b, g in zip((3, 6, 10), means["binary"], means["grey"]))
@@ -522,22 +521,30 @@ def paper_schedule_text(rec):
             "3.")
 
 
+def recorded(rec, pattern):
+    """The numbers in the keys of ``rec`` that match ``pattern`` whole, sorted: an int per
+    key for one group, a tuple of ints for more."""
+    found = []
+    for key in rec:
+        if m := re.fullmatch(pattern, key):
+            groups = tuple(int(g) for g in m.groups())
+            found.append(groups[0] if len(groups) == 1 else groups)
+    return sorted(found)
+
+
 def random_seeds(rec):
     """The seeds of the recorded ``updown_runs.py --start random`` runs, in order."""
-    return sorted(int(m.group(1)) for key in rec
-                  if (m := re.fullmatch(r"up-down-grey-random-seed(\d+)", key)))
+    return recorded(rec, r"up-down-grey-random-seed(\d+)")
 
 
 def continued_runs(rec):
     """``(seed, epochs)`` of the recorded ``updown_runs.py --continue-to N`` runs."""
-    return sorted((int(m.group(1)), int(m.group(2))) for key in rec
-                  if (m := re.fullmatch(r"up-down-grey-random-seed(\d+)-to(\d+)", key)))
+    return recorded(rec, r"up-down-grey-random-seed(\d+)-to(\d+)")
 
 
 def backprop_seeds(rec):
     """The seeds of the recorded ``backprop_runs.py`` runs."""
-    return sorted(int(m.group(1)) for key in rec
-                  if (m := re.fullmatch(r"backprop-random-seed(\d+)", key)))
+    return recorded(rec, r"backprop-random-seed(\d+)")
 
 
 def random_start_text(rec):
@@ -558,11 +565,7 @@ def random_start_text(rec):
                "`updown_runs.py --start random`): *not run*."
     start = rec["pretrain"]["epochs"]
 
-    def error(key):
-        return class_error(rec, key)
-
-    def err(key):
-        return class_error_text(rec, key)
+    error, err = partial(class_error, rec), partial(class_error_text, rec)
 
     def last20(run):
         return 100 * statistics.mean(run["class_error_valid_curve"][start:][-20:])
@@ -626,9 +629,7 @@ def random_start_text(rec):
 
 def backprop_text(rec):
     """The sentences on backprop fine-tuning from either top start."""
-    def err(key):
-        return class_error(rec, key)
-
+    err = partial(class_error, rec)
     out = (f"Backprop from the flipped start reaches {err('backprop-test'):.2f}% on test "
            f"({err('backprop-valid'):.2f}% validation)" if err("backprop-test") else
            "Backprop from the flipped start: *not run*")
